@@ -1,0 +1,150 @@
+//! The rate budget every request of a [`Client`](crate::Client) draws from: a governor GCRA
+//! limiter with no burst, a small safety margin, and a gate that a 429 closes for everyone.
+//!
+//! # Why no burst, and why a margin
+//!
+//! governor's `Quota::per_minute(120)` allows a burst of 120 at once. A server that counts in a
+//! fixed minute would take that burst, but one that counts in a sliding minute would see up to
+//! 240 in a row across a window boundary, and a leaky bucket without burst allowance (nginx's
+//! `limit_req` with `burst=0`) rejects any request that comes sooner than 500 ms after the last
+//! one it took. So the budget is one request per interval with a burst of one: it never has
+//! more than one request "in credit", which satisfies all three algorithms at once.
+//!
+//! The interval is stretched by a margin (default 2 %: 120/min becomes one request every
+//! 510 ms, 117.6/min) because the server measures arrivals, not departures: two requests sent
+//! exactly 500 ms apart can arrive 499 ms apart when the first is delayed on the way, and a
+//! strict leaky bucket would reject the second. The margin absorbs that much jitter while
+//! keeping at least 98 % of the allowed rate.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::clock::DefaultClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use tokio::time::Instant;
+
+use crate::error::Error;
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, NoOpMiddleware>;
+
+/// The default safety margin: 2 % slower than the account's limit.
+pub(crate) const DEFAULT_MARGIN: f64 = 0.02;
+
+pub(crate) struct Budget {
+    limiter: Limiter,
+    interval: Duration,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl Budget {
+    /// One request per `60 s / requests_per_minute · (1 + margin)`, burst one.
+    pub(crate) fn new(requests_per_minute: u32, margin: f64) -> Result<Self, Error> {
+        if requests_per_minute == 0 {
+            return Err(Error::InvalidInput(
+                "requests_per_minute must be at least 1 (HelpCrunch's default limit is 120)".into(),
+            ));
+        }
+        if !(0.0..=0.5).contains(&margin) {
+            return Err(Error::InvalidInput(format!(
+                "rate margin {margin} is out of range: use a fraction from 0.0 to 0.5"
+            )));
+        }
+        let interval = Self::interval_for(requests_per_minute, margin);
+        let quota = Quota::with_period(interval).ok_or_else(|| {
+            Error::InvalidInput(format!("requests_per_minute {requests_per_minute} is too high"))
+        })?;
+        Ok(Self { limiter: RateLimiter::direct(quota), interval, paused_until: Mutex::new(None) })
+    }
+
+    fn interval_for(requests_per_minute: u32, margin: f64) -> Duration {
+        Duration::from_secs(60).div_f64(f64::from(requests_per_minute)).mul_f64(1.0 + margin)
+    }
+
+    /// The spacing between two requests.
+    pub(crate) fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Waits until the gate is open and the limiter grants one request.
+    pub(crate) async fn acquire(&self) {
+        loop {
+            if let Some(until) = self.paused_until() {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            self.limiter.until_ready().await;
+            // A 429 may have closed the gate while this request queued at the limiter; its
+            // grant is spent, but sending now would be the very burst the gate exists to stop.
+            if self.paused_until().is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Holds every request of the client back for `wait`, or longer if already paused longer.
+    pub(crate) fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    fn paused_until(&self) -> Option<Instant> {
+        let paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        paused.filter(|&until| until > Instant::now())
+    }
+}
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget")
+            .field("interval", &self.interval)
+            .field("paused_until", &self.paused_until())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_is_the_limit_stretched_by_the_margin() {
+        assert_eq!(Budget::interval_for(120, 0.0), Duration::from_millis(500));
+        assert_eq!(Budget::interval_for(120, 0.02), Duration::from_millis(510));
+        assert_eq!(Budget::interval_for(1200, 0.02), Duration::from_millis(51));
+    }
+
+    #[test]
+    fn zero_rate_and_silly_margins_are_refused() {
+        assert!(Budget::new(0, 0.02).is_err());
+        assert!(Budget::new(120, -0.1).is_err());
+        assert!(Budget::new(120, 0.9).is_err());
+        assert!(Budget::new(120, f64::NAN).is_err());
+    }
+
+    #[tokio::test]
+    async fn grants_are_spaced_by_the_interval_with_no_burst() {
+        let budget = Budget::new(6_000, 0.0).unwrap(); // one per 10 ms
+        let start = std::time::Instant::now();
+        for _ in 0..11 {
+            budget.acquire().await;
+        }
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(100), "11 grants took only {elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_pause_holds_back_the_next_grant() {
+        let budget = Budget::new(60_000, 0.0).unwrap();
+        budget.acquire().await;
+        budget.pause_for(Duration::from_millis(80));
+        budget.pause_for(Duration::from_millis(10)); // a shorter pause does not shorten it
+        let start = std::time::Instant::now();
+        budget.acquire().await;
+        assert!(start.elapsed() >= Duration::from_millis(80), "{:?}", start.elapsed());
+    }
+}

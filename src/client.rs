@@ -1,0 +1,612 @@
+//! [`Client`] and [`ClientBuilder`]: the base URL, the key, one HTTP connection pool and one
+//! rate budget, shared by every endpoint and every clone.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, RETRY_AFTER};
+use reqwest::Url;
+use serde::de::DeserializeOwned;
+use tracing::{field, Instrument};
+
+use crate::budget::{Budget, DEFAULT_MARGIN};
+use crate::envelope::{self, DecodeError, Page};
+use crate::error::{ApiErrorEntry, Error};
+use crate::models::Department;
+use crate::paginator::Paginator;
+use crate::retry::{self, RetryPolicy};
+use crate::window::Window;
+
+/// HelpCrunch's REST API.
+pub const DEFAULT_BASE_URL: &str = "https://api.helpcrunch.com/v1";
+/// HelpCrunch's default limit for an account.
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 120;
+/// The largest body a page may have; a larger one is refused rather than buffered.
+const MAX_BODY_BYTES: usize = 32 << 20;
+/// How much of an unexpected error body is kept for the message.
+const BODY_EXCERPT: usize = 200;
+
+/// A HelpCrunch API client. Cheap to clone: clones share one connection pool and one rate
+/// budget, so any number of streams over any endpoints stay within the account's limit together.
+///
+/// ```no_run
+/// use futures::TryStreamExt;
+/// use helpcrunch_pager::{Client, Department};
+///
+/// # async fn run() -> Result<(), helpcrunch_pager::Error> {
+/// let client = Client::builder().api_key("my-key").build()?;
+/// let all: Vec<Department> = client.departments().try_collect().await?;
+/// println!("{} departments", all.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    auth: HeaderValue,
+    budget: Budget,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("api_key", &"<redacted>")
+            .field("budget", &self.inner.budget)
+            .field("retry", &self.inner.retry)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A client from the environment: the key from `HELPCRUNCH_API_KEY`, and the base URL from
+    /// `HELPCRUNCH_BASE_URL` where it is set.
+    ///
+    /// ```no_run
+    /// let client = helpcrunch_pager::Client::from_env()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Self, Error> {
+        let key = std::env::var("HELPCRUNCH_API_KEY").map_err(|_| {
+            Error::InvalidInput("HELPCRUNCH_API_KEY is not set: export your HelpCrunch API key".into())
+        })?;
+        let mut builder = Self::builder().api_key(key);
+        if let Ok(url) = std::env::var("HELPCRUNCH_BASE_URL") {
+            builder = builder.base_url(url);
+        }
+        builder.build()
+    }
+
+    /// Every department: `GET /departments`.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let departments: Vec<_> = client.departments().try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn departments(&self) -> Paginator<Department> {
+        self.paginate("departments")
+    }
+
+    /// Any `GET` list endpoint that pages with `offset`/`limit` and reports a total, decoded
+    /// into `T` (`serde_json::Value` takes anything). `path` is relative to the base URL, such
+    /// as `"customers"` or `"chats/42/messages"`.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let raw: Vec<serde_json::Value> = client.paginate("customers").try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn paginate<T>(&self, path: impl Into<String>) -> Paginator<T>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        Paginator::new(self.clone(), path.into())
+    }
+
+    /// The spacing the rate budget keeps between two requests.
+    pub fn request_interval(&self) -> Duration {
+        self.inner.budget.interval()
+    }
+
+    /// Fetches one window of `path`, under the budget and the retry policy.
+    pub(crate) async fn fetch_page<T: DeserializeOwned>(
+        &self,
+        request: &ListRequest,
+        window: Window,
+    ) -> Result<Page<T>, Error> {
+        let span = tracing::debug_span!(
+            "helpcrunch_page",
+            path = %request.path,
+            offset = window.offset,
+            limit = window.limit,
+            attempt = field::Empty,
+            status = field::Empty,
+        );
+        self.fetch_with_retries(request, window).instrument(span).await
+    }
+
+    async fn fetch_with_retries<T: DeserializeOwned>(
+        &self,
+        request: &ListRequest,
+        window: Window,
+    ) -> Result<Page<T>, Error> {
+        let url = self.page_url(request, window)?;
+        let mut schedule = self.inner.retry.schedule();
+        loop {
+            self.inner.budget.acquire().await;
+            let attempt = schedule.attempts() + 1;
+            tracing::Span::current().record("attempt", attempt);
+            let failure = match self.attempt::<T>(&url, request, window).await {
+                Ok(page) => return Ok(page),
+                Err(failure) => failure,
+            };
+            if !failure.retryable {
+                return Err(failure.error);
+            }
+            let Some(delay) = schedule.next_delay(failure.server_wait) else {
+                return Err(Error::RetriesExhausted {
+                    attempts: schedule.attempts(),
+                    waited: schedule.waited(),
+                    last: Box::new(failure.error),
+                });
+            };
+            tracing::debug!(?delay, error = %failure.error, "retrying page");
+            if failure.error.is_rate_limited() {
+                // Everyone waits, not just this page: one 429 must not become a burst of them.
+                self.inner.budget.pause_for(delay);
+            } else {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        request: &ListRequest,
+        window: Window,
+    ) -> Result<Page<T>, Failure> {
+        let network = |e: reqwest::Error| Failure {
+            retryable: true,
+            server_wait: None,
+            error: Error::Network {
+                timeout: e.is_timeout(),
+                path: request.path.clone(),
+                offset: window.offset,
+                source: Box::new(e.without_url()),
+            },
+        };
+        let response = self
+            .inner
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, self.inner.auth.clone())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(network)?;
+        let status = response.status().as_u16();
+        tracing::Span::current().record("status", status);
+        let server_wait = server_wait(response.headers(), SystemTime::now());
+        let body = read_capped(response).await.map_err(|e| match e {
+            BodyError::Network(e) => network(e),
+            BodyError::TooLarge => Failure::fatal(Error::Decode {
+                path: request.path.clone(),
+                offset: window.offset,
+                message: format!("the body is larger than {MAX_BODY_BYTES} bytes; refused"),
+            }),
+        })?;
+
+        if (200..300).contains(&status) {
+            if let Some(wait) = server_wait.filter(|_| rate_limit_exhausted(&body.headers)) {
+                self.inner.budget.pause_for(wait);
+            }
+            return envelope::decode(&body.bytes, window.offset, window.limit).map_err(|e| {
+                let (retryable, message) = match e {
+                    DecodeError::Truncated(m) => (true, m),
+                    DecodeError::Malformed(m) => (false, m),
+                };
+                Failure {
+                    retryable,
+                    server_wait: None,
+                    error: Error::Decode { path: request.path.clone(), offset: window.offset, message },
+                }
+            });
+        }
+        let (errors, excerpt) = parse_error_body(&body.bytes);
+        Err(Failure {
+            retryable: retry::is_retryable_status(status),
+            server_wait,
+            error: Error::Api {
+                status,
+                errors,
+                body: excerpt,
+                path: request.path.clone(),
+                offset: window.offset,
+            },
+        })
+    }
+
+    fn page_url(&self, request: &ListRequest, window: Window) -> Result<Url, Error> {
+        let mut url = Url::parse(&format!("{}/{}", self.inner.base_url, request.path))
+            .map_err(|e| Error::InvalidInput(format!("path {:?} does not make a URL: {e}", request.path)))?;
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in &request.query {
+                q.append_pair(k, v);
+            }
+            q.append_pair("offset", &window.offset.to_string());
+            q.append_pair("limit", &window.limit.to_string());
+        }
+        Ok(url)
+    }
+}
+
+/// What a paginator asks the client for: a path and its extra query parameters.
+#[derive(Debug, Clone)]
+pub(crate) struct ListRequest {
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+}
+
+impl ListRequest {
+    /// Refuses what cannot be a collection path, before anything is sent.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let p = &self.path;
+        let bad = |why: &str| Err(Error::InvalidInput(format!("path {p:?} {why}")));
+        if p.trim().is_empty() {
+            return bad("is empty");
+        }
+        if p.contains(['?', '#']) {
+            return bad("has a query or fragment: pass parameters with .query(key, value)");
+        }
+        if p.split('/').any(|seg| seg == ".." || seg == ".") {
+            return bad("has a '.' or '..' segment");
+        }
+        if p.contains("://") || p.starts_with("//") {
+            return bad("is a URL: give a path relative to the base URL, such as \"departments\"");
+        }
+        if let Some((k, _)) = self.query.iter().find(|(k, _)| k == "offset" || k == "limit") {
+            return Err(Error::InvalidInput(format!(
+                "query parameter {k:?} is set by the paginator: use .start_offset() or .page_size()"
+            )));
+        }
+        Ok(())
+    }
+}
+
+struct Failure {
+    retryable: bool,
+    server_wait: Option<Duration>,
+    error: Error,
+}
+
+impl Failure {
+    fn fatal(error: Error) -> Self {
+        Self { retryable: false, server_wait: None, error }
+    }
+}
+
+struct Body {
+    headers: HeaderMap,
+    bytes: Vec<u8>,
+}
+
+enum BodyError {
+    Network(reqwest::Error),
+    TooLarge,
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Body, BodyError> {
+    if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let headers = std::mem::take(response.headers_mut());
+    let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Network)? {
+        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Body { headers, bytes })
+}
+
+/// The server's own word on how long to wait: `Retry-After`, else `X-RateLimit-Reset`.
+fn server_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    header(RETRY_AFTER.as_str())
+        .and_then(|v| retry::parse_retry_after(v, now))
+        .or_else(|| header("x-ratelimit-reset").and_then(|v| retry::parse_rate_limit_reset(v, now)))
+}
+
+fn rate_limit_exhausted(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0")
+}
+
+fn parse_error_body(bytes: &[u8]) -> (Vec<ApiErrorEntry>, Option<String>) {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        errors: Vec<ApiErrorEntry>,
+    }
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(b) => (b.errors, None),
+        Err(_) => {
+            let text = String::from_utf8_lossy(bytes);
+            let excerpt: String = text.chars().take(BODY_EXCERPT).collect();
+            (Vec::new(), Some(excerpt.trim().to_owned()))
+        }
+    }
+}
+
+/// Configures a [`Client`].
+///
+/// # Default
+///
+/// - base URL: `https://api.helpcrunch.com/v1`
+/// - requests per minute: 120, kept with a 2 % margin (one request every 510 ms)
+/// - retry: [`RetryPolicy::new()`]
+/// - request timeout: 30 s
+/// - plain `http`: only to a loopback address
+///
+/// ```
+/// let client = helpcrunch_pager::Client::builder()
+///     .api_key("my-key")
+///     .requests_per_minute(60)
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.request_interval().as_millis(), 1020);
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    api_key: Option<String>,
+    base_url: String,
+    requests_per_minute: u32,
+    rate_margin: f64,
+    retry: RetryPolicy,
+    timeout: Duration,
+    allow_insecure_http: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field("rate_margin", &self.rate_margin)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientBuilder {
+    /// The defaults (see `# Default`).
+    pub fn new() -> Self {
+        Self {
+            api_key: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
+            rate_margin: DEFAULT_MARGIN,
+            retry: RetryPolicy::new(),
+            timeout: Duration::from_secs(30),
+            allow_insecure_http: false,
+        }
+    }
+
+    /// The account's API key, sent as `Authorization: Bearer <key>` and never printed.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The API's base URL, including `/v1`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The account's limit; the budget keeps a little under it (see
+    /// [`rate_margin`](Self::rate_margin)). 0 is an error from [`build`](Self::build).
+    pub fn requests_per_minute(mut self, n: u32) -> Self {
+        self.requests_per_minute = n;
+        self
+    }
+
+    /// How much slower than the limit to go, as a fraction from 0.0 to 0.5 (default 0.02), to
+    /// absorb jitter between sending and the server's count.
+    pub fn rate_margin(mut self, fraction: f64) -> Self {
+        self.rate_margin = fraction;
+        self
+    }
+
+    /// When to retry and how long to wait.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How long one request may take before it counts as a timeout (and is retried).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Allows a plain `http` base URL to a host that is not loopback. The key then crosses the
+    /// network in clear text.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Checks the configuration and makes the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let key = self.api_key.as_deref().unwrap_or_default();
+        if key.trim().is_empty() {
+            return Err(Error::InvalidInput("the API key is empty".into()));
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.trim()))
+            .map_err(|_| Error::InvalidInput("the API key has characters a header cannot carry".into()))?;
+        auth.set_sensitive(true);
+        let base_url = self.checked_base_url()?;
+        let budget = Budget::new(self.requests_per_minute, self.rate_margin)?;
+        if self.timeout.is_zero() {
+            return Err(Error::InvalidInput("the request timeout must be more than zero".into()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("helpcrunch-pager/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("the HTTP client could not start: {e}")))?;
+        Ok(Client { inner: Arc::new(Inner { http, base_url, auth, budget, retry: self.retry }) })
+    }
+
+    fn checked_base_url(&self) -> Result<String, Error> {
+        let raw = self.base_url.trim().trim_end_matches('/');
+        let url = Url::parse(raw)
+            .map_err(|e| Error::InvalidInput(format!("base URL {raw:?} is not a URL: {e}")))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure_http || is_loopback(&url) => {}
+            "http" => {
+                return Err(Error::InvalidInput(format!(
+                    "base URL {raw:?} is plain http to a host that is not loopback; \
+                     use https, or allow_insecure_http(true) to send the key in clear text"
+                )))
+            }
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "base URL {raw:?} has scheme {other:?}; use https"
+                )))
+            }
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::InvalidInput(format!("base URL {raw:?} has a query or fragment")));
+        }
+        Ok(raw.to_owned())
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sk-secret-0123456789";
+
+    fn build(url: &str) -> Result<Client, Error> {
+        Client::builder().api_key(KEY).base_url(url).build()
+    }
+
+    #[test]
+    fn neither_debug_shows_the_key() {
+        let builder = Client::builder().api_key(KEY);
+        assert!(!format!("{builder:?}").contains(KEY));
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains(KEY));
+        assert!(!format!("{:?}", client.inner.auth).contains(KEY));
+    }
+
+    #[test]
+    fn an_empty_key_or_zero_rate_is_refused_by_build() {
+        assert!(matches!(Client::builder().build(), Err(Error::InvalidInput(_))));
+        assert!(matches!(Client::builder().api_key("  ").build(), Err(Error::InvalidInput(_))));
+        let e = Client::builder().api_key(KEY).requests_per_minute(0).build().unwrap_err();
+        assert!(e.to_string().contains("requests_per_minute"), "{e}");
+    }
+
+    #[test]
+    fn base_urls_must_be_https_or_loopback_http() {
+        assert!(build("https://api.helpcrunch.com/v1/").is_ok());
+        assert!(build("http://127.0.0.1:8080/v1").is_ok());
+        assert!(build("http://localhost:1/v1").is_ok());
+        assert!(build("http://[::1]:1/v1").is_ok());
+        assert!(build("http://example.com/v1").is_err());
+        assert!(build("ftp://example.com/v1").is_err());
+        assert!(build("not a url").is_err());
+        assert!(build("https://api.helpcrunch.com/v1?x=1").is_err());
+        let opted_in = Client::builder()
+            .api_key(KEY)
+            .base_url("http://example.com/v1")
+            .allow_insecure_http(true)
+            .build();
+        assert!(opted_in.is_ok());
+    }
+
+    #[test]
+    fn paths_that_escape_or_carry_a_query_are_refused() {
+        let req = |path: &str, query: &[(&str, &str)]| ListRequest {
+            path: path.into(),
+            query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        assert!(req("departments", &[]).validate().is_ok());
+        assert!(req("chats/42/messages", &[("x", "y")]).validate().is_ok());
+        for bad in ["", " ", "departments?limit=5", "../admin", "a/./b", "https://evil/x", "//evil/x"] {
+            assert!(req(bad, &[]).validate().is_err(), "{bad:?}");
+        }
+        assert!(req("departments", &[("limit", "5")]).validate().is_err());
+    }
+
+    #[test]
+    fn page_urls_carry_offset_limit_and_extra_parameters() {
+        let client = build("http://127.0.0.1:9/v1/").unwrap();
+        let req = ListRequest { path: "chats".into(), query: vec![("sort".into(), "chats.createdAt".into())] };
+        let url = client.page_url(&req, Window { offset: 200, limit: 50 }).unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:9/v1/chats?sort=chats.createdAt&offset=200&limit=50");
+    }
+
+    #[test]
+    fn the_server_wait_prefers_retry_after_then_rate_limit_reset() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut h = HeaderMap::new();
+        assert_eq!(server_wait(&h, now), None);
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("1700000009"));
+        assert_eq!(server_wait(&h, now), Some(Duration::from_secs(9)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(server_wait(&h, now), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn error_bodies_keep_the_typed_array_or_an_excerpt() {
+        let (errors, excerpt) =
+            parse_error_body(br#"{"errors":[{"code":"not_found","message":"Chat not found"}]}"#);
+        assert_eq!(errors[0].code, "not_found");
+        assert_eq!(excerpt, None);
+        let (errors, excerpt) = parse_error_body(b"<html><body>502 Bad Gateway</body></html>");
+        assert!(errors.is_empty());
+        assert_eq!(excerpt.as_deref(), Some("<html><body>502 Bad Gateway</body></html>"));
+    }
+}

@@ -1,0 +1,113 @@
+//! Decoding one page: the records under `data` (or the older `messages`) and the total under
+//! `meta.total` or at the top level.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// One page of a collection, as the page stream yields it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page<T> {
+    /// The page's records, in the order the API sent them.
+    pub items: Vec<T>,
+    /// The `offset` the page was asked for.
+    pub offset: u64,
+    /// The `limit` the page was asked for; fewer items than this means the collection ended.
+    pub limit: u32,
+    /// The total the API reported on this page.
+    pub total: u64,
+}
+
+impl<T> Page<T> {
+    /// Whether the page holds fewer records than were asked for, which ends a scan.
+    pub fn is_short(&self) -> bool {
+        self.items.len() < self.limit as usize
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    #[serde(alias = "messages")]
+    data: Vec<T>,
+    #[serde(default)]
+    meta: Option<Meta>,
+    #[serde(default)]
+    total: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    #[serde(default)]
+    total: Option<u64>,
+}
+
+/// Why a body is not a page.
+#[derive(Debug)]
+pub(crate) enum DecodeError {
+    /// The body ended early: a transfer cut short, worth another attempt.
+    Truncated(String),
+    /// The body is complete but not a page.
+    Malformed(String),
+}
+
+/// Decodes a page body.
+pub(crate) fn decode<T: DeserializeOwned>(
+    body: &[u8],
+    offset: u64,
+    limit: u32,
+) -> Result<Page<T>, DecodeError> {
+    let env: Envelope<T> = serde_json::from_slice(body).map_err(|e| {
+        if e.is_eof() {
+            DecodeError::Truncated(format!("the body ended early ({e})"))
+        } else {
+            DecodeError::Malformed(e.to_string())
+        }
+    })?;
+    let total = env.meta.and_then(|m| m.total).or(env.total).ok_or_else(|| {
+        DecodeError::Malformed("the page has no total (neither meta.total nor total)".into())
+    })?;
+    Ok(Page { items: env.data, offset, limit, total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn page(body: &str) -> Result<Page<Value>, DecodeError> {
+        decode(body.as_bytes(), 0, 100)
+    }
+
+    #[test]
+    fn reads_the_total_from_meta_or_the_top_level() {
+        assert_eq!(page(r#"{"data":[1,2],"meta":{"total":7}}"#).unwrap().total, 7);
+        assert_eq!(page(r#"{"data":[1],"total":3}"#).unwrap().total, 3);
+    }
+
+    #[test]
+    fn reads_the_older_messages_key() {
+        let p = page(r#"{"messages":[{"id":1}],"total":1}"#).unwrap();
+        assert_eq!(p.items.len(), 1);
+    }
+
+    #[test]
+    fn a_missing_total_or_data_is_malformed() {
+        assert!(matches!(page(r#"{"data":[]}"#), Err(DecodeError::Malformed(_))));
+        assert!(matches!(page(r#"{"meta":{"total":1}}"#), Err(DecodeError::Malformed(_))));
+        assert!(matches!(page("<html>Bad gateway</html>"), Err(DecodeError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_body_cut_short_is_truncated() {
+        assert!(matches!(page(r#"{"data":[{"id":1},{"id""#), Err(DecodeError::Truncated(_))));
+        assert!(matches!(page(""), Err(DecodeError::Truncated(_))));
+    }
+
+    #[test]
+    fn a_short_page_is_one_with_fewer_items_than_asked() {
+        let p: Page<Value> = decode(br#"{"data":[1,2],"meta":{"total":5}}"#, 0, 3).unwrap();
+        assert!(p.is_short());
+        let p: Page<Value> = decode(br#"{"data":[1,2,3],"meta":{"total":5}}"#, 0, 3).unwrap();
+        assert!(!p.is_short());
+    }
+}

@@ -1,0 +1,241 @@
+//! The crate's one error type, with the API's own `errors` array kept typed inside it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A boxed error from below this crate (the HTTP stack).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// One entry of the `errors` array HelpCrunch sends with every failure, such as
+/// `{"code": "too_many_requests", "message": "Too many requests"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorEntry {
+    /// A machine code (`invalid_request`, `unauthorized`) or, for a field error, the field's path
+    /// (`filter[0].field`).
+    #[serde(default)]
+    pub code: String,
+    /// The API's human-readable message.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Everything that can go wrong while reading a collection.
+///
+/// Messages say what happened and what to do; none of them contains the API key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller's input cannot work: a page size outside `1..=100`, a rate of 0, an empty key,
+    /// a malformed base URL or path. Nothing was sent.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    /// The API answered with an error status. The `errors` array is kept as the API sent it;
+    /// where the body was not HelpCrunch's JSON (say, a proxy's HTML page), `errors` is empty
+    /// and `body` holds the start of it.
+    #[error("{}", describe_api(*.status, .errors, .body.as_deref(), .path, *.offset))]
+    Api {
+        /// The HTTP status code.
+        status: u16,
+        /// The API's `errors` array.
+        errors: Vec<ApiErrorEntry>,
+        /// The start of a body that was not the API's error JSON.
+        body: Option<String>,
+        /// The collection's path, such as `departments`.
+        path: String,
+        /// The `offset` of the page that failed.
+        offset: u64,
+    },
+
+    /// The request did not get an answer: connection refused or reset, DNS, a timeout.
+    #[error("network error on {path} at offset {offset}: {source}{}", if *.timeout { " (timed out)" } else { "" })]
+    Network {
+        /// Whether the request timed out.
+        timeout: bool,
+        /// The collection's path.
+        path: String,
+        /// The `offset` of the page.
+        offset: u64,
+        /// The error from the HTTP stack.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A success status with a body that is not a page: not JSON, or JSON of another shape.
+    #[error("could not decode the page of {path} at offset {offset}: {message}")]
+    Decode {
+        /// The collection's path.
+        path: String,
+        /// The `offset` of the page.
+        offset: u64,
+        /// What the decoder said.
+        message: String,
+    },
+
+    /// A retryable failure (429, 5xx, network) kept failing until the retry policy's attempts or
+    /// total wait ran out.
+    #[error("gave up after {attempts} attempts (waited {waited:?} in all); the last answer was: {last}")]
+    RetriesExhausted {
+        /// How many requests were made for this page.
+        attempts: u32,
+        /// The time spent waiting between them.
+        waited: std::time::Duration,
+        /// The last failure.
+        last: Box<Error>,
+    },
+}
+
+impl Error {
+    /// The HTTP status behind this error, if the API answered (for exhausted retries: the last
+    /// answer's).
+    pub fn status(&self) -> Option<u16> {
+        match self.last() {
+            Error::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The API's `errors` array (empty where there was none).
+    pub fn api_errors(&self) -> &[ApiErrorEntry] {
+        match self.last() {
+            Error::Api { errors, .. } => errors,
+            _ => &[],
+        }
+    }
+
+    /// `429 Too Many Requests`: the account's rate limit was exceeded (and retries ran out).
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(429)
+    }
+
+    /// `401 Unauthorized`: the API key is missing, wrong or revoked.
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(401)
+    }
+
+    /// `403 Forbidden`.
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(403)
+    }
+
+    /// `404 Not Found`: no such collection or entity.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// A request that timed out (for exhausted retries: the last one).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.last(), Error::Network { timeout: true, .. })
+    }
+
+    /// Whether the retry policy gave up on a failure that might pass later.
+    pub fn is_retries_exhausted(&self) -> bool {
+        matches!(self, Error::RetriesExhausted { .. })
+    }
+
+    /// How many requests were made before this error (1 where it was not retried).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::RetriesExhausted { attempts, .. } => *attempts,
+            Error::InvalidInput(_) => 0,
+            _ => 1,
+        }
+    }
+
+    fn last(&self) -> &Error {
+        match self {
+            Error::RetriesExhausted { last, .. } => last,
+            other => other,
+        }
+    }
+}
+
+fn describe_api(
+    status: u16,
+    errors: &[ApiErrorEntry],
+    body: Option<&str>,
+    path: &str,
+    offset: u64,
+) -> String {
+    let mut out = format!("HelpCrunch answered HTTP {status} for {path} at offset {offset}");
+    if !errors.is_empty() {
+        out.push_str(": ");
+        out.push_str(&ErrorList(errors).to_string());
+    } else if let Some(body) = body.filter(|b| !b.is_empty()) {
+        out.push_str(&format!(": {body:?}"));
+    }
+    let hint = match status {
+        400 => "the request was malformed; fix the parameters named above",
+        401 => "check the API key (Settings > Developers > Public API)",
+        403 => "the key lacks permission for this collection",
+        404 => "check the collection's path",
+        429 => "the account's rate limit was exceeded; lower requests_per_minute",
+        500..=599 => "the server failed; try again later",
+        _ => "",
+    };
+    if !hint.is_empty() {
+        out.push_str(&format!(" ({hint})"));
+    }
+    out
+}
+
+struct ErrorList<'a>(&'a [ApiErrorEntry]);
+
+impl fmt::Display for ErrorList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", e.code, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, errors: &[(&str, &str)]) -> Error {
+        Error::Api {
+            status,
+            errors: errors
+                .iter()
+                .map(|(c, m)| ApiErrorEntry { code: c.to_string(), message: m.to_string() })
+                .collect(),
+            body: None,
+            path: "departments".into(),
+            offset: 200,
+        }
+    }
+
+    #[test]
+    fn an_api_error_names_status_path_offset_every_entry_and_what_to_do() {
+        let e = api(401, &[("invalid_request", "Invalid request"), ("unauthorized", "Unauthorized")]);
+        assert_eq!(
+            e.to_string(),
+            "HelpCrunch answered HTTP 401 for departments at offset 200: \
+             invalid_request: Invalid request; unauthorized: Unauthorized \
+             (check the API key (Settings > Developers > Public API))"
+        );
+        assert!(e.is_unauthorized());
+        assert!(!e.is_rate_limited());
+    }
+
+    #[test]
+    fn exhausted_retries_answer_questions_about_the_last_failure() {
+        let e = Error::RetriesExhausted {
+            attempts: 4,
+            waited: std::time::Duration::from_secs(3),
+            last: Box::new(api(429, &[("too_many_requests", "Too many requests")])),
+        };
+        assert!(e.is_rate_limited());
+        assert!(e.is_retries_exhausted());
+        assert_eq!(e.attempts(), 4);
+        assert_eq!(e.status(), Some(429));
+        assert_eq!(e.api_errors()[0].code, "too_many_requests");
+        assert!(e.to_string().starts_with("gave up after 4 attempts (waited 3s in all); the last answer was: HelpCrunch answered HTTP 429"));
+    }
+}

@@ -1,0 +1,74 @@
+//! Reads every record behind HelpCrunch's paginated REST API as fast as the account's rate
+//! limit allows, and never loses, duplicates or corrupts one on the way.
+//!
+//! # Getting started
+//!
+//! ```toml
+//! [dependencies]
+//! helpcrunch-pager = "0.1"
+//! futures = "0.3"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! ```
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use helpcrunch_pager::{Client, Department};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), helpcrunch_pager::Error> {
+//!     let client = Client::builder().api_key(std::env::var("HELPCRUNCH_API_KEY").unwrap()).build()?;
+//!     let departments: Vec<Department> = client.departments().try_collect().await?;
+//!     let raw = client.paginate::<serde_json::Value>("customers");
+//!     let customers: Vec<_> = raw.try_collect().await?;
+//!     println!("{} departments, {} customers", departments.len(), customers.len());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Paging
+//!
+//! A [`Paginator`] is a [`Stream`](futures::Stream) of records. The first request reads the
+//! total; the remaining `offset` windows ([`Windows`]) are fetched up to
+//! [`concurrency`](Paginator::concurrency) at a time and yielded in offset order. The scan ends
+//! at the total, at a short or empty page (a total that promises more than the server has cannot
+//! make it loop), or at the first error. [`Paginator::pages`] gives whole [`Page`]s instead.
+//!
+//! # The rate budget
+//!
+//! Every request of a [`Client`] and its clones, across every endpoint, draws from one governor
+//! GCRA limiter with a burst of one and a 2 % margin, so the account stays under its limit
+//! whether the server counts in fixed minutes, a sliding minute, or a leaky bucket that rejects
+//! anything early. A 429 closes a gate for the whole client until the wait is over.
+//!
+//! # Retries
+//!
+//! 429, 5xx, truncated bodies, timeouts and connection errors are retried with exponential
+//! backoff and full jitter; `Retry-After` and `X-RateLimit-Reset` decide the wait when present.
+//! 400, 401, 403, 404 and bodies that are not a page end the stream with a typed [`Error`].
+//! See [`RetryPolicy`].
+//!
+//! # Features
+//!
+//! - `simulator`: [`simulator::Simulator`], a fake HelpCrunch over loopback HTTP for tests.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod budget;
+mod client;
+mod envelope;
+mod error;
+mod models;
+mod paginator;
+pub mod retry;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+mod window;
+
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
+pub use envelope::Page;
+pub use error::{ApiErrorEntry, BoxError, Error};
+pub use models::{AgentRole, Department, DepartmentAgent};
+pub use paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
+pub use retry::RetryPolicy;
+pub use window::{PageSize, Window, Windows, MAX_PAGE_SIZE};

@@ -1,0 +1,238 @@
+//! A fake HelpCrunch for tests, benches and the exporter's `--simulate` mode: a real HTTP server
+//! on `127.0.0.1:0`, on its own thread and runtime, that serves generated collections with the
+//! documented shapes and error bodies, enforces a rate limit with a chosen algorithm, injects
+//! faults, and counts what it saw. It shuts down when dropped.
+//!
+//! ```
+//! use futures::TryStreamExt;
+//! use helpcrunch_pager::simulator::{RateLimit, Simulator};
+//! use helpcrunch_pager::Client;
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::builder()
+//!     .departments(250)
+//!     .rate_limit(RateLimit::fixed_window(120, Duration::from_secs(1)))
+//!     .start()?;
+//! let client = Client::builder()
+//!     .api_key(sim.api_key())
+//!     .base_url(sim.base_url())
+//!     .requests_per_minute(7_200)
+//!     .build()?;
+//! let all: Vec<_> = client.departments().try_collect().await?;
+//! assert_eq!(all.len(), 250);
+//! assert_eq!(sim.stats().requests, 3);
+//! # Ok(()) }
+//! ```
+
+mod data;
+mod fault;
+mod rate;
+mod server;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use fault::Fault;
+pub use rate::RateLimit;
+
+use data::{Collection, Kind, TotalStyle};
+use rate::RateState;
+
+/// The key the simulator accepts unless told another.
+pub const DEFAULT_API_KEY: &str = "simulated-key";
+
+/// Configures a [`Simulator`].
+///
+/// # Default
+///
+/// - key: [`DEFAULT_API_KEY`]
+/// - collections: none (a request for one answers 404)
+/// - rate limit: none
+/// - latency: none
+/// - `Retry-After` on 429: not sent (HelpCrunch does not document one)
+#[derive(Debug, Clone)]
+pub struct SimulatorBuilder {
+    api_key: String,
+    collections: BTreeMap<String, Collection>,
+    rate_limit: Option<RateLimit>,
+    latency: Duration,
+    retry_after: bool,
+    total_skew: i64,
+    faults: BTreeMap<u64, Fault>,
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> Self {
+        Self {
+            api_key: DEFAULT_API_KEY.to_owned(),
+            collections: BTreeMap::new(),
+            rate_limit: None,
+            latency: Duration::ZERO,
+            retry_after: false,
+            total_skew: 0,
+            faults: BTreeMap::new(),
+        }
+    }
+}
+
+impl SimulatorBuilder {
+    /// The key the server accepts as `Authorization: Bearer <key>`.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// `GET /departments` with `count` departments (ids 1..=count), total under `meta`.
+    pub fn departments(self, count: usize) -> Self {
+        self.with(("departments", Kind::Department, TotalStyle::Meta), count)
+    }
+
+    /// `GET /agents` with `count` agents, total under `meta`.
+    pub fn agents(self, count: usize) -> Self {
+        self.with(("agents", Kind::Agent, TotalStyle::Meta), count)
+    }
+
+    /// Any other list endpoint at `path` with `count` records `{"id", "name"}` and a top-level
+    /// total.
+    pub fn collection(self, path: &str, count: usize) -> Self {
+        self.with((path, Kind::Generic, TotalStyle::TopLevel), count)
+    }
+
+    fn with(mut self, (path, kind, style): (&str, Kind, TotalStyle), count: usize) -> Self {
+        self.collections.insert(path.trim_matches('/').to_owned(), Collection::new(kind, style, count));
+        self
+    }
+
+    /// The rate limit and its algorithm.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// How long every answer takes, after the rate limit has counted the request.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Whether a 429 carries `Retry-After` (whole seconds, rounded up, as HTTP has it).
+    pub fn retry_after(mut self, send: bool) -> Self {
+        self.retry_after = send;
+        self
+    }
+
+    /// Reports `skew` more (or fewer) records than there are, as the docs' own agents example
+    /// does (`total: 5` with four records).
+    pub fn total_skew(mut self, skew: i64) -> Self {
+        self.total_skew = skew;
+        self
+    }
+
+    /// Answers the `n`th request (counting from 1, every request) with `fault`.
+    pub fn fault(mut self, n: u64, fault: Fault) -> Self {
+        self.faults.insert(n, fault);
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving on a thread of its own.
+    pub fn start(self) -> std::io::Result<Simulator> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let started = Instant::now();
+        let state = Arc::new(State {
+            rate: Mutex::new(self.rate_limit.map(|l| RateState::new(l, started))),
+            config: self,
+            started,
+            requests: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
+        });
+        let server = server::spawn(listener, Arc::clone(&state))?;
+        Ok(Simulator { addr, state, server: Some(server) })
+    }
+}
+
+/// A running fake HelpCrunch. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Simulator {
+    addr: std::net::SocketAddr,
+    state: Arc<State>,
+    server: Option<server::ServerHandle>,
+}
+
+/// What the simulator has seen so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Every request that reached the server.
+    pub requests: u64,
+    /// Requests answered 429.
+    pub rate_limited: u64,
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestRecord {
+    /// When it arrived, from the server's start.
+    pub at: Duration,
+    /// Its path, such as `/v1/departments`.
+    pub path: String,
+    /// Its `offset`, where it had a readable one.
+    pub offset: Option<u64>,
+    /// The status it was answered with.
+    pub status: u16,
+}
+
+impl Simulator {
+    /// Starts configuring a simulator.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::default()
+    }
+
+    /// The base URL to give a [`Client`](crate::Client), such as `http://127.0.0.1:41234/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// The key the server accepts.
+    pub fn api_key(&self) -> &str {
+        &self.state.config.api_key
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            requests: self.state.requests.load(Ordering::SeqCst),
+            rate_limited: self.state.rate_limited.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Every request so far, in the order they arrived.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    config: SimulatorBuilder,
+    started: Instant,
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+    rate: Mutex<Option<RateState>>,
+    log: Mutex<Vec<RequestRecord>>,
+}

@@ -1,0 +1,167 @@
+//! The server's rate-limit algorithms: what HelpCrunch might run, since its docs do not say.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How the simulated server counts requests. Only accepted requests count; a rejected one
+/// answers 429 and changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RateLimit {
+    /// At most `limit` requests in each window `[k·window, (k+1)·window)` from server start.
+    FixedWindow {
+        /// Requests per window.
+        limit: u32,
+        /// The window's length.
+        window: Duration,
+    },
+    /// At most `limit` requests in any `window` ending now (a sliding log).
+    SlidingWindow {
+        /// Requests per window.
+        limit: u32,
+        /// The window's length.
+        window: Duration,
+    },
+    /// A leaky bucket with no burst allowance, like nginx's `limit_req` without `burst`: a
+    /// request that comes sooner than `interval` after the last accepted one is rejected, even
+    /// by a microsecond.
+    LeakyBucket {
+        /// The least time between two accepted requests.
+        interval: Duration,
+    },
+}
+
+impl RateLimit {
+    /// `limit` requests per fixed `window`.
+    pub const fn fixed_window(limit: u32, window: Duration) -> Self {
+        Self::FixedWindow { limit, window }
+    }
+
+    /// `limit` requests per sliding `window`.
+    pub const fn sliding_window(limit: u32, window: Duration) -> Self {
+        Self::SlidingWindow { limit, window }
+    }
+
+    /// A strict leaky bucket letting `requests_per_minute` through, one every
+    /// `60 s / requests_per_minute`.
+    pub fn leaky_bucket(requests_per_minute: u32) -> Self {
+        Self::LeakyBucket { interval: Duration::from_secs(60) / requests_per_minute.max(1) }
+    }
+
+    /// The average rate this limit allows, in requests per minute.
+    pub fn requests_per_minute(&self) -> f64 {
+        match *self {
+            Self::FixedWindow { limit, window } | Self::SlidingWindow { limit, window } => {
+                f64::from(limit) * 60.0 / window.as_secs_f64()
+            }
+            Self::LeakyBucket { interval } => 60.0 / interval.as_secs_f64(),
+        }
+    }
+}
+
+/// A rate limit's running state.
+#[derive(Debug)]
+pub(crate) struct RateState {
+    limit: RateLimit,
+    start: Instant,
+    window_index: u64,
+    window_count: u32,
+    log: VecDeque<Instant>,
+    last: Option<Instant>,
+}
+
+impl RateState {
+    pub(crate) fn new(limit: RateLimit, start: Instant) -> Self {
+        Self { limit, start, window_index: 0, window_count: 0, log: VecDeque::new(), last: None }
+    }
+
+    /// Accepts a request arriving at `now`, or says how long until one would be accepted.
+    pub(crate) fn check(&mut self, now: Instant) -> Result<(), Duration> {
+        match self.limit {
+            RateLimit::FixedWindow { limit, window } => {
+                let since = now.saturating_duration_since(self.start).as_nanos();
+                let index = (since / window.as_nanos().max(1)) as u64;
+                if index != self.window_index {
+                    self.window_index = index;
+                    self.window_count = 0;
+                }
+                if self.window_count < limit {
+                    self.window_count += 1;
+                    Ok(())
+                } else {
+                    let next = self.start + window * (index as u32 + 1);
+                    Err(next.saturating_duration_since(now))
+                }
+            }
+            RateLimit::SlidingWindow { limit, window } => {
+                while self.log.front().is_some_and(|&t| now.saturating_duration_since(t) >= window) {
+                    self.log.pop_front();
+                }
+                if self.log.len() < limit as usize {
+                    self.log.push_back(now);
+                    Ok(())
+                } else {
+                    Err((self.log[0] + window).saturating_duration_since(now))
+                }
+            }
+            RateLimit::LeakyBucket { interval } => match self.last {
+                Some(last) if now.saturating_duration_since(last) < interval => {
+                    Err((last + interval).saturating_duration_since(now))
+                }
+                _ => {
+                    self.last = Some(now);
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn accepted(limit: RateLimit, arrivals_ms: &[u64]) -> Vec<bool> {
+        let start = Instant::now();
+        let mut state = RateState::new(limit, start);
+        arrivals_ms.iter().map(|&t| state.check(start + MS * t as u32).is_ok()).collect()
+    }
+
+    #[test]
+    fn a_fixed_window_resets_at_its_boundary() {
+        let limit = RateLimit::fixed_window(2, MS * 100);
+        assert_eq!(accepted(limit, &[0, 10, 20, 99, 100, 150, 160]), [true, true, false, false, true, true, false]);
+    }
+
+    #[test]
+    fn a_sliding_window_counts_the_last_window_wherever_it_ends() {
+        let limit = RateLimit::sliding_window(2, MS * 100);
+        // 90 and 99 fall within 100 ms of 0 and 50; 100 does not include 0 any more.
+        assert_eq!(accepted(limit, &[0, 50, 90, 100, 120, 150]), [true, true, false, true, false, true]);
+    }
+
+    #[test]
+    fn a_leaky_bucket_rejects_anything_early_and_does_not_count_rejections() {
+        let limit = RateLimit::LeakyBucket { interval: MS * 100 };
+        assert_eq!(accepted(limit, &[0, 99, 100, 199, 200, 301]), [true, false, true, false, true, true]);
+    }
+
+    #[test]
+    fn a_rejection_says_when_the_next_slot_opens() {
+        let start = Instant::now();
+        let mut s = RateState::new(RateLimit::fixed_window(1, MS * 100), start);
+        s.check(start).unwrap();
+        assert_eq!(s.check(start + MS * 30), Err(MS * 70));
+        let mut s = RateState::new(RateLimit::LeakyBucket { interval: MS * 100 }, start);
+        s.check(start).unwrap();
+        assert_eq!(s.check(start + MS * 40), Err(MS * 60));
+    }
+
+    #[test]
+    fn every_algorithm_reports_its_average_rate() {
+        assert_eq!(RateLimit::fixed_window(120, Duration::from_secs(6)).requests_per_minute(), 1200.0);
+        assert_eq!(RateLimit::leaky_bucket(1200).requests_per_minute(), 1200.0);
+    }
+}

@@ -1,0 +1,195 @@
+//! Offset/limit window arithmetic: which `(offset, limit)` pairs cover a collection.
+//!
+//! Pure logic with no I/O. The paginator asks for the first window, reads the total from its
+//! answer, and then walks [`Windows`] for the rest.
+
+use std::num::NonZeroU32;
+
+use crate::error::Error;
+
+/// The largest page HelpCrunch serves: its `limit` is at most 100.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// A validated page size, `1..=100`.
+///
+/// ```
+/// use helpcrunch_pager::PageSize;
+///
+/// assert_eq!(PageSize::new(100).unwrap().get(), 100);
+/// assert!(PageSize::new(0).is_err());
+/// assert!(PageSize::new(101).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PageSize(NonZeroU32);
+
+impl PageSize {
+    /// The API's default and maximum, 100.
+    pub const MAX: PageSize = PageSize(NonZeroU32::new(MAX_PAGE_SIZE).unwrap());
+
+    /// Checks that `n` is within `1..=100`.
+    pub fn new(n: u32) -> Result<Self, Error> {
+        match NonZeroU32::new(n) {
+            Some(n) if n.get() <= MAX_PAGE_SIZE => Ok(Self(n)),
+            _ => Err(Error::InvalidInput(format!(
+                "page size {n} is out of range: HelpCrunch pages hold 1 to {MAX_PAGE_SIZE} records"
+            ))),
+        }
+    }
+
+    /// The size as a number.
+    pub const fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+impl Default for PageSize {
+    fn default() -> Self {
+        Self::MAX
+    }
+}
+
+/// One request's slice of a collection: `offset` and `limit` as sent to the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// The index of the first record asked for.
+    pub offset: u64,
+    /// How many records are asked for, `1..=100`.
+    pub limit: u32,
+}
+
+impl Window {
+    /// The first window of a scan that starts at `start`: a full page, since the total is not
+    /// known yet.
+    pub const fn first(start: u64, page_size: PageSize) -> Self {
+        Self { offset: start, limit: page_size.get() }
+    }
+
+    /// The offset just past this window, or an error where it does not fit in a `u64`.
+    pub fn end(&self) -> Result<u64, Error> {
+        self.offset.checked_add(u64::from(self.limit)).ok_or_else(|| overflow(self.offset))
+    }
+}
+
+/// The windows that cover `[from, total)` in order, each at most one page long; the last may
+/// be shorter so that no window reaches past the total.
+///
+/// No window reaches past `total`, so walking them cannot overflow.
+///
+/// ```
+/// use helpcrunch_pager::{PageSize, Window, Windows};
+///
+/// let windows: Vec<Window> = Windows::new(100, 250, PageSize::MAX).collect();
+/// assert_eq!(
+///     windows,
+///     [Window { offset: 100, limit: 100 }, Window { offset: 200, limit: 50 }]
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct Windows {
+    next: Option<u64>,
+    total: u64,
+    page_size: PageSize,
+}
+
+impl Windows {
+    /// The windows from `from` up to (not including) `total`.
+    pub const fn new(from: u64, total: u64, page_size: PageSize) -> Self {
+        Self { next: Some(from), total, page_size }
+    }
+
+    /// How many windows are left, where that is known without overflow.
+    pub fn remaining(&self) -> u64 {
+        match self.next {
+            Some(next) if next < self.total => {
+                (self.total - next).div_ceil(u64::from(self.page_size.get()))
+            }
+            _ => 0,
+        }
+    }
+}
+
+impl Iterator for Windows {
+    type Item = Window;
+
+    fn next(&mut self) -> Option<Window> {
+        let offset = self.next.filter(|&o| o < self.total)?;
+        // `limit <= total - offset`, so `offset + limit <= total` cannot overflow.
+        let limit = u64::from(self.page_size.get()).min(self.total - offset) as u32;
+        self.next = Some(offset + u64::from(limit));
+        Some(Window { offset, limit })
+    }
+}
+
+fn overflow(offset: u64) -> Error {
+    Error::InvalidInput(format!("offset {offset} plus a page overflows a 64-bit offset"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn collect(from: u64, total: u64, size: u32) -> Vec<Window> {
+        Windows::new(from, total, PageSize::new(size).unwrap()).collect()
+    }
+
+    #[test]
+    fn an_exact_multiple_ends_on_a_full_page() {
+        assert_eq!(
+            collect(0, 200, 100),
+            [Window { offset: 0, limit: 100 }, Window { offset: 100, limit: 100 }]
+        );
+    }
+
+    #[test]
+    fn nothing_is_left_when_the_start_is_at_or_past_the_total() {
+        assert!(collect(10, 10, 100).is_empty());
+        assert!(collect(11, 10, 100).is_empty());
+    }
+
+    #[test]
+    fn a_first_window_that_would_overflow_is_an_error_not_a_panic() {
+        let err = Window::first(u64::MAX - 5, PageSize::MAX).end().unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        assert_eq!(Window::first(u64::MAX - 100, PageSize::MAX).end().unwrap(), u64::MAX);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn windows_cover_the_range_exactly_once_in_order(
+            start in 0u64..50_000,
+            total in 0u64..60_000,
+            size in 1u32..=100,
+        ) {
+            let windows = collect(start, total, size);
+            let mut expected = start;
+            for w in &windows {
+                prop_assert!((1..=MAX_PAGE_SIZE).contains(&w.limit), "limit {}", w.limit);
+                prop_assert!(w.limit <= size);
+                prop_assert_eq!(w.offset, expected, "gap or overlap");
+                expected = w.offset + u64::from(w.limit);
+            }
+            prop_assert_eq!(expected, start.max(total));
+            prop_assert_eq!(windows.len() as u64, Windows::new(start, total, PageSize::new(size).unwrap()).remaining());
+        }
+
+        #[test]
+        fn windows_near_the_top_of_u64_never_panic(
+            back in 0u64..1_000,
+            size in 1u32..=100,
+        ) {
+            let start = u64::MAX - back;
+            let covered: u64 = Windows::new(start, u64::MAX, PageSize::new(size).unwrap())
+                .map(|w| u64::from(w.limit))
+                .sum();
+            prop_assert_eq!(covered, back);
+        }
+
+        #[test]
+        fn page_size_accepts_exactly_one_to_one_hundred(n in any::<u32>()) {
+            prop_assert_eq!(PageSize::new(n).is_ok(), (1..=100).contains(&n));
+        }
+    }
+}
