@@ -53,13 +53,21 @@ impl Budget {
         }
         let interval = Self::interval_for(requests_per_minute, margin);
         let quota = Quota::with_period(interval).ok_or_else(|| {
-            Error::InvalidInput(format!("requests_per_minute {requests_per_minute} is too high"))
+            Error::InvalidInput(format!(
+                "requests_per_minute {requests_per_minute} is too high"
+            ))
         })?;
-        Ok(Self { limiter: RateLimiter::direct(quota), interval, paused_until: Mutex::new(None) })
+        Ok(Self {
+            limiter: RateLimiter::direct(quota),
+            interval,
+            paused_until: Mutex::new(None),
+        })
     }
 
     fn interval_for(requests_per_minute: u32, margin: f64) -> Duration {
-        Duration::from_secs(60).div_f64(f64::from(requests_per_minute)).mul_f64(1.0 + margin)
+        Duration::from_secs(60)
+            .div_f64(f64::from(requests_per_minute))
+            .mul_f64(1.0 + margin)
     }
 
     /// The spacing between two requests.
@@ -134,7 +142,10 @@ mod tests {
             budget.acquire().await;
         }
         let elapsed = start.elapsed();
-        assert!(elapsed >= Duration::from_millis(100), "11 grants took only {elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(100),
+            "11 grants took only {elapsed:?}"
+        );
     }
 
     #[tokio::test]
@@ -145,6 +156,10 @@ mod tests {
         budget.pause_for(Duration::from_millis(10)); // a shorter pause does not shorten it
         let start = std::time::Instant::now();
         budget.acquire().await;
-        assert!(start.elapsed() >= Duration::from_millis(80), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(80),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

@@ -80,7 +80,9 @@ impl Client {
     /// ```
     pub fn from_env() -> Result<Self, Error> {
         let key = std::env::var("HELPCRUNCH_API_KEY").map_err(|_| {
-            Error::InvalidInput("HELPCRUNCH_API_KEY is not set: export your HelpCrunch API key".into())
+            Error::InvalidInput(
+                "HELPCRUNCH_API_KEY is not set: export your HelpCrunch API key".into(),
+            )
         })?;
         let mut builder = Self::builder().api_key(key);
         if let Ok(url) = std::env::var("HELPCRUNCH_BASE_URL") {
@@ -137,7 +139,9 @@ impl Client {
             attempt = field::Empty,
             status = field::Empty,
         );
-        self.fetch_with_retries(request, window).instrument(span).await
+        self.fetch_with_retries(request, window)
+            .instrument(span)
+            .await
     }
 
     async fn fetch_with_retries<T: DeserializeOwned>(
@@ -224,7 +228,11 @@ impl Client {
                 Failure {
                     retryable,
                     server_wait: None,
-                    error: Error::Decode { path: request.path.clone(), offset: window.offset, message },
+                    error: Error::Decode {
+                        path: request.path.clone(),
+                        offset: window.offset,
+                        message,
+                    },
                 }
             });
         }
@@ -243,8 +251,10 @@ impl Client {
     }
 
     fn page_url(&self, request: &ListRequest, window: Window) -> Result<Url, Error> {
-        let mut url = Url::parse(&format!("{}/{}", self.inner.base_url, request.path))
-            .map_err(|e| Error::InvalidInput(format!("path {:?} does not make a URL: {e}", request.path)))?;
+        let mut url =
+            Url::parse(&format!("{}/{}", self.inner.base_url, request.path)).map_err(|e| {
+                Error::InvalidInput(format!("path {:?} does not make a URL: {e}", request.path))
+            })?;
         {
             let mut q = url.query_pairs_mut();
             for (k, v) in &request.query {
@@ -281,7 +291,11 @@ impl ListRequest {
         if p.contains("://") || p.starts_with("//") {
             return bad("is a URL: give a path relative to the base URL, such as \"departments\"");
         }
-        if let Some((k, _)) = self.query.iter().find(|(k, _)| k == "offset" || k == "limit") {
+        if let Some((k, _)) = self
+            .query
+            .iter()
+            .find(|(k, _)| k == "offset" || k == "limit")
+        {
             return Err(Error::InvalidInput(format!(
                 "query parameter {k:?} is set by the paginator: use .start_offset() or .page_size()"
             )));
@@ -298,7 +312,11 @@ struct Failure {
 
 impl Failure {
     fn fatal(error: Error) -> Self {
-        Self { retryable: false, server_wait: None, error }
+        Self {
+            retryable: false,
+            server_wait: None,
+            error,
+        }
     }
 }
 
@@ -313,7 +331,10 @@ enum BodyError {
 }
 
 async fn read_capped(mut response: reqwest::Response) -> Result<Body, BodyError> {
-    if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
         return Err(BodyError::TooLarge);
     }
     let headers = std::mem::take(response.headers_mut());
@@ -329,7 +350,11 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Body, BodyError>
 
 /// The server's own word on how long to wait: `Retry-After`, else `X-RateLimit-Reset`.
 fn server_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     header(RETRY_AFTER.as_str())
         .and_then(|v| retry::parse_retry_after(v, now))
         .or_else(|| header("x-ratelimit-reset").and_then(|v| retry::parse_rate_limit_reset(v, now)))
@@ -471,13 +496,16 @@ impl ClientBuilder {
         if key.trim().is_empty() {
             return Err(Error::InvalidInput("the API key is empty".into()));
         }
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.trim()))
-            .map_err(|_| Error::InvalidInput("the API key has characters a header cannot carry".into()))?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.trim())).map_err(|_| {
+            Error::InvalidInput("the API key has characters a header cannot carry".into())
+        })?;
         auth.set_sensitive(true);
         let base_url = self.checked_base_url()?;
         let budget = Budget::new(self.requests_per_minute, self.rate_margin)?;
         if self.timeout.is_zero() {
-            return Err(Error::InvalidInput("the request timeout must be more than zero".into()));
+            return Err(Error::InvalidInput(
+                "the request timeout must be more than zero".into(),
+            ));
         }
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
@@ -485,7 +513,15 @@ impl ClientBuilder {
             .user_agent(concat!("helpcrunch-pager/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::InvalidInput(format!("the HTTP client could not start: {e}")))?;
-        Ok(Client { inner: Arc::new(Inner { http, base_url, auth, budget, retry: self.retry }) })
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                auth,
+                budget,
+                retry: self.retry,
+            }),
+        })
     }
 
     fn checked_base_url(&self) -> Result<String, Error> {
@@ -508,7 +544,9 @@ impl ClientBuilder {
             }
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::InvalidInput(format!("base URL {raw:?} has a query or fragment")));
+            return Err(Error::InvalidInput(format!(
+                "base URL {raw:?} has a query or fragment"
+            )));
         }
         Ok(raw.to_owned())
     }
@@ -517,7 +555,10 @@ impl ClientBuilder {
 fn is_loopback(url: &Url) -> bool {
     url.host_str().is_some_and(|host| {
         host.eq_ignore_ascii_case("localhost")
-            || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            || host
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     })
 }
 
@@ -542,9 +583,19 @@ mod tests {
 
     #[test]
     fn an_empty_key_or_zero_rate_is_refused_by_build() {
-        assert!(matches!(Client::builder().build(), Err(Error::InvalidInput(_))));
-        assert!(matches!(Client::builder().api_key("  ").build(), Err(Error::InvalidInput(_))));
-        let e = Client::builder().api_key(KEY).requests_per_minute(0).build().unwrap_err();
+        assert!(matches!(
+            Client::builder().build(),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            Client::builder().api_key("  ").build(),
+            Err(Error::InvalidInput(_))
+        ));
+        let e = Client::builder()
+            .api_key(KEY)
+            .requests_per_minute(0)
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("requests_per_minute"), "{e}");
     }
 
@@ -570,11 +621,22 @@ mod tests {
     fn paths_that_escape_or_carry_a_query_are_refused() {
         let req = |path: &str, query: &[(&str, &str)]| ListRequest {
             path: path.into(),
-            query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         assert!(req("departments", &[]).validate().is_ok());
         assert!(req("chats/42/messages", &[("x", "y")]).validate().is_ok());
-        for bad in ["", " ", "departments?limit=5", "../admin", "a/./b", "https://evil/x", "//evil/x"] {
+        for bad in [
+            "",
+            " ",
+            "departments?limit=5",
+            "../admin",
+            "a/./b",
+            "https://evil/x",
+            "//evil/x",
+        ] {
             assert!(req(bad, &[]).validate().is_err(), "{bad:?}");
         }
         assert!(req("departments", &[("limit", "5")]).validate().is_err());
@@ -583,9 +645,23 @@ mod tests {
     #[test]
     fn page_urls_carry_offset_limit_and_extra_parameters() {
         let client = build("http://127.0.0.1:9/v1/").unwrap();
-        let req = ListRequest { path: "chats".into(), query: vec![("sort".into(), "chats.createdAt".into())] };
-        let url = client.page_url(&req, Window { offset: 200, limit: 50 }).unwrap();
-        assert_eq!(url.as_str(), "http://127.0.0.1:9/v1/chats?sort=chats.createdAt&offset=200&limit=50");
+        let req = ListRequest {
+            path: "chats".into(),
+            query: vec![("sort".into(), "chats.createdAt".into())],
+        };
+        let url = client
+            .page_url(
+                &req,
+                Window {
+                    offset: 200,
+                    limit: 50,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/v1/chats?sort=chats.createdAt&offset=200&limit=50"
+        );
     }
 
     #[test]
@@ -607,6 +683,9 @@ mod tests {
         assert_eq!(excerpt, None);
         let (errors, excerpt) = parse_error_body(b"<html><body>502 Bad Gateway</body></html>");
         assert!(errors.is_empty());
-        assert_eq!(excerpt.as_deref(), Some("<html><body>502 Bad Gateway</body></html>"));
+        assert_eq!(
+            excerpt.as_deref(),
+            Some("<html><body>502 Bad Gateway</body></html>")
+        );
     }
 }

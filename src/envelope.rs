@@ -63,10 +63,19 @@ pub(crate) fn decode<T: DeserializeOwned>(
             DecodeError::Malformed(e.to_string())
         }
     })?;
-    let total = env.meta.and_then(|m| m.total).or(env.total).ok_or_else(|| {
-        DecodeError::Malformed("the page has no total (neither meta.total nor total)".into())
-    })?;
-    Ok(Page { items: env.data, offset, limit, total })
+    let total = env
+        .meta
+        .and_then(|m| m.total)
+        .or(env.total)
+        .ok_or_else(|| {
+            DecodeError::Malformed("the page has no total (neither meta.total nor total)".into())
+        })?;
+    Ok(Page {
+        items: env.data,
+        offset,
+        limit,
+        total,
+    })
 }
 
 #[cfg(test)]
@@ -80,7 +89,10 @@ mod tests {
 
     #[test]
     fn reads_the_total_from_meta_or_the_top_level() {
-        assert_eq!(page(r#"{"data":[1,2],"meta":{"total":7}}"#).unwrap().total, 7);
+        assert_eq!(
+            page(r#"{"data":[1,2],"meta":{"total":7}}"#).unwrap().total,
+            7
+        );
         assert_eq!(page(r#"{"data":[1],"total":3}"#).unwrap().total, 3);
     }
 
@@ -92,14 +104,26 @@ mod tests {
 
     #[test]
     fn a_missing_total_or_data_is_malformed() {
-        assert!(matches!(page(r#"{"data":[]}"#), Err(DecodeError::Malformed(_))));
-        assert!(matches!(page(r#"{"meta":{"total":1}}"#), Err(DecodeError::Malformed(_))));
-        assert!(matches!(page("<html>Bad gateway</html>"), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            page(r#"{"data":[]}"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            page(r#"{"meta":{"total":1}}"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            page("<html>Bad gateway</html>"),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]
     fn a_body_cut_short_is_truncated() {
-        assert!(matches!(page(r#"{"data":[{"id":1},{"id""#), Err(DecodeError::Truncated(_))));
+        assert!(matches!(
+            page(r#"{"data":[{"id":1},{"id""#),
+            Err(DecodeError::Truncated(_))
+        ));
         assert!(matches!(page(""), Err(DecodeError::Truncated(_))));
     }
 

@@ -75,7 +75,9 @@ pub enum Error {
 
     /// A retryable failure (429, 5xx, network) kept failing until the retry policy's attempts or
     /// total wait ran out.
-    #[error("gave up after {attempts} attempts (waited {waited:?} in all); the last answer was: {last}")]
+    #[error(
+        "gave up after {attempts} attempts (waited {waited:?} in all); the last answer was: {last}"
+    )]
     RetriesExhausted {
         /// How many requests were made for this page.
         attempts: u32,
@@ -203,7 +205,10 @@ mod tests {
             status,
             errors: errors
                 .iter()
-                .map(|(c, m)| ApiErrorEntry { code: c.to_string(), message: m.to_string() })
+                .map(|(c, m)| ApiErrorEntry {
+                    code: c.to_string(),
+                    message: m.to_string(),
+                })
                 .collect(),
             body: None,
             path: "departments".into(),
@@ -213,7 +218,13 @@ mod tests {
 
     #[test]
     fn an_api_error_names_status_path_offset_every_entry_and_what_to_do() {
-        let e = api(401, &[("invalid_request", "Invalid request"), ("unauthorized", "Unauthorized")]);
+        let e = api(
+            401,
+            &[
+                ("invalid_request", "Invalid request"),
+                ("unauthorized", "Unauthorized"),
+            ],
+        );
         assert_eq!(
             e.to_string(),
             "HelpCrunch answered HTTP 401 for departments at offset 200: \

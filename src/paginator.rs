@@ -2,6 +2,7 @@
 //! pages. The first page gives the total; the remaining windows are fetched up to `concurrency`
 //! at a time and come out in offset order.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -78,12 +79,19 @@ where
 {
     pub(crate) fn new(client: Client, path: String) -> Self {
         let setup = Setup {
-            request: ListRequest { path, query: Vec::new() },
+            request: ListRequest {
+                path,
+                query: Vec::new(),
+            },
             page_size: PageSize::MAX.get(),
             start_offset: 0,
             concurrency: DEFAULT_CONCURRENCY,
         };
-        Self { setup: Some((client, setup)), pages: None, buffer: Vec::new().into_iter() }
+        Self {
+            setup: Some((client, setup)),
+            pages: None,
+            buffer: Vec::new().into_iter(),
+        }
     }
 
     fn setup_mut(&mut self) -> Option<&mut Setup> {
@@ -137,7 +145,10 @@ where
     /// ```
     pub fn pages(mut self) -> Pages<T> {
         self.pages.take().unwrap_or_else(|| {
-            let (client, setup) = self.setup.take().expect("a paginator is set up until polled");
+            let (client, setup) = self
+                .setup
+                .take()
+                .expect("a paginator is set up until polled");
             Pages::new(client, setup)
         })
     }
@@ -219,7 +230,9 @@ where
                     let rest = stream::iter(rest.into_iter().flatten())
                         .map(move |window| {
                             let (client, request) = (client.clone(), Arc::clone(&request));
-                            async move { client.fetch_page::<T>(&request, window).await }
+                            Spawned::new(
+                                async move { client.fetch_page::<T>(&request, window).await },
+                            )
                         })
                         .buffered(concurrency);
                     stream::once(future::ready(Ok(page))).chain(rest).boxed()
@@ -236,5 +249,39 @@ where
             })
             .boxed();
         Self { inner }
+    }
+}
+
+/// A window fetched on a task of its own, so that a request the budget has just let go is sent
+/// at once instead of waiting while this stream decodes another page; the server would see the
+/// two arrive closer together than they left. Dropping it aborts the task.
+struct Spawned<T>(tokio::task::JoinHandle<Result<Page<T>, Error>>);
+
+impl<T: Send + 'static> Spawned<T> {
+    fn new(fetch: impl Future<Output = Result<Page<T>, Error>> + Send + 'static) -> Self {
+        Self(tokio::spawn(fetch))
+    }
+}
+
+impl<T> Future for Spawned<T> {
+    type Output = Result<Page<T>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match ready!(Pin::new(&mut self.0).poll(cx)) {
+            Ok(result) => Poll::Ready(result),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Poll::Ready(Err(Error::Network {
+                timeout: false,
+                path: String::new(),
+                offset: 0,
+                source: format!("the page's task was cancelled, most likely because the runtime is shutting down: {e}").into(),
+            })),
+        }
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

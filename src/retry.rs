@@ -240,8 +240,15 @@ mod tests {
     fn the_servers_wait_wins_but_counts_against_the_total() {
         let policy = RetryPolicy::new().with_max_total_wait(Duration::from_secs(10));
         let mut s = policy.schedule();
-        assert_eq!(s.next_delay(Some(Duration::from_secs(6))), Some(Duration::from_secs(6)));
-        assert_eq!(s.next_delay(Some(Duration::from_secs(6))), None, "12 s would pass the 10 s cap");
+        assert_eq!(
+            s.next_delay(Some(Duration::from_secs(6))),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(
+            s.next_delay(Some(Duration::from_secs(6))),
+            None,
+            "12 s would pass the 10 s cap"
+        );
         assert_eq!(s.waited(), Duration::from_secs(6));
     }
 

@@ -61,12 +61,17 @@ impl Window {
     /// The first window of a scan that starts at `start`: a full page, since the total is not
     /// known yet.
     pub const fn first(start: u64, page_size: PageSize) -> Self {
-        Self { offset: start, limit: page_size.get() }
+        Self {
+            offset: start,
+            limit: page_size.get(),
+        }
     }
 
     /// The offset just past this window, or an error where it does not fit in a `u64`.
     pub fn end(&self) -> Result<u64, Error> {
-        self.offset.checked_add(u64::from(self.limit)).ok_or_else(|| overflow(self.offset))
+        self.offset
+            .checked_add(u64::from(self.limit))
+            .ok_or_else(|| overflow(self.offset))
     }
 }
 
@@ -94,7 +99,11 @@ pub struct Windows {
 impl Windows {
     /// The windows from `from` up to (not including) `total`.
     pub const fn new(from: u64, total: u64, page_size: PageSize) -> Self {
-        Self { next: Some(from), total, page_size }
+        Self {
+            next: Some(from),
+            total,
+            page_size,
+        }
     }
 
     /// How many windows are left, where that is known without overflow.
@@ -121,7 +130,9 @@ impl Iterator for Windows {
 }
 
 fn overflow(offset: u64) -> Error {
-    Error::InvalidInput(format!("offset {offset} plus a page overflows a 64-bit offset"))
+    Error::InvalidInput(format!(
+        "offset {offset} plus a page overflows a 64-bit offset"
+    ))
 }
 
 #[cfg(test)]
@@ -137,7 +148,16 @@ mod tests {
     fn an_exact_multiple_ends_on_a_full_page() {
         assert_eq!(
             collect(0, 200, 100),
-            [Window { offset: 0, limit: 100 }, Window { offset: 100, limit: 100 }]
+            [
+                Window {
+                    offset: 0,
+                    limit: 100
+                },
+                Window {
+                    offset: 100,
+                    limit: 100
+                }
+            ]
         );
     }
 
@@ -149,9 +169,14 @@ mod tests {
 
     #[test]
     fn a_first_window_that_would_overflow_is_an_error_not_a_panic() {
-        let err = Window::first(u64::MAX - 5, PageSize::MAX).end().unwrap_err();
+        let err = Window::first(u64::MAX - 5, PageSize::MAX)
+            .end()
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
-        assert_eq!(Window::first(u64::MAX - 100, PageSize::MAX).end().unwrap(), u64::MAX);
+        assert_eq!(
+            Window::first(u64::MAX - 100, PageSize::MAX).end().unwrap(),
+            u64::MAX
+        );
     }
 
     proptest! {

@@ -54,7 +54,8 @@ mod tests {
     #[test]
     fn nulls_missing_fields_and_unknown_extras_do_not_fail_a_department() {
         let d: Department =
-            serde_json::from_str(r#"{"id": 1, "name": null, "agents": null, "color": "red"}"#).unwrap();
+            serde_json::from_str(r#"{"id": 1, "name": null, "agents": null, "color": "red"}"#)
+                .unwrap();
         assert_eq!((d.id, d.name.as_str(), d.agents.len()), (1, "", 0));
         let d: Department =
             serde_json::from_str(r#"{"id": 2, "agents": [{"id": 3, "role": null}]}"#).unwrap();

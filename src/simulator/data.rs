@@ -30,7 +30,11 @@ pub(crate) struct Collection {
 
 impl Collection {
     pub(crate) fn new(kind: Kind, total_style: TotalStyle, count: usize) -> Self {
-        Self { kind, total_style, ids: (1..=count as u64).collect() }
+        Self {
+            kind,
+            total_style,
+            ids: (1..=count as u64).collect(),
+        }
     }
 
     /// The page `[offset, offset + limit)` with a reported total of `real total + skew`.
@@ -43,7 +47,8 @@ impl Collection {
             if i > 0 {
                 out.push(',');
             }
-            self.render_record(id, &mut out).expect("writing to a String cannot fail");
+            self.render_record(id, &mut out)
+                .expect("writing to a String cannot fail");
         }
         let total = (self.ids.len() as i64).saturating_add(skew).max(0);
         match self.total_style {

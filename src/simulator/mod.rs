@@ -103,7 +103,10 @@ impl SimulatorBuilder {
     }
 
     fn with(mut self, (path, kind, style): (&str, Kind, TotalStyle), count: usize) -> Self {
-        self.collections.insert(path.trim_matches('/').to_owned(), Collection::new(kind, style, count));
+        self.collections.insert(
+            path.trim_matches('/').to_owned(),
+            Collection::new(kind, style, count),
+        );
         self
     }
 
@@ -153,7 +156,11 @@ impl SimulatorBuilder {
             log: Mutex::new(Vec::new()),
         });
         let server = server::spawn(listener, Arc::clone(&state))?;
-        Ok(Simulator { addr, state, server: Some(server) })
+        Ok(Simulator {
+            addr,
+            state,
+            server: Some(server),
+        })
     }
 }
 
@@ -215,7 +222,11 @@ impl Simulator {
 
     /// Every request so far, in the order they arrived.
     pub fn requests(&self) -> Vec<RequestRecord> {
-        self.state.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.state
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

@@ -45,7 +45,9 @@ impl RateLimit {
     /// A strict leaky bucket letting `requests_per_minute` through, one every
     /// `60 s / requests_per_minute`.
     pub fn leaky_bucket(requests_per_minute: u32) -> Self {
-        Self::LeakyBucket { interval: Duration::from_secs(60) / requests_per_minute.max(1) }
+        Self::LeakyBucket {
+            interval: Duration::from_secs(60) / requests_per_minute.max(1),
+        }
     }
 
     /// The average rate this limit allows, in requests per minute.
@@ -72,7 +74,14 @@ pub(crate) struct RateState {
 
 impl RateState {
     pub(crate) fn new(limit: RateLimit, start: Instant) -> Self {
-        Self { limit, start, window_index: 0, window_count: 0, log: VecDeque::new(), last: None }
+        Self {
+            limit,
+            start,
+            window_index: 0,
+            window_count: 0,
+            log: VecDeque::new(),
+            last: None,
+        }
     }
 
     /// Accepts a request arriving at `now`, or says how long until one would be accepted.
@@ -94,7 +103,11 @@ impl RateState {
                 }
             }
             RateLimit::SlidingWindow { limit, window } => {
-                while self.log.front().is_some_and(|&t| now.saturating_duration_since(t) >= window) {
+                while self
+                    .log
+                    .front()
+                    .is_some_and(|&t| now.saturating_duration_since(t) >= window)
+                {
                     self.log.pop_front();
                 }
                 if self.log.len() < limit as usize {
@@ -126,26 +139,38 @@ mod tests {
     fn accepted(limit: RateLimit, arrivals_ms: &[u64]) -> Vec<bool> {
         let start = Instant::now();
         let mut state = RateState::new(limit, start);
-        arrivals_ms.iter().map(|&t| state.check(start + MS * t as u32).is_ok()).collect()
+        arrivals_ms
+            .iter()
+            .map(|&t| state.check(start + MS * t as u32).is_ok())
+            .collect()
     }
 
     #[test]
     fn a_fixed_window_resets_at_its_boundary() {
         let limit = RateLimit::fixed_window(2, MS * 100);
-        assert_eq!(accepted(limit, &[0, 10, 20, 99, 100, 150, 160]), [true, true, false, false, true, true, false]);
+        assert_eq!(
+            accepted(limit, &[0, 10, 20, 99, 100, 150, 160]),
+            [true, true, false, false, true, true, false]
+        );
     }
 
     #[test]
     fn a_sliding_window_counts_the_last_window_wherever_it_ends() {
         let limit = RateLimit::sliding_window(2, MS * 100);
         // 90 and 99 fall within 100 ms of 0 and 50; 100 does not include 0 any more.
-        assert_eq!(accepted(limit, &[0, 50, 90, 100, 120, 150]), [true, true, false, true, false, true]);
+        assert_eq!(
+            accepted(limit, &[0, 50, 90, 100, 120, 150]),
+            [true, true, false, true, false, true]
+        );
     }
 
     #[test]
     fn a_leaky_bucket_rejects_anything_early_and_does_not_count_rejections() {
         let limit = RateLimit::LeakyBucket { interval: MS * 100 };
-        assert_eq!(accepted(limit, &[0, 99, 100, 199, 200, 301]), [true, false, true, false, true, true]);
+        assert_eq!(
+            accepted(limit, &[0, 99, 100, 199, 200, 301]),
+            [true, false, true, false, true, true]
+        );
     }
 
     #[test]
@@ -161,7 +186,10 @@ mod tests {
 
     #[test]
     fn every_algorithm_reports_its_average_rate() {
-        assert_eq!(RateLimit::fixed_window(120, Duration::from_secs(6)).requests_per_minute(), 1200.0);
+        assert_eq!(
+            RateLimit::fixed_window(120, Duration::from_secs(6)).requests_per_minute(),
+            1200.0
+        );
         assert_eq!(RateLimit::leaky_bucket(1200).requests_per_minute(), 1200.0);
     }
 }

@@ -34,8 +34,13 @@ impl ServerHandle {
     }
 }
 
-pub(super) fn spawn(listener: std::net::TcpListener, state: Arc<State>) -> std::io::Result<ServerHandle> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+pub(super) fn spawn(
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+) -> std::io::Result<ServerHandle> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let (shutdown, mut stopped) = oneshot::channel();
     let thread = std::thread::Builder::new().name("helpcrunch-simulator".into()).spawn(move || {
         runtime.block_on(async move {
@@ -68,11 +73,18 @@ struct Reply {
 
 impl Reply {
     fn error(status: u16) -> Self {
-        Self { status, body: error_body(status), retry_after: None }
+        Self {
+            status,
+            body: error_body(status),
+            retry_after: None,
+        }
     }
 }
 
-async fn answer(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let now = Instant::now();
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let query = Query::parse(req.uri().query().unwrap_or(""));
@@ -80,38 +92,69 @@ async fn answer(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     if reply.status == 429 {
         state.rate_limited.fetch_add(1, Ordering::SeqCst);
     }
-    state.log.lock().unwrap_or_else(|p| p.into_inner()).push(RequestRecord {
-        at: now.duration_since(state.started),
-        path: req.uri().path().to_owned(),
-        offset: query.offset.as_deref().and_then(|o| o.parse().ok()),
-        status: reply.status,
-    });
+    state
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(RequestRecord {
+            at: now.duration_since(state.started),
+            path: req.uri().path().to_owned(),
+            offset: query.offset.as_deref().and_then(|o| o.parse().ok()),
+            status: reply.status,
+        });
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    let content_type = if reply.body.starts_with('<') { "text/html" } else { "application/json" };
-    let mut response = Response::builder().status(reply.status).header(CONTENT_TYPE, content_type);
+    let content_type = if reply.body.starts_with('<') {
+        "text/html"
+    } else {
+        "application/json"
+    };
+    let mut response = Response::builder()
+        .status(reply.status)
+        .header(CONTENT_TYPE, content_type);
     if let Some(secs) = reply.retry_after {
         response = response.header(RETRY_AFTER, secs);
     }
-    Ok(response.body(Full::new(Bytes::from(reply.body))).expect("a valid status and headers"))
+    Ok(response
+        .body(Full::new(Bytes::from(reply.body)))
+        .expect("a valid status and headers"))
 }
 
 fn decide(state: &State, n: u64, now: Instant, req: &Request<Incoming>, query: &Query) -> Reply {
     let config = &state.config;
     let expected = format!("Bearer {}", config.api_key);
-    if req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+    if req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some(expected.as_str())
+    {
         return Reply::error(401);
     }
-    if let Some(rate) = state.rate.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+    if let Some(rate) = state
+        .rate
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
         if let Err(wait) = rate.check(now) {
-            let retry_after = config.retry_after.then(|| wait.as_secs_f64().ceil().max(1.0) as u64);
-            return Reply { retry_after, ..Reply::error(429) };
+            let retry_after = config
+                .retry_after
+                .then(|| wait.as_secs_f64().ceil().max(1.0) as u64);
+            return Reply {
+                retry_after,
+                ..Reply::error(429)
+            };
         }
     }
     if let Some(fault) = config.faults.get(&n) {
         let (status, body) = fault.reply();
-        return Reply { status, body, retry_after: None };
+        return Reply {
+            status,
+            body,
+            retry_after: None,
+        };
     }
     let Some(collection) = req
         .uri()
@@ -160,11 +203,15 @@ impl Query {
     fn window(&self) -> Result<(u64, u32), (&'static str, &'static str)> {
         let offset = match &self.offset {
             None => 0,
-            Some(o) => o.parse().map_err(|_| ("offset", "This value should be of type numeric."))?,
+            Some(o) => o
+                .parse()
+                .map_err(|_| ("offset", "This value should be of type numeric."))?,
         };
         let limit = match &self.limit {
             None => MAX_PAGE_SIZE,
-            Some(l) => l.parse().map_err(|_| ("limit", "This value should be of type numeric."))?,
+            Some(l) => l
+                .parse()
+                .map_err(|_| ("limit", "This value should be of type numeric."))?,
         };
         if limit == 0 {
             return Err(("limit", "This value should be greater than 0."));

@@ -1,0 +1,88 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::{Stream, TryStreamExt};
+use helpcrunch_pager::simulator::{RequestRecord, Simulator};
+use helpcrunch_pager::{Client, ClientBuilder, Error, RetryPolicy};
+
+/// No test may take longer than this; a hang fails instead of stalling the suite.
+pub const BOUND: Duration = Duration::from_secs(10);
+
+/// Runs `f`, failing the test if it takes longer than [`BOUND`].
+pub async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
+    tokio::time::timeout(BOUND, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {BOUND:?}"))
+}
+
+/// Retries scaled down for tests: waits of tens of milliseconds, not seconds.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy::new()
+        .with_max_attempts(8)
+        .with_min_delay(Duration::from_millis(20))
+        .with_max_delay(Duration::from_millis(400))
+        .with_max_total_wait(Duration::from_secs(8))
+}
+
+/// A client for `sim` at `rpm` requests a minute, with [`fast_retries`].
+pub fn builder_for(sim: &Simulator, rpm: u32) -> ClientBuilder {
+    Client::builder()
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .requests_per_minute(rpm)
+        .retry_policy(fast_retries())
+}
+
+pub fn client_for(sim: &Simulator, rpm: u32) -> Client {
+    builder_for(sim, rpm).build().expect("a valid test client")
+}
+
+/// Collects a stream of records with an `id`, bounded in time.
+pub async fn ids<S, T>(what: &str, stream: S, id: fn(&T) -> u64) -> Result<Vec<u64>, Error>
+where
+    S: Stream<Item = Result<T, Error>>,
+{
+    bounded(what, stream.map_ok(|r| id(&r)).try_collect()).await
+}
+
+/// Asserts that `ids` is exactly `1..=n`, each once, in order.
+pub fn assert_each_once_in_order(ids: &[u64], n: u64) {
+    assert_eq!(
+        ids.len() as u64,
+        n,
+        "expected {n} records, got {}",
+        ids.len()
+    );
+    if let Some((i, id)) = ids.iter().enumerate().find(|&(i, &id)| id != i as u64 + 1) {
+        panic!(
+            "record {i} has id {id}, expected {}: lost, duplicated or out of order",
+            i + 1
+        );
+    }
+}
+
+/// The most requests the server saw arrive in any span of `window`.
+pub fn most_in_any_window(log: &[RequestRecord], window: Duration) -> usize {
+    let mut most = 0;
+    let mut from = 0;
+    for to in 0..log.len() {
+        while log[to].at - log[from].at >= window {
+            from += 1;
+        }
+        most = most.max(to - from + 1);
+    }
+    most
+}
+
+/// Requests per minute the server saw, from its first to its last arrival.
+pub fn observed_rate(log: &[RequestRecord]) -> f64 {
+    match (log.first(), log.last()) {
+        (Some(a), Some(b)) if b.at > a.at => {
+            (log.len() - 1) as f64 * 60.0 / (b.at - a.at).as_secs_f64()
+        }
+        _ => 0.0,
+    }
+}
