@@ -34,6 +34,11 @@ pub(crate) const DEFAULT_MARGIN: f64 = 0.02;
 
 pub(crate) struct Budget {
     limiter: Limiter,
+    /// Requests take their turn at the limiter first come, first served (tokio's mutex is
+    /// fair). governor alone grants whichever waiter wakes first, so a scan's oldest window
+    /// could lose round after round while later ones finish and fill the stream's buffer, and
+    /// the scan would stall for a whole server latency.
+    queue: tokio::sync::Mutex<()>,
     interval: Duration,
     paused_until: Mutex<Option<Instant>>,
 }
@@ -59,6 +64,7 @@ impl Budget {
         })?;
         Ok(Self {
             limiter: RateLimiter::direct(quota),
+            queue: tokio::sync::Mutex::new(()),
             interval,
             paused_until: Mutex::new(None),
         })
@@ -75,8 +81,9 @@ impl Budget {
         self.interval
     }
 
-    /// Waits until the gate is open and the limiter grants one request.
+    /// Waits, in turn, until the gate is open and the limiter grants one request.
     pub(crate) async fn acquire(&self) {
+        let _turn = self.queue.lock().await;
         loop {
             if let Some(until) = self.paused_until() {
                 tokio::time::sleep_until(until).await;

@@ -18,6 +18,27 @@ pub struct Page<T> {
     pub total: u64,
 }
 
+impl<T: DeserializeOwned> Page<T> {
+    /// Decodes a page body as the API sends it, for the window `offset`/`limit` it answers.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{Department, Page};
+    ///
+    /// let body = br#"{"data": [{"id": 1, "name": "Sales", "agents": []}], "meta": {"total": 1}}"#;
+    /// let page: Page<Department> = Page::from_json(body, 0, 100).unwrap();
+    /// assert_eq!((page.items[0].id, page.total, page.is_short()), (1, 1, true));
+    /// ```
+    pub fn from_json(body: &[u8], offset: u64, limit: u32) -> Result<Self, crate::Error> {
+        decode(body, offset, limit).map_err(|e| crate::Error::Decode {
+            path: String::new(),
+            offset,
+            message: match e {
+                DecodeError::Truncated(m) | DecodeError::Malformed(m) => m,
+            },
+        })
+    }
+}
+
 impl<T> Page<T> {
     /// Whether the page holds fewer records than were asked for, which ends a scan.
     pub fn is_short(&self) -> bool {
