@@ -133,6 +133,8 @@ where
     }
 
     /// The same scan as a stream of whole pages, each with its offset and the reported total.
+    /// Call it instead of polling the paginator: records the paginator has already taken from
+    /// a page are not in the page stream.
     ///
     /// ```no_run
     /// use futures::TryStreamExt;
