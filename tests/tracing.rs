@@ -1,0 +1,88 @@
+//! Each page request gets a span with its offset, attempt and status, and the key is in none of
+//! what is logged.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use helpcrunch_pager::simulator::{Fault, Simulator};
+use helpcrunch_pager::{Client, Department};
+use support::*;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+const KEY: &str = "sk-live-4f1c9a7e-never-print-me";
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn page_spans_carry_offset_attempt_and_status_and_never_the_key() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim = Simulator::builder()
+        .api_key(KEY)
+        .departments(150)
+        .fault(2, Fault::Status(500))
+        .start()
+        .unwrap();
+    let client = client_for(&sim, 600_000);
+    let got = ids(
+        "traced scan",
+        client.departments().concurrency(1),
+        |d: &Department| d.id,
+    )
+    .await
+    .unwrap();
+    assert_each_once_in_order(&got, 150);
+    let wrong = Client::builder()
+        .api_key(format!("{KEY}-revoked"))
+        .base_url(sim.base_url())
+        .build()
+        .unwrap();
+    let err = ids("401", wrong.departments(), |d: &Department| d.id)
+        .await
+        .unwrap_err();
+    assert!(err.is_unauthorized());
+
+    let log = capture.text();
+    let closes: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("helpcrunch_page") && l.contains("close"))
+        .collect();
+    assert_eq!(closes.len(), 3, "a span per page request:\n{log}");
+    assert!(
+        closes.iter().any(|l| l.contains("offset=100")
+            && l.contains("attempt=2")
+            && l.contains("status=200")),
+        "{log}"
+    );
+    assert!(log.contains("retrying page"), "{log}");
+    assert!(log.contains("status=401"), "{log}");
+    assert!(!log.contains(KEY), "the key leaked into the log:\n{log}");
+    assert!(!format!("{err:?}").contains(KEY) && !err.to_string().contains(KEY));
+}
