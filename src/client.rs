@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use tracing::{field, Instrument};
 
 use crate::budget::{Budget, DEFAULT_MARGIN};
-use crate::envelope::{self, DecodeError, Page};
+use crate::envelope::{self, Page};
 use crate::error::{ApiErrorEntry, Error};
 use crate::models::Department;
 use crate::paginator::Paginator;
@@ -221,18 +221,11 @@ impl Client {
                 self.inner.budget.pause_for(wait);
             }
             return envelope::decode(&body.bytes, window.offset, window.limit).map_err(|e| {
-                let (retryable, message) = match e {
-                    DecodeError::Truncated(m) => (true, m),
-                    DecodeError::Malformed(m) => (false, m),
-                };
+                let (retryable, error) = e.into_error(request.path.clone(), window.offset);
                 Failure {
                     retryable,
                     server_wait: None,
-                    error: Error::Decode {
-                        path: request.path.clone(),
-                        offset: window.offset,
-                        message,
-                    },
+                    error,
                 }
             });
         }

@@ -29,13 +29,7 @@ impl<T: DeserializeOwned> Page<T> {
     /// assert_eq!((page.items[0].id, page.total, page.is_short()), (1, 1, true));
     /// ```
     pub fn from_json(body: &[u8], offset: u64, limit: u32) -> Result<Self, crate::Error> {
-        decode(body, offset, limit).map_err(|e| crate::Error::Decode {
-            path: String::new(),
-            offset,
-            message: match e {
-                DecodeError::Truncated(m) | DecodeError::Malformed(m) => m,
-            },
-        })
+        decode(body, offset, limit).map_err(|e| e.into_error(String::new(), offset).1)
     }
 }
 
@@ -69,6 +63,24 @@ pub(crate) enum DecodeError {
     Truncated(String),
     /// The body is complete but not a page.
     Malformed(String),
+}
+
+impl DecodeError {
+    /// The crate's error for it, and whether another attempt might succeed.
+    pub(crate) fn into_error(self, path: String, offset: u64) -> (bool, crate::Error) {
+        let (retryable, message) = match self {
+            DecodeError::Truncated(m) => (true, m),
+            DecodeError::Malformed(m) => (false, m),
+        };
+        (
+            retryable,
+            crate::Error::Decode {
+                path,
+                offset,
+                message,
+            },
+        )
+    }
 }
 
 /// Decodes a page body.
