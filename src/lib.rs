@@ -68,7 +68,11 @@ mod window;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
 pub use envelope::Page;
 pub use error::{ApiErrorEntry, BoxError, Error};
-pub use models::{AgentRole, Department, DepartmentAgent};
+pub use models::{
+    Agent, AgentRole, BroadcastType, Chat, ChatCustomer, ChatStatus, ClosedBy, Customer,
+    Department, DepartmentAgent, DepartmentRef, Device, Location, Message, MessageType, Rating,
+    Sender, Tag, Timestamp,
+};
 pub use paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
 pub use retry::RetryPolicy;
 pub use window::{PageSize, Window, Windows, MAX_PAGE_SIZE};

@@ -1,51 +1,61 @@
-//! An agent's role.
+//! An agent and an agent's role.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-/// An agent's role, as HelpCrunch spells it (`superviser` sic).
+use super::lenient;
+use super::text_enum::text_enum;
+
+text_enum! {
+    /// An agent's role, as HelpCrunch spells it (`superviser` sic).
+    ///
+    /// ```
+    /// use helpcrunch_pager::AgentRole;
+    ///
+    /// let roles: Vec<AgentRole> = serde_json::from_str(r#"["admin", "superviser", "owner"]"#).unwrap();
+    /// assert_eq!(roles, [AgentRole::Admin, AgentRole::Supervisor, AgentRole::Unknown("owner".into())]);
+    /// ```
+    AgentRole {
+        /// `agentChatOnly`: chats only.
+        AgentChatOnly = "agentChatOnly",
+        /// `agent`.
+        Agent = "agent",
+        /// `superviser`, as the API spells it (`supervisor` is read too).
+        Supervisor = "superviser" | "supervisor",
+        /// `admin`.
+        Admin = "admin",
+    }
+}
+
+/// An agent: from `GET /agents`, and as a chat's assignee, a chat's agents or a message's
+/// author.
 ///
 /// ```
-/// use helpcrunch_pager::AgentRole;
+/// use helpcrunch_pager::{Agent, AgentRole};
 ///
-/// let roles: Vec<AgentRole> = serde_json::from_str(r#"["admin", "superviser", "owner"]"#).unwrap();
-/// assert_eq!(roles, [AgentRole::Admin, AgentRole::Supervisor, AgentRole::Unknown("owner".into())]);
+/// let a: Agent = serde_json::from_str(
+///     r#"{"id": 4180, "name": "Sarah", "email": "sarah@example.com", "role": "superviser", "avatar": "a.png"}"#,
+/// ).unwrap();
+/// assert_eq!((a.id, a.role), (4180, Some(AgentRole::Supervisor)));
+/// assert_eq!(a.extra["avatar"], "a.png");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub enum AgentRole {
-    /// `agentChatOnly`: chats only.
-    AgentChatOnly,
-    /// `agent`.
-    Agent,
-    /// `superviser`, as the API spells it.
-    Supervisor,
-    /// `admin`.
-    Admin,
-    /// A role this crate does not know yet, kept as sent.
-    Unknown(String),
-}
-
-impl From<String> for AgentRole {
-    fn from(s: String) -> Self {
-        match s.as_str() {
-            "agentChatOnly" => Self::AgentChatOnly,
-            "agent" => Self::Agent,
-            "superviser" | "supervisor" => Self::Supervisor,
-            "admin" => Self::Admin,
-            _ => Self::Unknown(s),
-        }
-    }
-}
-
-impl From<AgentRole> for String {
-    fn from(role: AgentRole) -> Self {
-        match role {
-            AgentRole::AgentChatOnly => "agentChatOnly".into(),
-            AgentRole::Agent => "agent".into(),
-            AgentRole::Supervisor => "superviser".into(),
-            AgentRole::Admin => "admin".into(),
-            AgentRole::Unknown(s) => s,
-        }
-    }
+pub struct Agent {
+    /// The agent's id.
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    /// The agent's name.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub name: Option<String>,
+    /// The agent's email.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub email: Option<String>,
+    /// The agent's role.
+    #[serde(default, deserialize_with = "lenient::text_enum")]
+    pub role: Option<AgentRole>,
+    /// Every field this model does not name, as the API sent it.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }

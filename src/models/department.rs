@@ -1,9 +1,9 @@
 //! A department and the agents in it.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::lenient::null_as_default;
-use super::AgentRole;
+use super::{lenient, Agent};
 
 /// A department, from `GET /departments`.
 ///
@@ -21,30 +21,33 @@ use super::AgentRole;
 #[non_exhaustive]
 pub struct Department {
     /// The department's id.
+    #[serde(deserialize_with = "lenient::id")]
     pub id: u64,
     /// Its name (empty where the API sent none).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub name: String,
     /// The agents in it.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub agents: Vec<DepartmentAgent>,
+    /// Every field this model does not name, as the API sent it.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
-/// An agent as listed inside a department.
+/// An agent as listed inside a department: `{id, name, email, role}`, the same shape as
+/// [`Agent`].
+pub type DepartmentAgent = Agent;
+
+/// A department as a chat names it: `{id, name}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct DepartmentAgent {
-    /// The agent's id.
+pub struct DepartmentRef {
+    /// The department's id.
+    #[serde(deserialize_with = "lenient::id")]
     pub id: u64,
-    /// The agent's name.
-    #[serde(default)]
+    /// Its name.
+    #[serde(default, deserialize_with = "lenient::string")]
     pub name: Option<String>,
-    /// The agent's email.
-    #[serde(default)]
-    pub email: Option<String>,
-    /// The agent's role.
-    #[serde(default)]
-    pub role: Option<AgentRole>,
 }
 
 #[cfg(test)]
@@ -57,9 +60,17 @@ mod tests {
             serde_json::from_str(r#"{"id": 1, "name": null, "agents": null, "color": "red"}"#)
                 .unwrap();
         assert_eq!((d.id, d.name.as_str(), d.agents.len()), (1, "", 0));
+        assert_eq!(d.extra["color"], "red");
         let d: Department =
-            serde_json::from_str(r#"{"id": 2, "agents": [{"id": 3, "role": null}]}"#).unwrap();
+            serde_json::from_str(r#"{"id": "2", "agents": [{"id": 3, "role": null}]}"#).unwrap();
+        assert_eq!(d.id, 2);
         assert_eq!(d.agents[0].role, None);
         assert_eq!(d.agents[0].name, None);
+    }
+
+    #[test]
+    fn a_department_without_an_id_fails() {
+        assert!(serde_json::from_str::<Department>(r#"{"name": "Sales"}"#).is_err());
+        assert!(serde_json::from_str::<Department>(r#"{"id": null}"#).is_err());
     }
 }

@@ -1,0 +1,60 @@
+//! `text_enum!`: an enum the API sends as a string, with an `Unknown(String)` for values this
+//! crate does not know yet, so a new value on the server never fails a page.
+
+/// Declares the enum, its `From<String>`/`Into<String>` (serde goes through these), `as_str`
+/// and `Display`. The first spelling of a variant is the one written back; the others are
+/// aliases seen in other doc versions.
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal $(| $alias:literal)* ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(from = "String", into = "String")]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            /// A value this crate does not know yet, kept as sent.
+            Unknown(String),
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match s.as_str() {
+                    $( $wire $(| $alias)* => Self::$variant, )+
+                    _ => Self::Unknown(s),
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                match value {
+                    $name::Unknown(s) => s,
+                    known => known.as_str().to_owned(),
+                }
+            }
+        }
+
+        impl $name {
+            /// The value as the API spells it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Self::$variant => $wire, )+
+                    Self::Unknown(s) => s,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+pub(crate) use text_enum;
