@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 use tracing::{field, Instrument};
@@ -14,8 +14,7 @@ use tracing::{field, Instrument};
 use crate::budget::{Budget, DEFAULT_MARGIN};
 use crate::envelope::{self, Page};
 use crate::error::{ApiErrorEntry, Error};
-use crate::models::Department;
-use crate::paginator::Paginator;
+use crate::request::ListRequest;
 use crate::retry::{self, RetryPolicy};
 use crate::window::Window;
 
@@ -91,35 +90,6 @@ impl Client {
         builder.build()
     }
 
-    /// Every department: `GET /departments`.
-    ///
-    /// ```no_run
-    /// use futures::TryStreamExt;
-    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
-    /// let departments: Vec<_> = client.departments().try_collect().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn departments(&self) -> Paginator<Department> {
-        self.paginate("departments")
-    }
-
-    /// Any `GET` list endpoint that pages with `offset`/`limit` and reports a total, decoded
-    /// into `T` (`serde_json::Value` takes anything). `path` is relative to the base URL, such
-    /// as `"customers"` or `"chats/42/messages"`.
-    ///
-    /// ```no_run
-    /// use futures::TryStreamExt;
-    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
-    /// let raw: Vec<serde_json::Value> = client.paginate("customers").try_collect().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn paginate<T>(&self, path: impl Into<String>) -> Paginator<T>
-    where
-        T: DeserializeOwned + Send + 'static,
-    {
-        Paginator::new(self.clone(), path.into())
-    }
-
     /// The spacing the rate budget keeps between two requests.
     pub fn request_interval(&self) -> Duration {
         self.inner.budget.interval()
@@ -149,13 +119,17 @@ impl Client {
         request: &ListRequest,
         window: Window,
     ) -> Result<Page<T>, Error> {
-        let url = self.page_url(request, window)?;
+        let url = request.url(&self.inner.base_url, window)?;
+        let body = request.body(window);
         let mut schedule = self.inner.retry.schedule();
         loop {
             self.inner.budget.acquire().await;
             let attempt = schedule.attempts() + 1;
             tracing::Span::current().record("attempt", attempt);
-            let failure = match self.attempt::<T>(&url, request, window).await {
+            let failure = match self
+                .attempt::<T>(&url, body.as_deref(), request, window)
+                .await
+            {
                 Ok(page) => return Ok(page),
                 Err(failure) => failure,
             };
@@ -182,6 +156,7 @@ impl Client {
     async fn attempt<T: DeserializeOwned>(
         &self,
         url: &Url,
+        body: Option<&[u8]>,
         request: &ListRequest,
         window: Window,
     ) -> Result<Page<T>, Failure> {
@@ -195,10 +170,15 @@ impl Client {
                 source: Box::new(e.without_url()),
             },
         };
-        let response = self
-            .inner
-            .http
-            .get(url.clone())
+        let http = &self.inner.http;
+        let builder = match body {
+            None => http.get(url.clone()),
+            Some(body) => http
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec()),
+        };
+        let response = builder
             .header(AUTHORIZATION, self.inner.auth.clone())
             .header(ACCEPT, "application/json")
             .send()
@@ -241,59 +221,6 @@ impl Client {
                 offset: window.offset,
             },
         })
-    }
-
-    fn page_url(&self, request: &ListRequest, window: Window) -> Result<Url, Error> {
-        let mut url =
-            Url::parse(&format!("{}/{}", self.inner.base_url, request.path)).map_err(|e| {
-                Error::InvalidInput(format!("path {:?} does not make a URL: {e}", request.path))
-            })?;
-        {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in &request.query {
-                q.append_pair(k, v);
-            }
-            q.append_pair("offset", &window.offset.to_string());
-            q.append_pair("limit", &window.limit.to_string());
-        }
-        Ok(url)
-    }
-}
-
-/// What a paginator asks the client for: a path and its extra query parameters.
-#[derive(Debug, Clone)]
-pub(crate) struct ListRequest {
-    pub(crate) path: String,
-    pub(crate) query: Vec<(String, String)>,
-}
-
-impl ListRequest {
-    /// Refuses what cannot be a collection path, before anything is sent.
-    pub(crate) fn validate(&self) -> Result<(), Error> {
-        let p = &self.path;
-        let bad = |why: &str| Err(Error::InvalidInput(format!("path {p:?} {why}")));
-        if p.trim().is_empty() {
-            return bad("is empty");
-        }
-        if p.contains(['?', '#']) {
-            return bad("has a query or fragment: pass parameters with .query(key, value)");
-        }
-        if p.split('/').any(|seg| seg == ".." || seg == ".") {
-            return bad("has a '.' or '..' segment");
-        }
-        if p.contains("://") || p.starts_with("//") {
-            return bad("is a URL: give a path relative to the base URL, such as \"departments\"");
-        }
-        if let Some((k, _)) = self
-            .query
-            .iter()
-            .find(|(k, _)| k == "offset" || k == "limit")
-        {
-            return Err(Error::InvalidInput(format!(
-                "query parameter {k:?} is set by the paginator: use .start_offset() or .page_size()"
-            )));
-        }
-        Ok(())
     }
 }
 
@@ -608,53 +535,6 @@ mod tests {
             .allow_insecure_http(true)
             .build();
         assert!(opted_in.is_ok());
-    }
-
-    #[test]
-    fn paths_that_escape_or_carry_a_query_are_refused() {
-        let req = |path: &str, query: &[(&str, &str)]| ListRequest {
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        assert!(req("departments", &[]).validate().is_ok());
-        assert!(req("chats/42/messages", &[("x", "y")]).validate().is_ok());
-        for bad in [
-            "",
-            " ",
-            "departments?limit=5",
-            "../admin",
-            "a/./b",
-            "https://evil/x",
-            "//evil/x",
-        ] {
-            assert!(req(bad, &[]).validate().is_err(), "{bad:?}");
-        }
-        assert!(req("departments", &[("limit", "5")]).validate().is_err());
-    }
-
-    #[test]
-    fn page_urls_carry_offset_limit_and_extra_parameters() {
-        let client = build("http://127.0.0.1:9/v1/").unwrap();
-        let req = ListRequest {
-            path: "chats".into(),
-            query: vec![("sort".into(), "chats.createdAt".into())],
-        };
-        let url = client
-            .page_url(
-                &req,
-                Window {
-                    offset: 200,
-                    limit: 50,
-                },
-            )
-            .unwrap();
-        assert_eq!(
-            url.as_str(),
-            "http://127.0.0.1:9/v1/chats?sort=chats.createdAt&offset=200&limit=50"
-        );
     }
 
     #[test]

@@ -56,13 +56,17 @@
 
 mod budget;
 mod client;
+mod endpoints;
 mod envelope;
 mod error;
 mod models;
 mod paginator;
+mod request;
 pub mod retry;
+mod search;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+mod sort;
 mod window;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
@@ -75,4 +79,6 @@ pub use models::{
 };
 pub use paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
 pub use retry::RetryPolicy;
+pub use search::{Comparison, Operator, Search};
+pub use sort::{ChatSort, CustomerSort, Order};
 pub use window::{PageSize, Window, Windows, MAX_PAGE_SIZE};

@@ -11,9 +11,10 @@ use futures::future;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
-use crate::client::{Client, ListRequest};
+use crate::client::Client;
 use crate::envelope::Page;
 use crate::error::Error;
+use crate::request::ListRequest;
 use crate::window::{PageSize, Window, Windows};
 
 /// How many windows may be in flight at once unless told otherwise.
@@ -77,12 +78,9 @@ impl<T> Paginator<T>
 where
     T: DeserializeOwned + Send + 'static,
 {
-    pub(crate) fn new(client: Client, path: String) -> Self {
+    pub(crate) fn new(client: Client, request: ListRequest) -> Self {
         let setup = Setup {
-            request: ListRequest {
-                path,
-                query: Vec::new(),
-            },
+            request,
             page_size: PageSize::MAX.get(),
             start_offset: 0,
             concurrency: DEFAULT_CONCURRENCY,
@@ -123,11 +121,19 @@ where
         self
     }
 
-    /// Adds a query parameter to every request, such as `("sort", "chats.createdAt")`.
+    /// Adds a query parameter to every request's URL, such as `("sort", "chats.createdAt")`.
     /// `offset` and `limit` belong to the paginator and are refused.
     pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         if let Some(s) = self.setup_mut() {
             s.request.query.push((key.into(), value.into()));
+        }
+        self
+    }
+
+    /// Sets an endpoint parameter: in the body of a search, in the query otherwise.
+    pub(crate) fn param(mut self, key: &str, value: &str) -> Self {
+        if let Some(s) = self.setup_mut() {
+            s.request.set_param(key, value);
         }
         self
     }
