@@ -9,6 +9,8 @@ pub enum Fault {
     Status(u16),
     /// `200 OK` with this body instead of the page.
     Body(String),
+    /// This status with this body, such as an older error shape.
+    Answer(u16, String),
 }
 
 impl Fault {
@@ -17,6 +19,7 @@ impl Fault {
         match self {
             Fault::Status(status) => (*status, error_body(*status)),
             Fault::Body(body) => (200, body.clone()),
+            Fault::Answer(status, body) => (*status, body.clone()),
         }
     }
 }

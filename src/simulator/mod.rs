@@ -29,6 +29,8 @@
 mod data;
 mod fault;
 mod rate;
+mod records;
+mod search;
 mod server;
 
 use std::collections::BTreeMap;
@@ -39,8 +41,9 @@ use std::time::{Duration, Instant};
 pub use fault::Fault;
 pub use rate::RateLimit;
 
-use data::{Collection, Kind, TotalStyle};
+use data::{Collection, TotalStyle};
 use rate::RateState;
+use records::Kind;
 
 /// The key the simulator accepts unless told another.
 pub const DEFAULT_API_KEY: &str = "simulated-key";
@@ -88,24 +91,58 @@ impl SimulatorBuilder {
 
     /// `GET /departments` with `count` departments (ids 1..=count), total under `meta`.
     pub fn departments(self, count: usize) -> Self {
-        self.with(("departments", Kind::Department, TotalStyle::Meta), count)
+        self.with(
+            "departments",
+            Kind::Department,
+            TotalStyle::Meta,
+            ascending(count),
+        )
     }
 
     /// `GET /agents` with `count` agents, total under `meta`.
     pub fn agents(self, count: usize) -> Self {
-        self.with(("agents", Kind::Agent, TotalStyle::Meta), count)
+        self.with("agents", Kind::Agent, TotalStyle::Meta, ascending(count))
+    }
+
+    /// `GET /customers` with `count` customers, total at the top level, sortable by
+    /// `customers.firstSeen`/`customers.lastSeen`; and `POST /customers/search` over them.
+    pub fn customers(self, count: usize) -> Self {
+        self.with(
+            "customers",
+            Kind::Customer,
+            TotalStyle::TopLevel,
+            ascending(count),
+        )
+    }
+
+    /// `GET /chats` with `count` chats, total under `meta`, sortable by the four documented
+    /// fields; and `POST /chats/search` over them.
+    pub fn chats(self, count: usize) -> Self {
+        self.with("chats", Kind::Chat, TotalStyle::Meta, ascending(count))
+    }
+
+    /// `GET /chats/{chat_id}/messages` with `count` messages, newest first (ids
+    /// `chat_id * 1_000_000 + n`, `n` from `count` down to 1), total at the top level. A chat
+    /// with no messages set up answers 404 `Chat not found`.
+    pub fn chat_messages(self, chat_id: u64, count: usize) -> Self {
+        let ids = (1..=count as u64)
+            .rev()
+            .map(|n| chat_id * records::MESSAGE_ID_SPACE + n)
+            .collect();
+        let path = format!("chats/{chat_id}/messages");
+        self.with(&path, Kind::Message, TotalStyle::TopLevel, ids)
     }
 
     /// Any other list endpoint at `path` with `count` records `{"id", "name"}` and a top-level
     /// total.
     pub fn collection(self, path: &str, count: usize) -> Self {
-        self.with((path, Kind::Generic, TotalStyle::TopLevel), count)
+        self.with(path, Kind::Generic, TotalStyle::TopLevel, ascending(count))
     }
 
-    fn with(mut self, (path, kind, style): (&str, Kind, TotalStyle), count: usize) -> Self {
+    fn with(mut self, path: &str, kind: Kind, style: TotalStyle, ids: Vec<u64>) -> Self {
         self.collections.insert(
             path.trim_matches('/').to_owned(),
-            Collection::new(kind, style, count),
+            Collection::new(kind, style, ids),
         );
         self
     }
@@ -188,9 +225,15 @@ pub struct Stats {
 pub struct RequestRecord {
     /// When it arrived, from the server's start.
     pub at: Duration,
+    /// Its method, such as `GET`.
+    pub method: String,
     /// Its path, such as `/v1/departments`.
     pub path: String,
-    /// Its `offset`, where it had a readable one.
+    /// Its query string, without the `?` (empty where there was none).
+    pub query: String,
+    /// Its body, where it had one.
+    pub body: Option<String>,
+    /// Its `offset` (from the query, or the body of a search), where it had a readable one.
     pub offset: Option<u64>,
     /// The status it was answered with.
     pub status: u16,
@@ -236,6 +279,10 @@ impl Drop for Simulator {
             server.stop();
         }
     }
+}
+
+fn ascending(count: usize) -> Vec<u64> {
+    (1..=count as u64).collect()
 }
 
 #[derive(Debug)]

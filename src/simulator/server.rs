@@ -8,18 +8,19 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
+use super::data::{Collection, TotalStyle};
 use super::fault::{error_body, errors_json};
+use super::records::Kind;
+use super::search;
 use super::{RequestRecord, State};
-use crate::window::MAX_PAGE_SIZE;
 
 #[derive(Debug)]
 pub(super) struct ServerHandle {
@@ -72,6 +73,14 @@ struct Reply {
 }
 
 impl Reply {
+    fn ok(body: String) -> Self {
+        Self {
+            status: 200,
+            body,
+            retry_after: None,
+        }
+    }
+
     fn error(status: u16) -> Self {
         Self {
             status,
@@ -79,16 +88,51 @@ impl Reply {
             retry_after: None,
         }
     }
+
+    /// A 400 with `invalid_request` and one entry per field error, as HelpCrunch sends it.
+    fn invalid(fields: &[search::FieldError]) -> Self {
+        let mut entries = vec![("invalid_request", "Invalid request")];
+        entries.extend(
+            fields
+                .iter()
+                .map(|(code, message)| (code.as_str(), *message)),
+        );
+        Self {
+            status: 400,
+            body: errors_json(&entries),
+            retry_after: None,
+        }
+    }
 }
+
+/// The largest request body the simulator reads.
+const MAX_REQUEST_BODY: usize = 1 << 20;
 
 async fn answer(
     state: Arc<State>,
-    req: Request<Incoming>,
+    req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let now = Instant::now();
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
-    let query = Query::parse(req.uri().query().unwrap_or(""));
-    let reply = decide(&state, n, now, &req, &query);
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => Some(collected.to_bytes()),
+        Err(_) => None,
+    };
+    let incoming = Incoming {
+        method: &parts.method,
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        authorization: parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        body: body.as_deref(),
+    };
+    let reply = match body {
+        Some(_) => decide(&state, n, now, &incoming),
+        None => Reply::error(413),
+    };
     if reply.status == 429 {
         state.rate_limited.fetch_add(1, Ordering::SeqCst);
     }
@@ -96,12 +140,7 @@ async fn answer(
         .log
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .push(RequestRecord {
-            at: now.duration_since(state.started),
-            path: req.uri().path().to_owned(),
-            offset: query.offset.as_deref().and_then(|o| o.parse().ok()),
-            status: reply.status,
-        });
+        .push(incoming.record(now.duration_since(state.started), reply.status));
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
@@ -121,15 +160,43 @@ async fn answer(
         .expect("a valid status and headers"))
 }
 
-fn decide(state: &State, n: u64, now: Instant, req: &Request<Incoming>, query: &Query) -> Reply {
+/// The parts of a request the simulator looks at.
+struct Incoming<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a str,
+    authorization: Option<&'a str>,
+    body: Option<&'a [u8]>,
+}
+
+impl Incoming<'_> {
+    fn record(&self, at: std::time::Duration, status: u16) -> RequestRecord {
+        let body = self
+            .body
+            .filter(|b| !b.is_empty())
+            .map(|b| String::from_utf8_lossy(b).into_owned());
+        let offset = match &body {
+            Some(b) => serde_json::from_str::<serde_json::Value>(b)
+                .ok()
+                .and_then(|v| v.get("offset").and_then(serde_json::Value::as_u64)),
+            None => query_param(self.query, "offset").and_then(|o| o.parse().ok()),
+        };
+        RequestRecord {
+            at,
+            method: self.method.as_str().to_owned(),
+            path: self.path.to_owned(),
+            query: self.query.to_owned(),
+            body,
+            offset,
+            status,
+        }
+    }
+}
+
+fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
     let config = &state.config;
     let expected = format!("Bearer {}", config.api_key);
-    if req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        != Some(expected.as_str())
-    {
+    if req.authorization != Some(expected.as_str()) {
         return Reply::error(401);
     }
     if let Some(rate) = state
@@ -156,69 +223,130 @@ fn decide(state: &State, n: u64, now: Instant, req: &Request<Incoming>, query: &
             retry_after: None,
         };
     }
-    let Some(collection) = req
-        .uri()
-        .path()
+    let path = req
+        .path
         .strip_prefix("/v1/")
-        .and_then(|p| config.collections.get(p.trim_end_matches('/')))
-        .filter(|_| req.method() == hyper::Method::GET)
-    else {
-        return Reply::error(404);
+        .unwrap_or("")
+        .trim_end_matches('/');
+    let skew = config.total_skew;
+    match (req.method, config.collections.get(path)) {
+        (&Method::GET, Some(collection)) => list(collection, req.query, skew),
+        (&Method::POST, None) => match path
+            .strip_suffix("/search")
+            .and_then(|p| config.collections.get(p))
+            .filter(|c| matches!(c.kind, Kind::Customer | Kind::Chat))
+        {
+            Some(collection) => search(collection, req.body.unwrap_or_default(), skew),
+            None => Reply::error(404),
+        },
+        (_, None) if path.starts_with("chats/") && path.ends_with("/messages") => Reply {
+            status: 404,
+            body: errors_json(&[("not_found", "Chat not found")]),
+            retry_after: None,
+        },
+        _ => Reply::error(404),
+    }
+}
+
+/// A page of a `GET` list.
+fn list(collection: &Collection, query: &str, skew: i64) -> Reply {
+    let param = |name| query_param(query, name);
+    let sortable = matches!(collection.kind, Kind::Customer | Kind::Chat);
+    let reverse = if sortable {
+        search::sort_order(
+            collection.kind,
+            param("sort").as_deref(),
+            param("order").as_deref(),
+        )
+    } else {
+        Ok(false)
     };
-    match query.window() {
-        Ok((offset, limit)) => Reply {
-            status: 200,
-            body: collection.render_page(offset, limit, config.total_skew),
-            retry_after: None,
-        },
-        Err((field, message)) => Reply {
-            status: 400,
-            body: errors_json(&[("invalid_request", "Invalid request"), (field, message)]),
-            retry_after: None,
-        },
+    let window = search::window(
+        param("offset").map(serde_json::Value::String).as_ref(),
+        param("limit").map(serde_json::Value::String).as_ref(),
+    );
+    match reverse.and_then(|r| window.map(|w| (r, w))) {
+        Ok((reverse, window)) => {
+            let total = collection.ids.len() as i64 + skew;
+            Reply::ok(collection.render_page(
+                &collection.ids,
+                reverse,
+                window,
+                (total, collection.total_style),
+            ))
+        }
+        Err(e) => Reply::invalid(&[e]),
     }
 }
 
-#[derive(Default)]
-struct Query {
-    offset: Option<String>,
-    limit: Option<String>,
+/// A page of a `POST` search.
+fn search(collection: &Collection, body: &[u8], skew: i64) -> Reply {
+    let kind = collection.kind;
+    match search::Search::parse(kind, body) {
+        Ok(search) => {
+            let hits: Vec<u64> = collection
+                .ids
+                .iter()
+                .copied()
+                .filter(|&id| search.matches(kind, id))
+                .collect();
+            let total = hits.len() as i64 + skew;
+            Reply::ok(collection.render_page(
+                &hits,
+                search.reverse,
+                search.window,
+                (total, TotalStyle::TopLevel),
+            ))
+        }
+        Err(errors) => Reply::invalid(&errors),
+    }
 }
 
-impl Query {
-    fn parse(raw: &str) -> Self {
-        let mut q = Query::default();
-        for pair in raw.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            match k {
-                "offset" => q.offset = Some(v.to_owned()),
-                "limit" => q.limit = Some(v.to_owned()),
-                _ => {}
-            }
-        }
-        q
-    }
+/// The value of `name` in a query string, percent-decoded.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    url_pairs(query).find(|(k, _)| k == name).map(|(_, v)| v)
+}
 
-    /// The window asked for, with HelpCrunch's defaults (offset 0, limit 100) and its rules.
-    fn window(&self) -> Result<(u64, u32), (&'static str, &'static str)> {
-        let offset = match &self.offset {
-            None => 0,
-            Some(o) => o
-                .parse()
-                .map_err(|_| ("offset", "This value should be of type numeric."))?,
-        };
-        let limit = match &self.limit {
-            None => MAX_PAGE_SIZE,
-            Some(l) => l
-                .parse()
-                .map_err(|_| ("limit", "This value should be of type numeric."))?,
-        };
-        if limit == 0 {
-            return Err(("limit", "This value should be greater than 0."));
+fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k), percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
         }
-        if limit > MAX_PAGE_SIZE {
-            return Err(("limit", "This value should be less than or equal to 100."));
-        }
-        Ok((offset, limit))
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(
+            query_param("sort=chats.createdAt&order=desc", "order").as_deref(),
+            Some("desc")
+        );
+        assert_eq!(query_param("q=a%20b+c%2", "q").as_deref(), Some("a b c%2"));
+        assert_eq!(query_param("offset=5", "limit"), None);
     }
 }

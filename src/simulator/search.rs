@@ -1,0 +1,338 @@
+//! The search endpoints' side of the simulator: reading a search body as HelpCrunch does
+//! (a filter list, `comparison`, `sort`, `order`, and the window in the body), refusing what
+//! it refuses with its field errors, and deciding which records match.
+
+use serde_json::{Map, Value};
+
+use super::records::{self, FieldType, FieldValue, Kind, CHAT_STATUSES};
+use crate::window::MAX_PAGE_SIZE;
+
+/// A field error as the API reports it: `("filter[0].field", "This value should not be blank.")`.
+pub(crate) type FieldError = (String, &'static str);
+
+const NOT_A_CHOICE: &str = "The value you selected is not a valid choice.";
+
+/// A search body the API would accept.
+#[derive(Debug)]
+pub(crate) struct Search {
+    filters: Vec<Filter>,
+    any: bool,
+    pub(crate) reverse: bool,
+    pub(crate) window: (u64, u32),
+}
+
+#[derive(Debug)]
+struct Filter {
+    field: String,
+    operator: String,
+    value: FieldValue,
+}
+
+impl Search {
+    /// Reads `body` for a search over `kind`, or the field errors the API would answer with.
+    pub(crate) fn parse(kind: Kind, body: &[u8]) -> Result<Self, Vec<FieldError>> {
+        let body: Map<String, Value> = match serde_json::from_slice(body) {
+            Ok(Value::Object(map)) => map,
+            _ => return Err(vec![("body".into(), "This value should be a JSON object.")]),
+        };
+        let mut errors = Vec::new();
+        let filters = match body.get("filter") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| Filter::parse(kind, i, f).map_err(|e| errors.push(e)).ok())
+                .collect(),
+            Some(_) => {
+                errors.push(("filter".into(), "This value should be of type array."));
+                Vec::new()
+            }
+        };
+        let any = match body.get("comparison").and_then(Value::as_str) {
+            None => false,
+            Some(c) if c.eq_ignore_ascii_case("and") => false,
+            Some(c) if c.eq_ignore_ascii_case("or") => true,
+            Some(_) => {
+                errors.push(("comparison".into(), NOT_A_CHOICE));
+                false
+            }
+        };
+        let text = |key| body.get(key).and_then(Value::as_str);
+        let reverse = sort_order(kind, text("sort"), text("order")).unwrap_or_else(|e| {
+            errors.push(e);
+            false
+        });
+        let window = window(body.get("offset"), body.get("limit")).unwrap_or_else(|e| {
+            errors.push(e);
+            (0, 0)
+        });
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            filters,
+            any,
+            reverse,
+            window,
+        })
+    }
+
+    /// Whether record `id` of `kind` matches.
+    pub(crate) fn matches(&self, kind: Kind, id: u64) -> bool {
+        let mut results = self.filters.iter().map(|f| f.matches(kind, id));
+        if self.any {
+            self.filters.is_empty() || results.any(|m| m)
+        } else {
+            results.all(|m| m)
+        }
+    }
+}
+
+impl Filter {
+    fn parse(kind: Kind, i: usize, raw: &Value) -> Result<Self, FieldError> {
+        let at = |part: &str| format!("filter[{i}].{part}");
+        let field = raw
+            .get("field")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim();
+        if field.is_empty() {
+            return Err((at("field"), "This value should not be blank."));
+        }
+        let name = field.strip_prefix(prefix(kind)).unwrap_or("");
+        let Some((ty, _)) = records::field(kind, name, 1) else {
+            return Err((at("field"), NOT_A_CHOICE));
+        };
+        let operator = raw.get("operator").and_then(Value::as_str).unwrap_or("");
+        let allowed: &[&str] = match ty {
+            FieldType::Text => &["=", "!=", ">", "<", ">=", "<=", "~", "!~"],
+            FieldType::Integer | FieldType::Date => &["=", "!=", ">", "<", ">=", "<="],
+        };
+        if !allowed.contains(&operator) {
+            return Err((at("operator"), NOT_A_CHOICE));
+        }
+        let value = match (ty, raw.get("value")) {
+            (FieldType::Text, Some(Value::String(s))) if name == "status" => {
+                FieldValue::Text(status_name(s))
+            }
+            (FieldType::Text, Some(Value::String(s))) => FieldValue::Text(s.clone()),
+            (FieldType::Text, _) => {
+                return Err((at("value"), "This value should be of type string."))
+            }
+            (_, Some(v)) => match as_int(v) {
+                Some(n) => FieldValue::Int(n),
+                None => return Err((at("value"), "This value should be of type numeric.")),
+            },
+            (_, None) => return Err((at("value"), "This value should not be blank.")),
+        };
+        Ok(Self {
+            field: name.to_owned(),
+            operator: operator.to_owned(),
+            value,
+        })
+    }
+
+    fn matches(&self, kind: Kind, id: u64) -> bool {
+        use std::cmp::Ordering::*;
+        let Some((_, actual)) = records::field(kind, &self.field, id) else {
+            return false;
+        };
+        let actual = match actual {
+            FieldValue::Text(s) if self.field == "status" => FieldValue::Text(status_name(&s)),
+            other => other,
+        };
+        let ordering = match (&actual, &self.value) {
+            (FieldValue::Int(a), FieldValue::Int(b)) => a.cmp(b),
+            (FieldValue::Text(a), FieldValue::Text(b)) => match self.operator.as_str() {
+                "~" => return a.contains(b.as_str()),
+                "!~" => return !a.contains(b.as_str()),
+                _ => a.cmp(b),
+            },
+            // A missing value matches nothing, as in SQL.
+            _ => return false,
+        };
+        match self.operator.as_str() {
+            "=" => ordering == Equal,
+            "!=" => ordering != Equal,
+            ">" => ordering == Greater,
+            "<" => ordering == Less,
+            ">=" => ordering != Less,
+            "<=" => ordering != Greater,
+            _ => false,
+        }
+    }
+}
+
+fn prefix(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Customer => "customers.",
+        Kind::Chat => "chats.",
+        _ => "\0",
+    }
+}
+
+/// A status as one spelling: `on hold` is `onhold`, and a numeric code 1 to 7 is the status it
+/// stands for in the docs' order (an assumption: the docs do not list the codes).
+fn status_name(s: &str) -> String {
+    if let Ok(code @ 1..=7) = s.trim().parse::<usize>() {
+        return CHAT_STATUSES[code - 1].to_owned();
+    }
+    if s == "on hold" {
+        "onhold".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Checks `sort` and `order` for `kind`; `Ok(true)` when the order is descending.
+pub(crate) fn sort_order(
+    kind: Kind,
+    sort: Option<&str>,
+    order: Option<&str>,
+) -> Result<bool, FieldError> {
+    if let Some(sort) = sort {
+        let name = sort.strip_prefix(prefix(kind)).unwrap_or(sort);
+        if !records::sortable(kind, name) {
+            return Err(("sort".into(), NOT_A_CHOICE));
+        }
+    }
+    match order {
+        None => Ok(false),
+        Some(o) if o.eq_ignore_ascii_case("asc") => Ok(false),
+        Some(o) if o.eq_ignore_ascii_case("desc") => Ok(true),
+        Some(_) => Err(("order".into(), NOT_A_CHOICE)),
+    }
+}
+
+/// The window from `offset` and `limit` (numbers or strings of digits), with HelpCrunch's
+/// defaults (0 and 100) and its bounds.
+pub(crate) fn window(
+    offset: Option<&Value>,
+    limit: Option<&Value>,
+) -> Result<(u64, u32), FieldError> {
+    let number = |v: Option<&Value>, name: &str, default: u64| match v {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => as_int(v)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or((name.to_owned(), "This value should be of type numeric.")),
+    };
+    let offset = number(offset, "offset", 0)?;
+    let limit = number(limit, "limit", u64::from(MAX_PAGE_SIZE))?;
+    if limit == 0 {
+        return Err(("limit".into(), "This value should be greater than 0."));
+    }
+    if limit > u64::from(MAX_PAGE_SIZE) {
+        return Err((
+            "limit".into(),
+            "This value should be less than or equal to 100.",
+        ));
+    }
+    Ok((offset, limit as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(kind: Kind, body: Value) -> Result<Search, Vec<FieldError>> {
+        Search::parse(kind, body.to_string().as_bytes())
+    }
+
+    fn first_error(kind: Kind, body: Value) -> FieldError {
+        parse(kind, body).unwrap_err().remove(0)
+    }
+
+    #[test]
+    fn refuses_malformed_filters_with_the_apis_field_errors() {
+        let e = first_error(
+            Kind::Chat,
+            json!({"filter": [{"operator": "=", "value": "1"}]}),
+        );
+        assert_eq!(
+            e,
+            ("filter[0].field".into(), "This value should not be blank.")
+        );
+        let e = first_error(
+            Kind::Chat,
+            json!({"filter": [{"field": "chats.id", "operator": "=", "value": 1},
+                              {"field": "chats.createdAt", "operator": ">=", "value": "18 Jun 2020"}]}),
+        );
+        assert_eq!(
+            e,
+            (
+                "filter[1].value".into(),
+                "This value should be of type numeric."
+            )
+        );
+        let e = first_error(
+            Kind::Customer,
+            json!({"filter": [{"field": "customers.email", "operator": "=~", "value": "x"}]}),
+        );
+        assert_eq!(e.0, "filter[0].operator");
+        assert_eq!(first_error(Kind::Chat, json!({"filter": {}})).0, "filter");
+        assert_eq!(
+            first_error(Kind::Chat, json!({"comparison": "XOR"})).0,
+            "comparison"
+        );
+        assert_eq!(first_error(Kind::Chat, json!({"limit": 101})).0, "limit");
+        assert_eq!(
+            first_error(Kind::Chat, json!({"sort": "chats.rating"})).0,
+            "sort"
+        );
+        assert_eq!(first_error(Kind::Chat, json!([])).0, "body");
+    }
+
+    #[test]
+    fn matches_with_and_or_and_every_operator() {
+        let s = parse(
+            Kind::Chat,
+            json!({"filter": [{"field": "chats.id", "operator": ">", "value": 10},
+                              {"field": "chats.id", "operator": "<=", "value": "12"}]}),
+        )
+        .unwrap();
+        let hits: Vec<u64> = (1..=20).filter(|&id| s.matches(Kind::Chat, id)).collect();
+        assert_eq!(hits, [11, 12]);
+        let s = parse(
+            Kind::Chat,
+            json!({"comparison": "OR",
+                   "filter": [{"field": "chats.id", "operator": "=", "value": 1},
+                              {"field": "chats.id", "operator": "=", "value": 3}]}),
+        )
+        .unwrap();
+        let hits: Vec<u64> = (1..=20).filter(|&id| s.matches(Kind::Chat, id)).collect();
+        assert_eq!(hits, [1, 3]);
+        let s = parse(
+            Kind::Customer,
+            json!({"filter": [{"field": "customers.email", "operator": "~", "value": "customer1"}]}),
+        )
+        .unwrap();
+        let hits: Vec<u64> = (1..=20)
+            .filter(|&id| s.matches(Kind::Customer, id))
+            .collect();
+        assert_eq!(
+            hits,
+            [1, 10, 12, 13, 14, 15, 16, 17, 18, 19],
+            "11 has no email"
+        );
+    }
+
+    #[test]
+    fn status_codes_and_spellings_are_one_status() {
+        let s = parse(
+            Kind::Chat,
+            json!({"filter": [{"field": "chats.status", "operator": "=", "value": "4"}]}),
+        )
+        .unwrap();
+        let hits: Vec<u64> = (1..=18).filter(|&id| s.matches(Kind::Chat, id)).collect();
+        assert_eq!(hits, [3, 4, 12, 13], "onhold and on hold");
+    }
+}
