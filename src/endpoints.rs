@@ -99,7 +99,10 @@ impl Client {
     /// `offset` and `limit`, which the paginator adds to each page's copy; a body that already
     /// has them, or is not an object, is an [`Error::InvalidInput`](crate::Error::InvalidInput).
     /// The API answers a filter it cannot use with a 400 ([`Error::Api`](crate::Error::Api)),
-    /// which is never retried.
+    /// which is never retried. To call the typed [`sort`](Paginator::<Chat>::sort) and
+    /// [`order`](Paginator::<Chat>::order) on a search, name the record type first:
+    /// `client.search::<Chat>("chats/search", body).sort(ChatSort::CreatedAt)`; they then go
+    /// into the body.
     ///
     /// ```no_run
     /// use futures::TryStreamExt;
