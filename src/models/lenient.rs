@@ -47,8 +47,8 @@ where
     Ok(string(d)?.map(T::from))
 }
 
-/// A nested object: `None` where it is `null` or does not decode (PHP sends `[]` for an empty
-/// object).
+/// A nested object: `None` where it is `null`, not an object (PHP sends `[]` for an empty
+/// one), or does not decode.
 pub(crate) fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -81,7 +81,8 @@ pub(crate) fn raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 fn decode_value<T: DeserializeOwned>(value: Value, what: &str) -> Option<T> {
-    if value.is_null() {
+    // Only an object is a record: serde would read a struct from an array by position too.
+    if !value.is_object() {
         return None;
     }
     T::deserialize(value)
