@@ -66,6 +66,11 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Starts configuring a client.
+    ///
+    /// ```
+    /// let client = helpcrunch_pager::Client::builder().api_key("my-key").build()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()
     }
@@ -91,6 +96,14 @@ impl Client {
     }
 
     /// The spacing the rate budget keeps between two requests.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = helpcrunch_pager::Client::builder().api_key("my-key").build()?;
+    /// // 120 a minute, with the 2 % margin.
+    /// assert_eq!(client.request_interval(), Duration::from_millis(510));
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
     pub fn request_interval(&self) -> Duration {
         self.inner.budget.interval()
     }
@@ -353,6 +366,11 @@ impl Default for ClientBuilder {
 
 impl ClientBuilder {
     /// The defaults (see `# Default`).
+    ///
+    /// ```
+    /// let builder = helpcrunch_pager::ClientBuilder::new().api_key("my-key");
+    /// assert!(builder.build().is_ok());
+    /// ```
     pub fn new() -> Self {
         Self {
             api_key: None,
@@ -366,12 +384,30 @@ impl ClientBuilder {
     }
 
     /// The account's API key, sent as `Authorization: Bearer <key>` and never printed.
+    ///
+    /// ```
+    /// let e = helpcrunch_pager::Client::builder().api_key("").build().unwrap_err();
+    /// assert_eq!(e.to_string(), "invalid input: the API key is empty");
+    /// ```
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
         self
     }
 
     /// The API's base URL, including `/v1`.
+    ///
+    /// ```
+    /// let local = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .base_url("http://127.0.0.1:8080/v1")
+    ///     .build();
+    /// assert!(local.is_ok());
+    /// let clear_text = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .base_url("http://example.com/v1")
+    ///     .build();
+    /// assert!(clear_text.is_err());
+    /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
         self
@@ -379,6 +415,17 @@ impl ClientBuilder {
 
     /// The account's limit; the budget keeps a little under it (see
     /// [`rate_margin`](Self::rate_margin)). 0 is an error from [`build`](Self::build).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .requests_per_minute(600)
+    ///     .rate_margin(0.0)
+    ///     .build()?;
+    /// assert_eq!(client.request_interval(), Duration::from_millis(100));
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
     pub fn requests_per_minute(mut self, n: u32) -> Self {
         self.requests_per_minute = n;
         self
@@ -386,18 +433,47 @@ impl ClientBuilder {
 
     /// How much slower than the limit to go, as a fraction from 0.0 to 0.5 (default 0.02), to
     /// absorb jitter between sending and the server's count.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .requests_per_minute(600)
+    ///     .rate_margin(0.1)
+    ///     .build()?;
+    /// assert_eq!(client.request_interval(), Duration::from_millis(110));
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
     pub fn rate_margin(mut self, fraction: f64) -> Self {
         self.rate_margin = fraction;
         self
     }
 
     /// When to retry and how long to wait.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{Client, RetryPolicy};
+    /// let client = Client::builder()
+    ///     .api_key("my-key")
+    ///     .retry_policy(RetryPolicy::new().with_max_attempts(3))
+    ///     .build()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
     }
 
     /// How long one request may take before it counts as a timeout (and is retried).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -405,12 +481,30 @@ impl ClientBuilder {
 
     /// Allows a plain `http` base URL to a host that is not loopback. The key then crosses the
     /// network in clear text.
+    ///
+    /// ```
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .base_url("http://helpcrunch-proxy.internal/v1")
+    ///     .allow_insecure_http(true)
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
     }
 
     /// Checks the configuration and makes the client.
+    ///
+    /// ```
+    /// let e = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .requests_per_minute(0)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(e.to_string().contains("requests_per_minute"));
+    /// ```
     pub fn build(self) -> Result<Client, Error> {
         let key = self.api_key.as_deref().unwrap_or_default();
         if key.trim().is_empty() {

@@ -35,6 +35,13 @@ impl<T: DeserializeOwned> Page<T> {
 
 impl<T> Page<T> {
     /// Whether the page holds fewer records than were asked for, which ends a scan.
+    ///
+    /// ```
+    /// use helpcrunch_pager::Page;
+    /// let page: Page<serde_json::Value> = Page::from_json(br#"{"data": [{"id": 1}], "total": 9}"#, 0, 2)?;
+    /// assert!(page.is_short(), "one record where two were asked for: the collection ended");
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
     pub fn is_short(&self) -> bool {
         self.items.len() < self.limit as usize
     }

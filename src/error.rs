@@ -91,6 +91,19 @@ pub enum Error {
 impl Error {
     /// The HTTP status behind this error, if the API answered (for exhausted retries: the last
     /// answer's).
+    ///
+    /// ```
+    /// use helpcrunch_pager::{ApiErrorEntry, Error};
+    /// let e = Error::Api {
+    ///     status: 404,
+    ///     errors: vec![ApiErrorEntry { code: "not_found".into(), message: "Chat not found".into() }],
+    ///     body: None,
+    ///     path: "chats".into(),
+    ///     offset: 0,
+    /// };
+    /// assert_eq!(e.status(), Some(404));
+    /// assert_eq!(Error::InvalidInput("bad".into()).status(), None);
+    /// ```
     pub fn status(&self) -> Option<u16> {
         match self.last() {
             Error::Api { status, .. } => Some(*status),
@@ -99,6 +112,18 @@ impl Error {
     }
 
     /// The API's `errors` array (empty where there was none).
+    ///
+    /// ```
+    /// use helpcrunch_pager::{ApiErrorEntry, Error};
+    /// let e = Error::Api {
+    ///     status: 404,
+    ///     errors: vec![ApiErrorEntry { code: "not_found".into(), message: "Chat not found".into() }],
+    ///     body: None,
+    ///     path: "chats".into(),
+    ///     offset: 0,
+    /// };
+    /// assert_eq!(e.api_errors()[0].message, "Chat not found");
+    /// ```
     pub fn api_errors(&self) -> &[ApiErrorEntry] {
         match self.last() {
             Error::Api { errors, .. } => errors,
@@ -107,36 +132,103 @@ impl Error {
     }
 
     /// `429 Too Many Requests`: the account's rate limit was exceeded (and retries ran out).
+    ///
+    /// ```
+    /// use helpcrunch_pager::{ApiErrorEntry, Error};
+    /// let e = Error::Api {
+    ///     status: 429,
+    ///     errors: vec![ApiErrorEntry { code: "too_many_requests".into(), message: "Too many requests".into() }],
+    ///     body: None,
+    ///     path: "chats".into(),
+    ///     offset: 0,
+    /// };
+    /// assert!(e.is_rate_limited());
+    /// ```
     pub fn is_rate_limited(&self) -> bool {
         self.status() == Some(429)
     }
 
     /// `401 Unauthorized`: the API key is missing, wrong or revoked.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{ApiErrorEntry, Error};
+    /// let e = Error::Api {
+    ///     status: 401,
+    ///     errors: vec![ApiErrorEntry { code: "invalid_token".into(), message: "Invalid token".into() }],
+    ///     body: None,
+    ///     path: "chats".into(),
+    ///     offset: 0,
+    /// };
+    /// assert!(e.is_unauthorized());
+    /// ```
     pub fn is_unauthorized(&self) -> bool {
         self.status() == Some(401)
     }
 
     /// `403 Forbidden`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{ApiErrorEntry, Error};
+    /// let e = Error::Api {
+    ///     status: 403,
+    ///     errors: vec![ApiErrorEntry { code: "forbidden".into(), message: "Forbidden".into() }],
+    ///     body: None,
+    ///     path: "chats".into(),
+    ///     offset: 0,
+    /// };
+    /// assert!(e.is_forbidden());
+    /// ```
     pub fn is_forbidden(&self) -> bool {
         self.status() == Some(403)
     }
 
     /// `404 Not Found`: no such collection or entity.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{ApiErrorEntry, Error};
+    /// let e = Error::Api {
+    ///     status: 404,
+    ///     errors: vec![ApiErrorEntry { code: "entity_not_found".into(), message: "Department not found".into() }],
+    ///     body: None,
+    ///     path: "chats".into(),
+    ///     offset: 0,
+    /// };
+    /// assert!(e.is_not_found());
+    /// ```
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
 
     /// A request that timed out (for exhausted retries: the last one).
+    ///
+    /// ```
+    /// use helpcrunch_pager::Error;
+    /// let e = Error::Network { timeout: true, path: "chats".into(), offset: 0, source: "timed out".into() };
+    /// assert!(e.is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self.last(), Error::Network { timeout: true, .. })
     }
 
     /// Whether the retry policy gave up on a failure that might pass later.
+    ///
+    /// ```
+    /// use helpcrunch_pager::Error;
+    /// let last = Error::Network { timeout: false, path: "chats".into(), offset: 0, source: "reset".into() };
+    /// let e = Error::RetriesExhausted { attempts: 8, waited: std::time::Duration::from_secs(90), last: Box::new(last) };
+    /// assert!(e.is_retries_exhausted());
+    /// assert_eq!(e.attempts(), 8);
+    /// ```
     pub fn is_retries_exhausted(&self) -> bool {
         matches!(self, Error::RetriesExhausted { .. })
     }
 
     /// How many requests were made before this error (1 where it was not retried).
+    ///
+    /// ```
+    /// use helpcrunch_pager::Error;
+    /// assert_eq!(Error::InvalidInput("bad page size".into()).attempts(), 0);
+    /// ```
     pub fn attempts(&self) -> u32 {
         match self {
             Error::RetriesExhausted { attempts, .. } => *attempts,

@@ -97,6 +97,13 @@ where
     }
 
     /// Records per request, `1..=100` (default 100).
+    ///
+    /// ```
+    /// use futures::{StreamExt, TryStreamExt};
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let first_ten: Vec<_> = client.chats().page_size(10).take(10).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn page_size(mut self, n: u32) -> Self {
         if let Some(s) = self.setup_mut() {
             s.page_size = n;
@@ -105,6 +112,14 @@ where
     }
 
     /// Where the scan starts (default 0): records before this offset are skipped.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// // Carry on after the first 5,000 customers, say after a crash.
+    /// let rest: Vec<_> = client.customers().start_offset(5_000).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn start_offset(mut self, offset: u64) -> Self {
         if let Some(s) = self.setup_mut() {
             s.start_offset = offset;
@@ -114,6 +129,14 @@ where
 
     /// How many pages may be in flight at once, at least 1 (default [`DEFAULT_CONCURRENCY`]).
     /// The rate budget, not this, sets the pace; this only has to cover the server's latency.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// // One page at a time, as a plain loop would do it.
+    /// let agents: Vec<_> = client.agents().concurrency(1).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn concurrency(mut self, n: usize) -> Self {
         if let Some(s) = self.setup_mut() {
             s.concurrency = n;
@@ -123,6 +146,18 @@ where
 
     /// Adds a query parameter to every request's URL, such as `("sort", "chats.createdAt")`.
     /// `offset` and `limit` belong to the paginator and are refused.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let chats: Vec<serde_json::Value> = client
+    ///     .paginate("chats")
+    ///     .query("sort", "chats.closedAt")
+    ///     .query("order", "desc")
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         if let Some(s) = self.setup_mut() {
             s.request.query.push((key.into(), value.into()));

@@ -43,6 +43,12 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// The default policy (see the `# Default` section).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = helpcrunch_pager::RetryPolicy::new();
+    /// assert_eq!((p.max_attempts(), p.max_total_wait()), (8, Duration::from_secs(300)));
+    /// ```
     pub const fn new() -> Self {
         Self {
             max_attempts: 8,
@@ -53,40 +59,75 @@ impl RetryPolicy {
     }
 
     /// A policy that never retries.
+    ///
+    /// ```
+    /// assert_eq!(helpcrunch_pager::RetryPolicy::never().max_attempts(), 1);
+    /// ```
     pub const fn never() -> Self {
         Self::new().with_max_attempts(1)
     }
 
     /// How many requests a page may take in all, at least 1.
+    ///
+    /// ```
+    /// use helpcrunch_pager::RetryPolicy;
+    /// assert_eq!(RetryPolicy::new().with_max_attempts(3).max_attempts(), 3);
+    /// assert_eq!(RetryPolicy::new().with_max_attempts(0).max_attempts(), 1);
+    /// ```
     pub const fn with_max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = if n == 0 { 1 } else { n };
         self
     }
 
     /// The ceiling of the first backoff delay, doubled after each failure.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = helpcrunch_pager::RetryPolicy::new().with_min_delay(Duration::from_millis(250));
+    /// ```
     pub const fn with_min_delay(mut self, d: Duration) -> Self {
         self.min_delay = d;
         self
     }
 
     /// The largest ceiling a computed delay can reach.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = helpcrunch_pager::RetryPolicy::new().with_max_delay(Duration::from_secs(10));
+    /// ```
     pub const fn with_max_delay(mut self, d: Duration) -> Self {
         self.max_delay = d;
         self
     }
 
     /// The most a page may spend waiting between attempts, the server's `Retry-After` included.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = helpcrunch_pager::RetryPolicy::new().with_max_total_wait(Duration::from_secs(30));
+    /// assert_eq!(p.max_total_wait(), Duration::from_secs(30));
+    /// ```
     pub const fn with_max_total_wait(mut self, d: Duration) -> Self {
         self.max_total_wait = d;
         self
     }
 
     /// How many requests a page may take in all.
+    ///
+    /// ```
+    /// assert_eq!(helpcrunch_pager::RetryPolicy::new().max_attempts(), 8);
+    /// ```
     pub const fn max_attempts(&self) -> u32 {
         self.max_attempts
     }
 
     /// The most a page may spend waiting between attempts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(helpcrunch_pager::RetryPolicy::new().max_total_wait(), Duration::from_secs(300));
+    /// ```
     pub const fn max_total_wait(&self) -> Duration {
         self.max_total_wait
     }

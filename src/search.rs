@@ -16,6 +16,10 @@ pub enum Comparison {
 
 impl Comparison {
     /// The value as the API takes it.
+    ///
+    /// ```
+    /// assert_eq!(helpcrunch_pager::Comparison::Or.as_str(), "OR");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Comparison::And => "AND",
@@ -48,6 +52,10 @@ pub enum Operator {
 
 impl Operator {
     /// The operator as the API takes it.
+    ///
+    /// ```
+    /// assert_eq!(helpcrunch_pager::Operator::NotContains.as_str(), "!~");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Operator::Eq => "=",
@@ -106,6 +114,12 @@ impl Default for Search {
 
 impl Search {
     /// Records that match every filter (`"comparison": "AND"`).
+    ///
+    /// ```
+    /// use helpcrunch_pager::{Operator, Search};
+    /// let body = serde_json::Value::from(Search::all().filter("customers.id", Operator::Gt, 10));
+    /// assert_eq!(body["comparison"], "AND");
+    /// ```
     pub fn all() -> Self {
         Self {
             comparison: Comparison::And,
@@ -116,6 +130,11 @@ impl Search {
     }
 
     /// Records that match any filter (`"comparison": "OR"`).
+    ///
+    /// ```
+    /// use helpcrunch_pager::Search;
+    /// assert_eq!(serde_json::Value::from(Search::any())["comparison"], "OR");
+    /// ```
     pub fn any() -> Self {
         Self {
             comparison: Comparison::Or,
@@ -124,6 +143,12 @@ impl Search {
     }
 
     /// Adds a filter on `field` (such as `"customers.email"` or `"chats.status"`).
+    ///
+    /// ```
+    /// use helpcrunch_pager::{Operator, Search};
+    /// let body = serde_json::Value::from(Search::all().filter("customers.email", Operator::Contains, "@example.com"));
+    /// assert_eq!(body["filter"][0], serde_json::json!({"field": "customers.email", "operator": "~", "value": "@example.com"}));
+    /// ```
     pub fn filter(
         mut self,
         field: impl Into<String>,
@@ -139,12 +164,22 @@ impl Search {
     }
 
     /// Sorts by `field`, such as `"chats.createdAt"` or `"customers.lastSeen"`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::Search;
+    /// assert_eq!(serde_json::Value::from(Search::all().sort("customers.lastSeen"))["sort"], "customers.lastSeen");
+    /// ```
     pub fn sort(mut self, field: impl Into<String>) -> Self {
         self.sort = Some(field.into());
         self
     }
 
     /// The direction of the sort.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{Order, Search};
+    /// assert_eq!(serde_json::Value::from(Search::all().order(Order::Asc))["order"], "asc");
+    /// ```
     pub fn order(mut self, order: Order) -> Self {
         self.order = Some(order);
         self

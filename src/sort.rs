@@ -15,6 +15,10 @@ pub enum Order {
 
 impl Order {
     /// The value as the API takes it.
+    ///
+    /// ```
+    /// assert_eq!(helpcrunch_pager::Order::Desc.as_str(), "desc");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Order::Asc => "asc",
@@ -39,6 +43,10 @@ pub enum ChatSort {
 
 impl ChatSort {
     /// The value as the API takes it.
+    ///
+    /// ```
+    /// assert_eq!(helpcrunch_pager::ChatSort::LastMessageAt.as_str(), "chats.lastMessageAt");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ChatSort::CreatedAt => "chats.createdAt",
@@ -61,6 +69,10 @@ pub enum CustomerSort {
 
 impl CustomerSort {
     /// The value as the API takes it.
+    ///
+    /// ```
+    /// assert_eq!(helpcrunch_pager::CustomerSort::FirstSeen.as_str(), "customers.firstSeen");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             CustomerSort::FirstSeen => "customers.firstSeen",
@@ -83,6 +95,13 @@ impl Paginator<Chat> {
     }
 
     /// The direction of the sort (`order=`; in the body of a search).
+    ///
+    /// ```
+    /// use helpcrunch_pager::{ChatSort, Order};
+    /// # fn run(client: helpcrunch_pager::Client) {
+    /// let oldest_first = client.chats().sort(ChatSort::CreatedAt).order(Order::Asc);
+    /// # }
+    /// ```
     pub fn order(self, order: Order) -> Self {
         self.param("order", order.as_str())
     }
@@ -103,6 +122,13 @@ impl Paginator<Customer> {
     }
 
     /// The direction of the sort (`order=`; in the body of a search).
+    ///
+    /// ```
+    /// use helpcrunch_pager::{CustomerSort, Order};
+    /// # fn run(client: helpcrunch_pager::Client) {
+    /// let latest_first = client.customers().sort(CustomerSort::LastSeen).order(Order::Desc);
+    /// # }
+    /// ```
     pub fn order(self, order: Order) -> Self {
         self.param("order", order.as_str())
     }

@@ -27,6 +27,13 @@ impl PageSize {
     pub const MAX: PageSize = PageSize(NonZeroU32::new(MAX_PAGE_SIZE).unwrap());
 
     /// Checks that `n` is within `1..=100`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::PageSize;
+    /// assert_eq!(PageSize::new(50)?.get(), 50);
+    /// assert!(PageSize::new(0).is_err());
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
     pub fn new(n: u32) -> Result<Self, Error> {
         match NonZeroU32::new(n) {
             Some(n) if n.get() <= MAX_PAGE_SIZE => Ok(Self(n)),
@@ -37,6 +44,10 @@ impl PageSize {
     }
 
     /// The size as a number.
+    ///
+    /// ```
+    /// assert_eq!(helpcrunch_pager::PageSize::MAX.get(), 100);
+    /// ```
     pub const fn get(self) -> u32 {
         self.0.get()
     }
@@ -60,6 +71,11 @@ pub struct Window {
 impl Window {
     /// The first window of a scan that starts at `start`: a full page, since the total is not
     /// known yet.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{PageSize, Window};
+    /// assert_eq!(Window::first(300, PageSize::MAX), Window { offset: 300, limit: 100 });
+    /// ```
     pub const fn first(start: u64, page_size: PageSize) -> Self {
         Self {
             offset: start,
@@ -68,6 +84,13 @@ impl Window {
     }
 
     /// The offset just past this window, or an error where it does not fit in a `u64`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::Window;
+    /// assert_eq!(Window { offset: 300, limit: 100 }.end()?, 400);
+    /// assert!(Window { offset: u64::MAX, limit: 1 }.end().is_err());
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
     pub fn end(&self) -> Result<u64, Error> {
         self.offset
             .checked_add(u64::from(self.limit))
@@ -98,6 +121,11 @@ pub struct Windows {
 
 impl Windows {
     /// The windows from `from` up to (not including) `total`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{PageSize, Windows};
+    /// assert_eq!(Windows::new(0, 250, PageSize::MAX).count(), 3);
+    /// ```
     pub const fn new(from: u64, total: u64, page_size: PageSize) -> Self {
         Self {
             next: Some(from),
@@ -107,6 +135,13 @@ impl Windows {
     }
 
     /// How many windows are left, where that is known without overflow.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{PageSize, Windows};
+    /// let mut windows = Windows::new(0, 250, PageSize::MAX);
+    /// windows.next();
+    /// assert_eq!(windows.remaining(), 2);
+    /// ```
     pub fn remaining(&self) -> u64 {
         match self.next {
             Some(next) if next < self.total => {

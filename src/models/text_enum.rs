@@ -40,7 +40,16 @@ macro_rules! text_enum {
         }
 
         impl $name {
-            /// The value as the API spells it.
+            /// The value as the API spells it; an unknown value as it was sent.
+            ///
+            #[doc = concat!(
+                "```\n",
+                "use helpcrunch_pager::", stringify!($name), ";\n",
+                "let unknown = ", stringify!($name), "::Unknown(\"new-value\".into());\n",
+                "assert_eq!(unknown.as_str(), \"new-value\");\n",
+                "assert_eq!(", stringify!($name), "::from(unknown.to_string()), unknown);\n",
+                "```",
+            )]
             pub fn as_str(&self) -> &str {
                 match self {
                     $( Self::$variant => $wire, )+

@@ -31,26 +31,52 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// Whole UNIX seconds.
+    ///
+    /// ```
+    /// use helpcrunch_pager::Timestamp;
+    /// assert_eq!(Timestamp::from_unix(1594139170).to_string(), "1594139170");
+    /// ```
     pub const fn from_unix(secs: i64) -> Self {
         Self { secs, nanos: 0 }
     }
 
     /// The whole seconds since the UNIX epoch (negative before it).
+    ///
+    /// ```
+    /// let t: helpcrunch_pager::Timestamp = serde_json::from_str(r#""1594139170.913""#).unwrap();
+    /// assert_eq!(t.unix_seconds(), 1594139170);
+    /// ```
     pub const fn unix_seconds(&self) -> i64 {
         self.secs
     }
 
     /// The fraction of the second, in milliseconds.
+    ///
+    /// ```
+    /// let t: helpcrunch_pager::Timestamp = serde_json::from_str(r#""1594139170.913""#).unwrap();
+    /// assert_eq!(t.subsec_millis(), 913);
+    /// ```
     pub const fn subsec_millis(&self) -> u32 {
         self.nanos / 1_000_000
     }
 
     /// The fraction of the second, in nanoseconds.
+    ///
+    /// ```
+    /// let t: helpcrunch_pager::Timestamp = serde_json::from_str(r#""1594139170.000001""#).unwrap();
+    /// assert_eq!(t.subsec_nanos(), 1_000);
+    /// ```
     pub const fn subsec_nanos(&self) -> u32 {
         self.nanos
     }
 
     /// The same instant as a [`SystemTime`].
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let t: helpcrunch_pager::Timestamp = serde_json::from_str(r#""10.5""#).unwrap();
+    /// assert_eq!(t.to_system_time(), SystemTime::UNIX_EPOCH + Duration::from_millis(10_500));
+    /// ```
     pub fn to_system_time(&self) -> SystemTime {
         let fraction = Duration::from_nanos(u64::from(self.nanos));
         match u64::try_from(self.secs) {

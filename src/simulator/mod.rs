@@ -84,12 +84,25 @@ impl Default for SimulatorBuilder {
 
 impl SimulatorBuilder {
     /// The key the server accepts as `Authorization: Bearer <key>`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().api_key("test-key").start()?;
+    /// assert_eq!(sim.api_key(), "test-key");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = key.into();
         self
     }
 
     /// `GET /departments` with `count` departments (ids 1..=count), total under `meta`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().departments(250).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn departments(self, count: usize) -> Self {
         self.with(
             "departments",
@@ -100,12 +113,24 @@ impl SimulatorBuilder {
     }
 
     /// `GET /agents` with `count` agents, total under `meta`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().agents(40).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn agents(self, count: usize) -> Self {
         self.with("agents", Kind::Agent, TotalStyle::Meta, ascending(count))
     }
 
     /// `GET /customers` with `count` customers, total at the top level, sortable by
     /// `customers.firstSeen`/`customers.lastSeen`; and `POST /customers/search` over them.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().customers(5_000).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn customers(self, count: usize) -> Self {
         self.with(
             "customers",
@@ -117,6 +142,12 @@ impl SimulatorBuilder {
 
     /// `GET /chats` with `count` chats, total under `meta`, sortable by the four documented
     /// fields; and `POST /chats/search` over them.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().chats(1_000).chat_messages(7, 300).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn chats(self, count: usize) -> Self {
         self.with("chats", Kind::Chat, TotalStyle::Meta, ascending(count))
     }
@@ -124,6 +155,18 @@ impl SimulatorBuilder {
     /// `GET /chats/{chat_id}/messages` with `count` messages, newest first (ids
     /// `chat_id * 1_000_000 + n`, `n` from `count` down to 1), total at the top level. A chat
     /// with no messages set up answers 404 `Chat not found`.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use helpcrunch_pager::{simulator::Simulator, Client};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = Simulator::builder().chat_messages(7, 3).start()?;
+    /// let client = Client::builder().api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// let ids: Vec<u64> = client.chat_messages(7).map_ok(|m| m.id).try_collect().await?;
+    /// assert_eq!(ids, [7_000_003, 7_000_002, 7_000_001]);
+    /// # Ok(()) }
+    /// ```
     pub fn chat_messages(self, chat_id: u64, count: usize) -> Self {
         let ids = (1..=count as u64)
             .rev()
@@ -135,6 +178,12 @@ impl SimulatorBuilder {
 
     /// Any other list endpoint at `path` with `count` records `{"id", "name"}` and a top-level
     /// total.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().collection("knowledge-base/articles", 120).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn collection(self, path: &str, count: usize) -> Self {
         self.with(path, Kind::Generic, TotalStyle::TopLevel, ascending(count))
     }
@@ -148,18 +197,39 @@ impl SimulatorBuilder {
     }
 
     /// The rate limit and its algorithm.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{RateLimit, Simulator};
+    /// use std::time::Duration;
+    /// // HelpCrunch's 120 a minute, sixty times faster.
+    /// let sim = Simulator::builder().rate_limit(RateLimit::sliding_window(120, Duration::from_secs(1))).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
         self
     }
 
     /// How long every answer takes, after the rate limit has counted the request.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// use std::time::Duration;
+    /// let sim = Simulator::builder().latency(Duration::from_millis(40)).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
     }
 
     /// Whether a 429 carries `Retry-After` (whole seconds, rounded up, as HTTP has it).
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().retry_after(true).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn retry_after(mut self, send: bool) -> Self {
         self.retry_after = send;
         self
@@ -167,18 +237,38 @@ impl SimulatorBuilder {
 
     /// Reports `skew` more (or fewer) records than there are, as the docs' own agents example
     /// does (`total: 5` with four records).
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// // The docs' agents example: a total of 5 for 4 agents.
+    /// let sim = Simulator::builder().agents(4).total_skew(1).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn total_skew(mut self, skew: i64) -> Self {
         self.total_skew = skew;
         self
     }
 
     /// Answers the `n`th request (counting from 1, every request) with `fault`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Fault, Simulator};
+    /// let sim = Simulator::builder().fault(2, Fault::Status(503)).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn fault(mut self, n: u64, fault: Fault) -> Self {
         self.faults.insert(n, fault);
         self
     }
 
     /// Binds `127.0.0.1:0` and starts serving on a thread of its own.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().departments(10).start()?;
+    /// assert!(sim.base_url().starts_with("http://127.0.0.1:"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn start(self) -> std::io::Result<Simulator> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
@@ -241,21 +331,45 @@ pub struct RequestRecord {
 
 impl Simulator {
     /// Starts configuring a simulator.
+    ///
+    /// ```
+    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn builder() -> SimulatorBuilder {
         SimulatorBuilder::default()
     }
 
     /// The base URL to give a [`Client`](crate::Client), such as `http://127.0.0.1:41234/v1`.
+    ///
+    /// ```
+    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
+    /// assert!(sim.base_url().ends_with("/v1"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
     }
 
     /// The key the server accepts.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Simulator, DEFAULT_API_KEY};
+    /// let sim = Simulator::builder().start()?;
+    /// assert_eq!(sim.api_key(), DEFAULT_API_KEY);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn api_key(&self) -> &str {
         &self.state.config.api_key
     }
 
     /// The counters so far.
+    ///
+    /// ```
+    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
+    /// assert_eq!(sim.stats().requests, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         Stats {
             requests: self.state.requests.load(Ordering::SeqCst),
@@ -264,6 +378,12 @@ impl Simulator {
     }
 
     /// Every request so far, in the order they arrived.
+    ///
+    /// ```
+    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
+    /// assert!(sim.requests().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state
             .log

@@ -33,17 +33,35 @@ pub enum RateLimit {
 
 impl RateLimit {
     /// `limit` requests per fixed `window`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::RateLimit;
+    /// use std::time::Duration;
+    /// assert_eq!(RateLimit::fixed_window(120, Duration::from_secs(60)).requests_per_minute(), 120.0);
+    /// ```
     pub const fn fixed_window(limit: u32, window: Duration) -> Self {
         Self::FixedWindow { limit, window }
     }
 
     /// `limit` requests per sliding `window`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::RateLimit;
+    /// use std::time::Duration;
+    /// assert_eq!(RateLimit::sliding_window(20, Duration::from_secs(1)).requests_per_minute(), 1200.0);
+    /// ```
     pub const fn sliding_window(limit: u32, window: Duration) -> Self {
         Self::SlidingWindow { limit, window }
     }
 
     /// A strict leaky bucket letting `requests_per_minute` through, one every
     /// `60 s / requests_per_minute`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::RateLimit;
+    /// use std::time::Duration;
+    /// assert_eq!(RateLimit::leaky_bucket(120), RateLimit::LeakyBucket { interval: Duration::from_millis(500) });
+    /// ```
     pub fn leaky_bucket(requests_per_minute: u32) -> Self {
         Self::LeakyBucket {
             interval: Duration::from_secs(60) / requests_per_minute.max(1),
@@ -51,6 +69,11 @@ impl RateLimit {
     }
 
     /// The average rate this limit allows, in requests per minute.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::RateLimit;
+    /// assert_eq!(RateLimit::leaky_bucket(600).requests_per_minute(), 600.0);
+    /// ```
     pub fn requests_per_minute(&self) -> f64 {
         match *self {
             Self::FixedWindow { limit, window } | Self::SlidingWindow { limit, window } => {
