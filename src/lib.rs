@@ -25,6 +25,23 @@
 //! }
 //! ```
 //!
+//! # Endpoints
+//!
+//! [`Client::departments`], [`Client::agents`], [`Client::customers`], [`Client::chats`] and
+//! [`Client::chat_messages`] page through HelpCrunch's lists into typed models;
+//! [`Client::search`] pages through `customers/search` and `chats/search`, with the window in
+//! the POST body (write the body as JSON or with [`Search`]); [`Client::paginate`] takes any
+//! other `GET` list. Chats and customers sort with `.sort(..)` and `.order(..)` ([`ChatSort`],
+//! [`CustomerSort`], [`Order`]).
+//!
+//! # Models
+//!
+//! [`Department`], [`Agent`], [`Customer`], [`Chat`] and [`Message`] serialize with the API's
+//! field names and decode leniently: a [`Timestamp`] may be an integer, a string or a fractional
+//! string; an enum value the crate does not know is kept as `Unknown(String)`; a missing, `null`
+//! or odd optional field is `None`; fields a model does not name are kept in its `extra` map.
+//! Only `id` is required, so one odd field never fails a page.
+//!
 //! # Paging
 //!
 //! A [`Paginator`] is a [`Stream`](futures::Stream) of records. The first request reads the
@@ -82,3 +99,8 @@ pub use retry::RetryPolicy;
 pub use search::{Comparison, Operator, Search};
 pub use sort::{ChatSort, CustomerSort, Order};
 pub use window::{PageSize, Window, Windows, MAX_PAGE_SIZE};
+
+/// The README's Rust examples, compiled with the doctests so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
