@@ -72,6 +72,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod budget;
+mod builder;
 mod client;
 mod endpoints;
 mod envelope;
@@ -86,7 +87,8 @@ pub mod simulator;
 mod sort;
 mod window;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
+pub use builder::ClientBuilder;
+pub use client::{Client, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
 pub use envelope::Page;
 pub use error::{ApiErrorEntry, BoxError, Error};
 pub use models::{

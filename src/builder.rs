@@ -1,0 +1,328 @@
+//! [`ClientBuilder`]: a client's settings, checked once by [`build`](ClientBuilder::build) so
+//! that a bad key, rate or base URL is an error before anything is sent.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::header::HeaderValue;
+use reqwest::Url;
+
+use crate::budget::{Budget, DEFAULT_MARGIN};
+use crate::client::{Client, Inner, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
+use crate::error::Error;
+use crate::retry::RetryPolicy;
+
+/// Configures a [`Client`].
+///
+/// # Default
+///
+/// - base URL: `https://api.helpcrunch.com/v1`
+/// - requests per minute: 120, kept with a 2 % margin (one request every 510 ms)
+/// - retry: [`RetryPolicy::new()`]
+/// - request timeout: 30 s
+/// - plain `http`: only to a loopback address
+///
+/// ```
+/// let client = helpcrunch_pager::Client::builder()
+///     .api_key("my-key")
+///     .requests_per_minute(60)
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.request_interval().as_millis(), 1020);
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    api_key: Option<String>,
+    base_url: String,
+    requests_per_minute: u32,
+    rate_margin: f64,
+    retry: RetryPolicy,
+    timeout: Duration,
+    allow_insecure_http: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field("rate_margin", &self.rate_margin)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientBuilder {
+    /// The defaults (see `# Default`).
+    ///
+    /// ```
+    /// let builder = helpcrunch_pager::ClientBuilder::new().api_key("my-key");
+    /// assert!(builder.build().is_ok());
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            api_key: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
+            rate_margin: DEFAULT_MARGIN,
+            retry: RetryPolicy::new(),
+            timeout: Duration::from_secs(30),
+            allow_insecure_http: false,
+        }
+    }
+
+    /// The account's API key, sent as `Authorization: Bearer <key>` and never printed.
+    ///
+    /// ```
+    /// let e = helpcrunch_pager::Client::builder().api_key("").build().unwrap_err();
+    /// assert_eq!(e.to_string(), "invalid input: the API key is empty");
+    /// ```
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The API's base URL, including `/v1`.
+    ///
+    /// ```
+    /// let local = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .base_url("http://127.0.0.1:8080/v1")
+    ///     .build();
+    /// assert!(local.is_ok());
+    /// let clear_text = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .base_url("http://example.com/v1")
+    ///     .build();
+    /// assert!(clear_text.is_err());
+    /// ```
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The account's limit; the budget keeps a little under it (see
+    /// [`rate_margin`](Self::rate_margin)). 0 is an error from [`build`](Self::build).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .requests_per_minute(600)
+    ///     .rate_margin(0.0)
+    ///     .build()?;
+    /// assert_eq!(client.request_interval(), Duration::from_millis(100));
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn requests_per_minute(mut self, n: u32) -> Self {
+        self.requests_per_minute = n;
+        self
+    }
+
+    /// How much slower than the limit to go, as a fraction from 0.0 to 0.5 (default 0.02), to
+    /// absorb jitter between sending and the server's count.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .requests_per_minute(600)
+    ///     .rate_margin(0.1)
+    ///     .build()?;
+    /// assert_eq!(client.request_interval(), Duration::from_millis(110));
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn rate_margin(mut self, fraction: f64) -> Self {
+        self.rate_margin = fraction;
+        self
+    }
+
+    /// When to retry and how long to wait.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{Client, RetryPolicy};
+    /// let client = Client::builder()
+    ///     .api_key("my-key")
+    ///     .retry_policy(RetryPolicy::new().with_max_attempts(3))
+    ///     .build()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How long one request may take before it counts as a timeout (and is retried).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Allows a plain `http` base URL to a host that is not loopback. The key then crosses the
+    /// network in clear text.
+    ///
+    /// ```
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .base_url("http://helpcrunch-proxy.internal/v1")
+    ///     .allow_insecure_http(true)
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Checks the configuration and makes the client.
+    ///
+    /// ```
+    /// let e = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .requests_per_minute(0)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(e.to_string().contains("requests_per_minute"));
+    /// ```
+    pub fn build(self) -> Result<Client, Error> {
+        let key = self.api_key.as_deref().unwrap_or_default();
+        if key.trim().is_empty() {
+            return Err(Error::InvalidInput("the API key is empty".into()));
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.trim())).map_err(|_| {
+            Error::InvalidInput("the API key has characters a header cannot carry".into())
+        })?;
+        auth.set_sensitive(true);
+        let base_url = self.checked_base_url()?;
+        let budget = Budget::new(self.requests_per_minute, self.rate_margin)?;
+        if self.timeout.is_zero() {
+            return Err(Error::InvalidInput(
+                "the request timeout must be more than zero".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("helpcrunch-pager/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("the HTTP client could not start: {e}")))?;
+        Ok(Client::from_inner(Inner {
+            http,
+            base_url,
+            auth,
+            budget,
+            retry: self.retry,
+        }))
+    }
+
+    fn checked_base_url(&self) -> Result<String, Error> {
+        let raw = self.base_url.trim().trim_end_matches('/');
+        let url = Url::parse(raw)
+            .map_err(|e| Error::InvalidInput(format!("base URL {raw:?} is not a URL: {e}")))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure_http || is_loopback(&url) => {}
+            "http" => {
+                return Err(Error::InvalidInput(format!(
+                    "base URL {raw:?} is plain http to a host that is not loopback; \
+                     use https, or allow_insecure_http(true) to send the key in clear text"
+                )))
+            }
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "base URL {raw:?} has scheme {other:?}; use https"
+                )))
+            }
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::InvalidInput(format!(
+                "base URL {raw:?} has a query or fragment"
+            )));
+        }
+        Ok(raw.to_owned())
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sk-secret-0123456789";
+
+    fn build(url: &str) -> Result<Client, Error> {
+        Client::builder().api_key(KEY).base_url(url).build()
+    }
+
+    #[test]
+    fn neither_debug_shows_the_key() {
+        let builder = Client::builder().api_key(KEY);
+        assert!(!format!("{builder:?}").contains(KEY));
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains(KEY));
+    }
+
+    #[test]
+    fn an_empty_key_or_zero_rate_is_refused_by_build() {
+        assert!(matches!(
+            Client::builder().build(),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            Client::builder().api_key("  ").build(),
+            Err(Error::InvalidInput(_))
+        ));
+        let e = Client::builder()
+            .api_key(KEY)
+            .requests_per_minute(0)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("requests_per_minute"), "{e}");
+    }
+
+    #[test]
+    fn base_urls_must_be_https_or_loopback_http() {
+        assert!(build("https://api.helpcrunch.com/v1/").is_ok());
+        assert!(build("http://127.0.0.1:8080/v1").is_ok());
+        assert!(build("http://localhost:1/v1").is_ok());
+        assert!(build("http://[::1]:1/v1").is_ok());
+        assert!(build("http://example.com/v1").is_err());
+        assert!(build("ftp://example.com/v1").is_err());
+        assert!(build("not a url").is_err());
+        assert!(build("https://api.helpcrunch.com/v1?x=1").is_err());
+        let opted_in = Client::builder()
+            .api_key(KEY)
+            .base_url("http://example.com/v1")
+            .allow_insecure_http(true)
+            .build();
+        assert!(opted_in.is_ok());
+    }
+}
