@@ -12,6 +12,7 @@ use crate::budget::{Budget, DEFAULT_MARGIN};
 use crate::client::{Client, Inner, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
+use crate::stats::Counters;
 
 /// Configures a [`Client`].
 ///
@@ -231,6 +232,7 @@ impl ClientBuilder {
             auth,
             budget,
             retry: self.retry,
+            counters: Counters::default(),
         }))
     }
 

@@ -16,6 +16,7 @@ use crate::envelope::{self, Page};
 use crate::error::{ApiErrorEntry, Error};
 use crate::request::ListRequest;
 use crate::retry::{self, RetryPolicy};
+use crate::stats::{ClientStats, Counters};
 use crate::window::Window;
 
 /// HelpCrunch's REST API.
@@ -53,6 +54,7 @@ pub(crate) struct Inner {
     pub(crate) auth: HeaderValue,
     pub(crate) budget: Budget,
     pub(crate) retry: RetryPolicy,
+    pub(crate) counters: Counters,
 }
 
 impl fmt::Debug for Client {
@@ -103,6 +105,17 @@ impl Client {
         builder.build()
     }
 
+    /// What this client and its clones have sent so far: requests, 429s, retries.
+    ///
+    /// ```
+    /// let client = helpcrunch_pager::Client::builder().api_key("my-key").build()?;
+    /// assert_eq!(client.stats().requests, 0);
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn stats(&self) -> ClientStats {
+        self.inner.counters.snapshot()
+    }
+
     /// The spacing the rate budget keeps between two requests.
     ///
     /// ```
@@ -145,6 +158,7 @@ impl Client {
         let mut schedule = self.inner.retry.schedule();
         loop {
             self.inner.budget.acquire().await;
+            self.inner.counters.sent();
             let attempt = schedule.attempts() + 1;
             tracing::Span::current().record("attempt", attempt);
             let failure = match self
@@ -154,6 +168,9 @@ impl Client {
                 Ok(page) => return Ok(page),
                 Err(failure) => failure,
             };
+            if failure.error.is_rate_limited() {
+                self.inner.counters.rate_limited();
+            }
             if !failure.retryable {
                 return Err(failure.error);
             }
@@ -165,6 +182,7 @@ impl Client {
                 });
             };
             tracing::debug!(?delay, error = %failure.error, "retrying page");
+            self.inner.counters.retrying();
             if failure.error.is_rate_limited() {
                 // Everyone waits, not just this page: one 429 must not become a burst of them.
                 self.inner.budget.pause_for(delay);

@@ -85,6 +85,7 @@ mod search;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 mod sort;
+mod stats;
 mod window;
 
 pub use builder::ClientBuilder;
@@ -100,6 +101,7 @@ pub use paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
 pub use retry::RetryPolicy;
 pub use search::{Comparison, Operator, Search};
 pub use sort::{ChatSort, CustomerSort, Order};
+pub use stats::ClientStats;
 pub use window::{PageSize, Window, Windows, MAX_PAGE_SIZE};
 
 /// The README's Rust examples, compiled with the doctests so they cannot go stale.

@@ -53,6 +53,11 @@ async fn with_retry_after_every_record_arrives_once_and_the_whole_client_waits()
         "{} 429s: each should have paused the whole client",
         stats.rate_limited
     );
+    // The client counts what the server saw: every request, every 429, one retry for each.
+    let counted = client.stats();
+    assert_eq!(counted.requests, stats.requests);
+    assert_eq!(counted.rate_limited, stats.rate_limited);
+    assert_eq!(counted.retries, stats.rate_limited);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
