@@ -84,6 +84,7 @@ pub enum Error {
         /// The time spent waiting between them.
         waited: std::time::Duration,
         /// The last failure.
+        #[source]
         last: Box<Error>,
     },
 }

@@ -1,0 +1,189 @@
+//! The command line, as scripts already use it, and the checks that turn it into a [`Job`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use serde_json::Value;
+
+use crate::Failure;
+
+/// Streams a whole HelpCrunch collection into a JSON Lines file, one record per line as the
+/// API sent it, as fast as the account's rate limit allows; resumes after a crash with
+/// --checkpoint.
+// No Debug: it would print the key.
+#[derive(Parser)]
+#[command(name = "helpcrunch-export", version, about)]
+pub(crate) struct Args {
+    /// departments | agents | customers | chats | chats/<id>/messages | customers/search |
+    /// chats/search | any other list path
+    #[arg(value_name = "COLLECTION")]
+    collection: String,
+
+    /// The account's API key.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "HELPCRUNCH_API_KEY",
+        hide_env_values = true
+    )]
+    api_key: Option<String>,
+
+    /// The API's base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "HELPCRUNCH_BASE_URL",
+        default_value = helpcrunch_pager::DEFAULT_BASE_URL,
+        conflicts_with = "simulate"
+    )]
+    base_url: String,
+
+    /// The account's rate limit; the export keeps 2 % under it.
+    #[arg(long, value_name = "N", default_value_t = helpcrunch_pager::DEFAULT_REQUESTS_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    requests_per_minute: u32,
+
+    /// Records per request, 1 to 100.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    page_size: u32,
+
+    /// Pages in flight at once (the rate limit, not this, sets the pace).
+    #[arg(long, value_name = "N", default_value_t = helpcrunch_pager::DEFAULT_CONCURRENCY as u32,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    concurrency: u32,
+
+    /// Where to write the records, as JSON Lines [default: stdout].
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Where to keep the export's progress; running the same command again after a crash or
+    /// Ctrl-C continues from there. Needs --output. Deleted when the export completes.
+    #[arg(long, value_name = "FILE", requires = "output")]
+    checkpoint: Option<PathBuf>,
+
+    /// The JSON body for a search endpoint, such as
+    /// '{"filter":[{"field":"chats.status","operator":"=","value":"3"}]}' (offset and limit are
+    /// added by the export).
+    #[arg(long, value_name = "JSON")]
+    filter: Option<String>,
+
+    /// Export from an embedded simulated account over loopback, with HelpCrunch's real
+    /// 120-a-minute limit: no key, no network.
+    #[arg(long)]
+    simulate: bool,
+
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+
+    /// How long one page may keep retrying (429s, 5xx, network faults) before the export gives
+    /// up, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    retry_for: u64,
+}
+
+/// Where the records come from.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Source {
+    Api { base_url: String, api_key: String },
+    Simulated,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Api { base_url, .. } => f
+                .debug_struct("Api")
+                .field("base_url", base_url)
+                .field("api_key", &"<redacted>")
+                .finish(),
+            Source::Simulated => f.write_str("Simulated"),
+        }
+    }
+}
+
+/// A checked command line.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) collection: String,
+    pub(crate) source: Source,
+    pub(crate) requests_per_minute: u32,
+    pub(crate) page_size: u32,
+    pub(crate) concurrency: usize,
+    pub(crate) output: Option<PathBuf>,
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// The search body, for a path ending in `/search`.
+    pub(crate) filter: Option<Value>,
+    pub(crate) quiet: bool,
+    pub(crate) retry_for: Duration,
+}
+
+impl Args {
+    pub(crate) fn into_job(self) -> Result<Job, Failure> {
+        let collection = self.collection.trim().trim_matches('/').to_owned();
+        if collection.is_empty() {
+            return Err(Failure::usage(
+                "COLLECTION is empty: name one, such as departments",
+            ));
+        }
+        let is_search = collection.ends_with("/search");
+        let filter = match (self.filter, is_search) {
+            (Some(_), false) => {
+                return Err(Failure::usage(format!(
+                    "--filter applies to the search endpoints (customers/search, chats/search), \
+                     not to {collection}"
+                )))
+            }
+            (Some(text), true) => Some(parse_filter(&text)?),
+            (None, true) => Some(Value::Object(Default::default())),
+            (None, false) => None,
+        };
+        let source = if self.simulate {
+            Source::Simulated
+        } else {
+            let api_key = self
+                .api_key
+                .filter(|k| !k.trim().is_empty())
+                .ok_or_else(|| {
+                    Failure::usage(
+                        "no API key: pass --api-key or set HELPCRUNCH_API_KEY (or try --simulate)",
+                    )
+                })?;
+            Source::Api {
+                base_url: self.base_url,
+                api_key,
+            }
+        };
+        Ok(Job {
+            collection,
+            source,
+            requests_per_minute: self.requests_per_minute,
+            page_size: self.page_size,
+            concurrency: self.concurrency as usize,
+            output: self.output,
+            checkpoint: self.checkpoint,
+            filter,
+            quiet: self.quiet,
+            retry_for: Duration::from_secs(self.retry_for),
+        })
+    }
+}
+
+fn parse_filter(text: &str) -> Result<Value, Failure> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(body)) if body.contains_key("offset") || body.contains_key("limit") => {
+            Err(Failure::usage(
+                "--filter must not set offset or limit: the export pages by itself \
+                 (use --page-size)",
+            ))
+        }
+        Ok(body @ Value::Object(_)) => Ok(body),
+        Ok(_) => Err(Failure::usage(
+            "--filter must be a JSON object, such as '{\"filter\":[...]}'",
+        )),
+        Err(e) => Err(Failure::usage(format!("--filter is not JSON: {e}"))),
+    }
+}

@@ -1,0 +1,284 @@
+//! The export itself: pages in offset order, each written whole and flushed before the
+//! checkpoint moves past it, until the collection ends, an error, or a signal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+
+use futures::TryStreamExt;
+use helpcrunch_pager::simulator::Simulator;
+use helpcrunch_pager::{Client, Error, RetryPolicy};
+use serde_json::value::RawValue;
+
+use crate::args::{Job, Source};
+use crate::checkpoint::{Checkpoint, Identity};
+use crate::output::Output;
+use crate::progress::{Outcome, Progress};
+use crate::{simulate, Failure};
+
+/// Runs `job` to the end; the summary line on success.
+pub(crate) async fn run(job: Job) -> Result<String, Failure> {
+    // The simulated account, if any, lives until the export is over.
+    let (client, _account) = connect(&job)?;
+    let mut state = State::open(&job)?;
+    let start = state.records_at_start;
+    let progress = Progress::new(
+        !job.quiet && std::io::stderr().is_terminal(),
+        start,
+        job.requests_per_minute,
+    );
+
+    let paginator = match &job.filter {
+        Some(body) => client.search::<Box<RawValue>>(job.collection.clone(), body.clone()),
+        None => client.paginate::<Box<RawValue>>(job.collection.clone()),
+    };
+    let mut pages = paginator
+        .page_size(job.page_size)
+        .concurrency(job.concurrency)
+        .start_offset(state.next_offset)
+        .pages();
+    let mut signal = pin!(stop_signal());
+    let mut total = None;
+
+    let ended = loop {
+        let next = tokio::select! {
+            biased;
+            number = &mut signal => break Ended::Signal(number),
+            next = pages.try_next() => next,
+        };
+        let page = match next {
+            Ok(Some(page)) => page,
+            Ok(None) => break Ended::Done,
+            Err(e) => break Ended::Failed(e),
+        };
+        let total = *total.get_or_insert(page.total);
+        state.write_page(page.offset, &page.items)?;
+        progress.update(state.records, total, client.stats());
+    };
+    drop(pages);
+
+    let outcome = |verb| Outcome {
+        verb,
+        collection: &job.collection,
+        records: state.records,
+        total,
+        resumed_from: state.resumed_from,
+        stats: client.stats(),
+    };
+    match ended {
+        Ended::Done => {
+            let summary = progress.finish(outcome("exported"));
+            state.complete()?;
+            Ok(summary)
+        }
+        Ended::Signal(number) => {
+            let summary = progress.finish(outcome("interrupted after"));
+            Err(Failure::signal(
+                number,
+                format!("{summary}. {}", state.how_to_resume()),
+            ))
+        }
+        Ended::Failed(e) => {
+            progress.finish(outcome("failed after"));
+            Err(Failure::run(format!(
+                "error: {} ({} records written. {})",
+                describe(&e),
+                state.records,
+                state.how_to_resume()
+            )))
+        }
+    }
+}
+
+enum Ended {
+    Done,
+    Signal(u8),
+    Failed(Error),
+}
+
+fn connect(job: &Job) -> Result<(Client, Option<Simulator>), Failure> {
+    let (base_url, api_key, account) = match &job.source {
+        Source::Api { base_url, api_key } => (base_url.clone(), api_key.clone(), None),
+        Source::Simulated => {
+            let account = simulate::account()?;
+            (
+                account.base_url(),
+                account.api_key().to_owned(),
+                Some(account),
+            )
+        }
+    };
+    let client = Client::builder()
+        .api_key(api_key)
+        .base_url(base_url)
+        .requests_per_minute(job.requests_per_minute)
+        .retry_policy(RetryPolicy::new().with_max_total_wait(job.retry_for))
+        .build()
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    Ok((client, account))
+}
+
+/// The output and the checkpoint, kept in step: the checkpoint only ever names bytes that are
+/// already in the output.
+struct State {
+    output: Output,
+    checkpoint: Option<(PathBuf, Checkpoint)>,
+    next_offset: u64,
+    records: u64,
+    records_at_start: u64,
+    resumed_from: u64,
+}
+
+impl State {
+    fn open(job: &Job) -> Result<Self, Failure> {
+        let Some(output_path) = &job.output else {
+            return Ok(Self::fresh(Output::stdout(), None));
+        };
+        let Some(checkpoint_path) = &job.checkpoint else {
+            return Ok(Self::fresh(Output::create(output_path)?, None));
+        };
+        if same_file(output_path, checkpoint_path) {
+            return Err(Failure::usage(
+                "--output and --checkpoint name the same file",
+            ));
+        }
+        let identity = Identity {
+            collection: job.collection.clone(),
+            filter: job.filter.clone(),
+            source: match &job.source {
+                Source::Api { base_url, .. } => base_url.trim_end_matches('/').to_owned(),
+                Source::Simulated => "the simulated account".to_owned(),
+            },
+            output: std::path::absolute(output_path)
+                .map_err(|e| Failure::usage(format!("--output {}: {e}", output_path.display())))?,
+        };
+        match Checkpoint::load(checkpoint_path, &identity)? {
+            Some(found) => {
+                let output = Output::resume(output_path, found.output_bytes)?;
+                Ok(Self {
+                    output,
+                    next_offset: found.next_offset,
+                    records: found.records,
+                    records_at_start: found.records,
+                    resumed_from: found.next_offset,
+                    checkpoint: Some((checkpoint_path.clone(), found)),
+                })
+            }
+            None => {
+                let output = Output::create(output_path)?;
+                let start = Checkpoint::start(identity);
+                start.save(checkpoint_path)?;
+                Ok(Self::fresh(output, Some((checkpoint_path.clone(), start))))
+            }
+        }
+    }
+
+    fn fresh(output: Output, checkpoint: Option<(PathBuf, Checkpoint)>) -> Self {
+        Self {
+            output,
+            checkpoint,
+            next_offset: 0,
+            records: 0,
+            records_at_start: 0,
+            resumed_from: 0,
+        }
+    }
+
+    /// Writes a whole page and flushes it, then moves the checkpoint past it.
+    fn write_page(&mut self, offset: u64, items: &[Box<RawValue>]) -> Result<(), Failure> {
+        let write_failed =
+            |e: std::io::Error| Failure::run(format!("cannot write the output: {e}"));
+        for raw in items {
+            self.output.write_record(raw.get()).map_err(write_failed)?;
+        }
+        self.output
+            .end_page(self.checkpoint.is_some())
+            .map_err(write_failed)?;
+        self.records += items.len() as u64;
+        self.next_offset = offset + items.len() as u64;
+        if let Some((path, checkpoint)) = &mut self.checkpoint {
+            checkpoint.next_offset = self.next_offset;
+            checkpoint.output_bytes = self.output.bytes();
+            checkpoint.records = self.records;
+            checkpoint.save(path)?;
+        }
+        Ok(())
+    }
+
+    /// The export is whole: its checkpoint has nothing left to say.
+    fn complete(self) -> Result<(), Failure> {
+        if let Some((path, _)) = self.checkpoint {
+            std::fs::remove_file(&path).map_err(|e| {
+                Failure::run(format!(
+                    "the export is complete, but the checkpoint {} could not be removed: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn how_to_resume(&self) -> String {
+        match &self.checkpoint {
+            Some((path, _)) => format!(
+                "The checkpoint {} is kept at offset {}: run the same command to resume",
+                path.display(),
+                self.next_offset
+            ),
+            None => "Without --checkpoint this export cannot resume".to_owned(),
+        }
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::path::absolute(a), std::path::absolute(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The error, followed by whatever its causes add (reqwest's "error sending request" says
+/// little until its cause says "connection refused").
+fn describe(e: &Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// Resolves with the signal's number on Ctrl-C (SIGINT, 2) or, on Unix, SIGTERM (15).
+async fn stop_signal() -> u8 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        tokio::select! {
+            Some(()) = recv(&mut interrupt) => 2,
+            Some(()) = recv(&mut terminate) => 15,
+            else => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => 2,
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}

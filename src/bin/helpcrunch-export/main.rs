@@ -1,0 +1,88 @@
+//! `helpcrunch-export`: streams a whole HelpCrunch collection into a JSON Lines file, as fast as
+//! the account's rate limit allows, with a progress bar, and resumes after a crash.
+//!
+//! ```text
+//! helpcrunch-export departments --simulate --output departments.jsonl
+//! helpcrunch-export chats --api-key "$KEY" --output chats.jsonl --checkpoint chats.checkpoint
+//! helpcrunch-export chats/search --filter '{"filter":[{"field":"chats.status","operator":"=","value":"3"}]}'
+//! ```
+//!
+//! Exit codes: 0 done, 1 the export failed, 2 a bad command line, 130 interrupted (Ctrl-C) and
+//! 143 terminated (SIGTERM), with the checkpoint kept.
+
+#![forbid(unsafe_code)]
+
+mod args;
+mod checkpoint;
+mod export;
+mod output;
+mod progress;
+mod simulate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Why the export did not finish: one line for the user, and the exit code.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// A command line that cannot work: exit code 2, as clap uses for its own complaints.
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// A failure while running: exit code 1.
+    pub(crate) fn run(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// Stopped by a signal: 128 plus its number.
+    pub(crate) fn signal(number: u8, message: impl Into<String>) -> Self {
+        Self {
+            code: 128 + number,
+            message: message.into(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn report(self) -> ExitCode {
+        eprintln!("helpcrunch-export: {}", self.message);
+        ExitCode::from(self.code)
+    }
+}
+
+fn main() -> ExitCode {
+    let job = match args::Args::parse().into_job() {
+        Ok(job) => job,
+        Err(failure) => return failure.report(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Failure::run(format!("cannot start the async runtime: {e}")).report(),
+    };
+    match runtime.block_on(export::run(job)) {
+        Ok(summary) => {
+            eprintln!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => failure.report(),
+    }
+}

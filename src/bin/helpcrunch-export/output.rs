@@ -1,0 +1,105 @@
+//! The JSON Lines output: one record per line, exactly as the API sent it, written a page at a
+//! time and counted in bytes so a checkpoint can say where the last whole page ends.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use crate::Failure;
+
+pub(crate) struct Output {
+    sink: Sink,
+    bytes: u64,
+}
+
+enum Sink {
+    File(BufWriter<File>),
+    Stdout(BufWriter<io::Stdout>),
+}
+
+const BUFFER: usize = 64 << 10;
+
+impl Output {
+    pub(crate) fn stdout() -> Self {
+        Self {
+            sink: Sink::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
+            bytes: 0,
+        }
+    }
+
+    /// A new, empty output file (an existing one is replaced).
+    pub(crate) fn create(path: &Path) -> Result<Self, Failure> {
+        let file = File::create(path).map_err(|e| cannot("create", path, e))?;
+        Ok(Self::file(file, 0))
+    }
+
+    /// The output of an interrupted export, cut back to the end of its last whole page: a
+    /// torn line or a page written after the last checkpoint is dropped, to be fetched again.
+    pub(crate) fn resume(path: &Path, whole_pages_end: u64) -> Result<Self, Failure> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| cannot("reopen", path, e))?;
+        let len = file.metadata().map_err(|e| cannot("read", path, e))?.len();
+        if len < whole_pages_end {
+            return Err(Failure::run(format!(
+                "{} is shorter ({len} bytes) than the checkpoint says it was ({whole_pages_end}): \
+                 it was changed since. Delete the checkpoint to start over",
+                path.display()
+            )));
+        }
+        file.set_len(whole_pages_end)
+            .and_then(|()| file.seek(SeekFrom::End(0)).map(drop))
+            .map_err(|e| cannot("truncate", path, e))?;
+        Ok(Self::file(file, whole_pages_end))
+    }
+
+    fn file(file: File, bytes: u64) -> Self {
+        Self {
+            sink: Sink::File(BufWriter::with_capacity(BUFFER, file)),
+            bytes,
+        }
+    }
+
+    /// Writes one record and its line end. A record's JSON can only hold a raw line break as
+    /// whitespace between tokens (inside a string it is escaped), so one is turned into a space.
+    pub(crate) fn write_record(&mut self, raw: &str) -> io::Result<()> {
+        let w: &mut dyn Write = match &mut self.sink {
+            Sink::File(w) => w,
+            Sink::Stdout(w) => w,
+        };
+        if raw.contains(['\n', '\r']) {
+            w.write_all(raw.replace(['\n', '\r'], " ").as_bytes())?;
+        } else {
+            w.write_all(raw.as_bytes())?;
+        }
+        w.write_all(b"\n")?;
+        self.bytes += raw.len() as u64 + 1;
+        Ok(())
+    }
+
+    /// Flushes what was written; with `durable`, to the disk itself, so that a checkpoint
+    /// written next never claims bytes a power cut could lose.
+    pub(crate) fn end_page(&mut self, durable: bool) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::File(w) => {
+                w.flush()?;
+                if durable {
+                    w.get_ref().sync_data()?;
+                }
+                Ok(())
+            }
+            Sink::Stdout(w) => w.flush(),
+        }
+    }
+
+    /// Bytes in the output, including what an interrupted export had written.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+fn cannot(what: &str, path: &Path, e: io::Error) -> Failure {
+    Failure::run(format!("cannot {what} the output {}: {e}", path.display()))
+}

@@ -1,0 +1,108 @@
+//! What the export shows while it runs (a progress bar on a terminal) and the one-line summary
+//! it prints at the end either way.
+
+use std::time::{Duration, Instant};
+
+use helpcrunch_pager::ClientStats;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub(crate) struct Progress {
+    bar: Option<ProgressBar>,
+    started: Instant,
+    limit: u32,
+}
+
+impl Progress {
+    /// A bar on stderr when `show`, starting at `done` records (more than 0 when resuming).
+    pub(crate) fn new(show: bool, done: u64, limit: u32) -> Self {
+        let bar = show.then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{bar:30}] {human_pos}/{human_len} records · ETA {eta} · {msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_position(done);
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Self {
+            bar,
+            started: Instant::now(),
+            limit,
+        }
+    }
+
+    pub(crate) fn update(&self, done: u64, total: u64, stats: ClientStats) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total.max(done));
+            bar.set_position(done);
+            bar.set_message(format!(
+                "{:.0} req/min · {} 429s · {} retries",
+                per_minute(stats.requests, self.started.elapsed()),
+                stats.rate_limited,
+                stats.retries
+            ));
+        }
+    }
+
+    /// Clears the bar and gives the one-line summary.
+    pub(crate) fn finish(self, outcome: Outcome<'_>) -> String {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let elapsed = self.started.elapsed();
+        let Outcome {
+            verb,
+            collection,
+            records,
+            total,
+            resumed_from,
+            stats,
+        } = outcome;
+        let rate = per_minute(stats.requests, elapsed);
+        let mut line = format!("{verb} {records} records");
+        if let Some(total) = total {
+            line.push_str(&format!(" of {total}"));
+        }
+        line.push_str(&format!(" from {collection}"));
+        if resumed_from > 0 {
+            line.push_str(&format!(" (resumed at offset {resumed_from})"));
+        }
+        line.push_str(&format!(
+            ": {} requests, {} 429s, {} retries in {:.1} s; {rate:.1} requests/min, {:.1} % of the limit of {}/min",
+            stats.requests,
+            stats.rate_limited,
+            stats.retries,
+            elapsed.as_secs_f64(),
+            rate * 100.0 / f64::from(self.limit),
+            self.limit,
+        ));
+        line
+    }
+}
+
+/// How an export ended, for its summary.
+pub(crate) struct Outcome<'a> {
+    /// "exported", "interrupted after", "failed after".
+    pub(crate) verb: &'a str,
+    pub(crate) collection: &'a str,
+    /// Records in the output, earlier runs' included.
+    pub(crate) records: u64,
+    pub(crate) total: Option<u64>,
+    pub(crate) resumed_from: u64,
+    pub(crate) stats: ClientStats,
+}
+
+/// The pace the budget kept: the gaps between requests per minute. The first request goes at
+/// once, so counting it would overstate a short export's rate.
+fn per_minute(requests: u64, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs > 0.0 {
+        requests.saturating_sub(1) as f64 * 60.0 / secs
+    } else {
+        0.0
+    }
+}

@@ -1,0 +1,634 @@
+//! `helpcrunch-export`, run as a built binary against the simulator: every collection as the
+//! API sent it, searches, clear failures, and resuming after SIGKILL or Ctrl-C.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use helpcrunch_pager::simulator::Simulator;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use support::BOUND;
+
+const BIN: &str = env!("CARGO_BIN_EXE_helpcrunch-export");
+/// Fast enough that the limiter is out of the way.
+const FAST: &str = "600000";
+
+/// A scratch folder for one test, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hc-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The command, with no key from the environment the tests run in.
+fn export(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("HELPCRUNCH_API_KEY")
+        .env_remove("HELPCRUNCH_BASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// The command against `sim`, at `rpm`.
+fn export_from(sim: &Simulator, rpm: &str, args: &[&str]) -> Command {
+    let mut cmd = export(args);
+    cmd.args(["--base-url", &sim.base_url(), "--api-key", sim.api_key()])
+        .args(["--requests-per-minute", rpm]);
+    cmd
+}
+
+struct Ran {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+/// Runs a spawned child to its end within [`BOUND`], reading both pipes meanwhile.
+fn finish(mut child: Child, started: Instant) -> Ran {
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > BOUND {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("helpcrunch-export did not finish within {BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Ran {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        took: started.elapsed(),
+    }
+}
+
+fn run(mut cmd: Command) -> Ran {
+    let started = Instant::now();
+    finish(cmd.spawn().expect("the binary runs"), started)
+}
+
+/// Every record of `path` exactly as the server sent it, read page by page with plain reqwest.
+async fn source(sim: &Simulator, path: &str) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        data: Vec<Box<RawValue>>,
+    }
+    let http = reqwest::Client::new();
+    let mut records = Vec::new();
+    loop {
+        let url = format!(
+            "{}/{path}?offset={}&limit=100",
+            sim.base_url(),
+            records.len()
+        );
+        let bytes = http
+            .get(url)
+            .bearer_auth(sim.api_key())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let page: Body = serde_json::from_slice(&bytes).unwrap();
+        let n = page.data.len();
+        records.extend(page.data.into_iter().map(|r| r.get().to_owned()));
+        if n < 100 {
+            return records;
+        }
+    }
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn ids(lines: &[String]) -> Vec<u64> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"));
+            v["id"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+fn account() -> Simulator {
+    Simulator::builder()
+        .departments(250)
+        .agents(120)
+        .customers(450)
+        .chats(330)
+        .chat_messages(42, 260)
+        .start()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn exports_every_collection_exactly_as_the_api_sent_it() {
+    let sim = account();
+    let dir = scratch("every");
+    for collection in [
+        "departments",
+        "agents",
+        "customers",
+        "chats",
+        "chats/42/messages",
+    ] {
+        let file = dir.join("out.jsonl");
+        let ran = run(export_from(
+            &sim,
+            FAST,
+            &[collection, "--output", file.to_str().unwrap()],
+        ));
+        assert!(ran.status.success(), "{collection}: {}", ran.stderr);
+        assert_eq!(lines(&file), source(&sim, collection).await, "{collection}");
+    }
+}
+
+#[tokio::test]
+async fn writes_to_stdout_without_output() {
+    let sim = account();
+    let ran = run(export_from(&sim, FAST, &["agents", "--quiet"]));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let got: Vec<String> = ran.stdout.lines().map(str::to_owned).collect();
+    assert_eq!(got, source(&sim, "agents").await);
+}
+
+#[test]
+fn a_search_exports_what_its_filter_matches_with_the_filter_sent_unchanged() {
+    let sim = account();
+    let dir = scratch("search");
+    let file = dir.join("found.jsonl");
+    let filter = r#"{"filter":[{"field":"customers.email","operator":"~","value":"customer1"}],"sort":"customers.firstSeen","order":"desc"}"#;
+    let ran = run(export_from(
+        &sim,
+        FAST,
+        &[
+            "customers/search",
+            "--filter",
+            filter,
+            "--page-size",
+            "25",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    ));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let found = lines(&file);
+    // Customers 1, 10, 12-19, 100-199 but 110, 121, ..., 198 (every 11th has no email).
+    let mut expected: Vec<u64> = [1]
+        .into_iter()
+        .chain(10..=19)
+        .chain(100..=199)
+        .filter(|id| id % 11 != 0)
+        .collect();
+    expected.reverse();
+    assert_eq!(ids(&found), expected);
+    assert!(found.len() > 100);
+    let sent: Value = serde_json::from_str(filter).unwrap();
+    for request in sim.requests() {
+        let mut body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
+        let window = body.as_object_mut().unwrap();
+        let limit = window.remove("limit").and_then(|l| l.as_u64()).unwrap();
+        assert!((1..=25).contains(&limit), "--page-size 25, or what is left");
+        assert!(window.remove("offset").is_some());
+        assert_eq!(body, sent, "the filter goes out as given");
+    }
+}
+
+#[test]
+fn a_wrong_key_fails_at_once_naming_the_401() {
+    let sim = account();
+    let mut cmd = export(&["departments", "--base-url", &sim.base_url()]);
+    cmd.env("HELPCRUNCH_API_KEY", "wrong-key");
+    let ran = run(cmd);
+    assert_eq!(ran.status.code(), Some(1));
+    assert!(ran.took < Duration::from_secs(5), "took {:?}", ran.took);
+    assert_eq!(ran.stderr.lines().count(), 1, "one line: {}", ran.stderr);
+    assert!(ran.stderr.contains("HTTP 401"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("check the API key"), "{}", ran.stderr);
+    assert!(
+        !ran.stderr.contains("wrong-key"),
+        "the key is never printed"
+    );
+    assert_eq!(sim.stats().requests, 1, "a 401 is not retried");
+}
+
+#[test]
+fn no_key_at_all_is_a_usage_error_that_says_where_to_put_one() {
+    let ran = run(export(&["departments"]));
+    assert_eq!(ran.status.code(), Some(2));
+    assert!(ran.stderr.contains("--api-key"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("HELPCRUNCH_API_KEY"), "{}", ran.stderr);
+}
+
+#[test]
+fn bad_flags_say_which_and_why() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["departments", "--page-size", "101"], "--page-size"),
+        (&["departments", "--page-size", "ten"], "--page-size"),
+        (
+            &["departments", "--requests-per-minute", "0"],
+            "--requests-per-minute",
+        ),
+        (&["departments", "--concurrency", "0"], "--concurrency"),
+        (
+            &["chats/search", "--filter", "{not json"],
+            "--filter is not JSON",
+        ),
+        (
+            &["chats/search", "--filter", "[1]"],
+            "--filter must be a JSON object",
+        ),
+        (
+            &["chats/search", "--filter", r#"{"filter":[],"limit":5}"#],
+            "--filter must not set offset or limit",
+        ),
+        (
+            &["departments", "--filter", "{}"],
+            "--filter applies to the search endpoints",
+        ),
+        (&["departments", "--checkpoint", "c.json"], "--output"),
+        (
+            &["departments", "--base-url", "ftp://example.com/v1"],
+            "base URL",
+        ),
+        (
+            &["departments", "--base-url", "http://example.com/v1"],
+            "plain http",
+        ),
+        (
+            &[
+                "departments",
+                "--simulate",
+                "--base-url",
+                "http://127.0.0.1:1/v1",
+            ],
+            "--base-url",
+        ),
+        (&["departments", "--retry-for", "0"], "--retry-for"),
+        (&["departments?limit=5"], "has a query"),
+    ];
+    for (args, says) in cases {
+        let mut cmd = export(args);
+        cmd.env("HELPCRUNCH_API_KEY", "some-key");
+        let ran = run(cmd);
+        assert!(!ran.status.success(), "{args:?} succeeded");
+        assert!(
+            ran.stderr.contains(says),
+            "{args:?}: expected {says:?} in {}",
+            ran.stderr
+        );
+        assert!(!ran.stderr.contains("some-key"), "{args:?} printed the key");
+    }
+}
+
+#[test]
+fn an_unreachable_host_says_so() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let mut cmd = export(&["departments", "--base-url", &url, "--retry-for", "1"]);
+    cmd.env("HELPCRUNCH_API_KEY", "some-key");
+    let ran = run(cmd);
+    assert_eq!(ran.status.code(), Some(1));
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("network error on departments"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.to_lowercase().contains("connection refused"),
+        "{}",
+        ran.stderr
+    );
+}
+
+/// Starts an export of 3,000 departments at 600 a minute (about three seconds) and returns
+/// once its checkpoint has passed `offset`.
+fn start_slow_export(sim: &Simulator, file: &Path, checkpoint: &Path, offset: u64) -> Child {
+    let mut cmd = export_from(
+        sim,
+        "600",
+        &[
+            "departments",
+            "--output",
+            file.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ],
+    );
+    let mut child = cmd.spawn().unwrap();
+    let started = Instant::now();
+    let passed = || {
+        std::fs::read(checkpoint)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v["next_offset"].as_u64())
+            .is_some_and(|at| at >= offset)
+    };
+    while !passed() {
+        if started.elapsed() > BOUND || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the checkpoint never passed {offset} while the export ran");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
+fn checkpoint_of(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_sigkilled_export_resumes_with_every_record_once_and_no_torn_line() {
+    let sim = Simulator::builder().departments(3_000).start().unwrap();
+    let dir = scratch("sigkill");
+    let (file, checkpoint) = (dir.join("d.jsonl"), dir.join("d.checkpoint"));
+    let mut child = start_slow_export(&sim, &file, &checkpoint, 500);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let saved = checkpoint_of(&checkpoint);
+    let next = saved["next_offset"].as_u64().unwrap();
+    assert!(next < 3_000, "killed mid-export, at {next}");
+    // Whatever the kill left, add a line torn mid-write, as a kill inside write() would.
+    let mut partial = std::fs::read(&file).unwrap();
+    partial.extend_from_slice(br#"{"id":77777,"name":"Depart"#);
+    std::fs::write(&file, partial).unwrap();
+    let before = sim.stats().requests as usize;
+
+    let ran = run(export_from(
+        &sim,
+        FAST,
+        &[
+            "departments",
+            "--output",
+            file.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ],
+    ));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let resumed = sim.requests()[before..].to_vec();
+    assert!(
+        ran.stderr.contains(&format!("resumed at offset {next}")),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(
+        lines(&file),
+        source(&sim, "departments").await,
+        "every record once"
+    );
+    assert!(
+        !checkpoint.exists(),
+        "a complete export removes its checkpoint"
+    );
+    assert_eq!(
+        resumed.iter().map(|r| r.offset.unwrap()).min(),
+        Some(next),
+        "the second run starts where the first left off"
+    );
+}
+
+#[test]
+fn a_checkpoint_of_another_collection_is_refused_and_nothing_is_touched() {
+    let sim = Simulator::builder()
+        .departments(3_000)
+        .agents(50)
+        .start()
+        .unwrap();
+    let dir = scratch("other");
+    let (file, checkpoint) = (dir.join("d.jsonl"), dir.join("d.checkpoint"));
+    let mut child = start_slow_export(&sim, &file, &checkpoint, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (output_before, checkpoint_before) = (
+        std::fs::read(&file).unwrap(),
+        std::fs::read(&checkpoint).unwrap(),
+    );
+
+    let ran = run(export_from(
+        &sim,
+        FAST,
+        &[
+            "agents",
+            "--output",
+            file.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(ran.status.code(), Some(1));
+    assert!(
+        ran.stderr
+            .contains("belongs to another export (departments"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), output_before);
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), checkpoint_before);
+}
+
+#[tokio::test]
+async fn ctrl_c_keeps_the_checkpoint_and_exits_130_and_the_same_command_finishes() {
+    let sim = Simulator::builder().departments(3_000).start().unwrap();
+    let dir = scratch("ctrlc");
+    let (file, checkpoint) = (dir.join("d.jsonl"), dir.join("d.checkpoint"));
+    let child = start_slow_export(&sim, &file, &checkpoint, 300);
+    // SAFETY: kill(2) with the pid of a child this test owns and has not reaped.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let ran = finish(child, Instant::now());
+    assert_eq!(ran.status.code(), Some(130), "{}", ran.stderr);
+    assert!(ran.stderr.contains("interrupted after"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("run the same command to resume"),
+        "{}",
+        ran.stderr
+    );
+    let saved = checkpoint_of(&checkpoint);
+    assert_eq!(
+        saved["output_bytes"].as_u64().unwrap(),
+        std::fs::metadata(&file).unwrap().len(),
+        "stopped between pages: the output ends where the checkpoint says"
+    );
+
+    let ran = run(export_from(
+        &sim,
+        FAST,
+        &[
+            "departments",
+            "--output",
+            file.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ],
+    ));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    assert_eq!(lines(&file), source(&sim, "departments").await);
+}
+
+#[test]
+fn simulate_needs_no_key_and_ends_with_a_one_line_summary() {
+    let dir = scratch("simulate");
+    let file = dir.join("agents.jsonl");
+    let ran = run(export(&[
+        "agents",
+        "--simulate",
+        "--output",
+        file.to_str().unwrap(),
+    ]));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    assert_eq!(ids(&lines(&file)), (1..=300).collect::<Vec<_>>());
+    // stderr is a pipe here: no bar, just the summary.
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    let summary = &ran.stderr;
+    for part in [
+        "exported 300 records of 300 from agents",
+        "3 requests",
+        "0 429s",
+        "0 retries",
+        "% of the limit of 120/min",
+    ] {
+        assert!(summary.contains(part), "{part:?} not in {summary}");
+    }
+}
+
+/// Runs the export with stderr on a pseudo-terminal and returns what the terminal showed.
+fn screen_of(mut cmd: Command) -> (ExitStatus, String) {
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors into the two ints; the name, termios and size
+    // pointers are null or point at a live winsize.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(opened, 0, "openpty failed");
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: both descriptors were just opened by openpty and are owned by nobody else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    cmd.stderr(Stdio::from(slave)).env("TERM", "xterm-256color");
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd); // the parent's copy of the terminal's slave end
+    let mut master = std::fs::File::from(master);
+    let reader = std::thread::spawn(move || {
+        let mut screen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Reading fails with EIO once the child, the last holder of the slave end, is gone.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            screen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&screen).into_owned()
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > BOUND {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the export did not finish within {BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (status, reader.join().unwrap())
+}
+
+#[test]
+fn on_a_terminal_the_progress_bar_shows_records_total_and_eta() {
+    let sim = Simulator::builder().departments(1_000).start().unwrap();
+    let dir = scratch("pty");
+    let file = dir.join("d.jsonl");
+    let cmd = export_from(
+        &sim,
+        "600",
+        &["departments", "--output", file.to_str().unwrap()],
+    );
+    let (status, screen) = screen_of(cmd);
+    assert!(status.success(), "{screen}");
+    // The bar is redrawn in place; any frame after the first page shows the total.
+    let frames: Vec<&str> = screen
+        .split(['\r', '\n'])
+        .filter(|f| f.contains("/1,000 records"))
+        .collect();
+    assert!(!frames.is_empty(), "no bar with the total in: {screen:?}");
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains("ETA ") && f.contains("req/min")),
+        "no ETA in: {frames:?}"
+    );
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains("100/1,000") || f.contains("200/1,000")),
+        "the count moves: {frames:?}"
+    );
+    assert!(
+        screen.contains("exported 1000 records of 1000"),
+        "{screen:?}"
+    );
+
+    let (status, screen) = screen_of(export_from(
+        &sim,
+        FAST,
+        &["departments", "--quiet", "--output", file.to_str().unwrap()],
+    ));
+    assert!(status.success());
+    assert!(
+        !screen.contains("/1,000 records"),
+        "--quiet draws no bar: {screen:?}"
+    );
+}
