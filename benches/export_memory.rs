@@ -30,8 +30,18 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("hc-export-memory-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let runs = [
-        measure(&sim, &dir, "--checkpoint, default concurrency 8", &["--checkpoint"]),
-        measure(&sim, &dir, "no checkpoint, concurrency 32", &["--concurrency", "32"]),
+        measure(
+            &sim,
+            &dir,
+            "--checkpoint, default concurrency 8",
+            &["--checkpoint"],
+        ),
+        measure(
+            &sim,
+            &dir,
+            "no checkpoint, concurrency 32",
+            &["--concurrency", "32"],
+        ),
     ];
     std::fs::remove_dir_all(&dir).unwrap();
 
@@ -84,7 +94,10 @@ fn measure(sim: &Simulator, dir: &Path, label: &'static str, extra: &[&str]) -> 
     let child = cmd.spawn().expect("the exporter starts");
     let (status, peak_kib) = wait_with_peak_rss(child.id());
     let elapsed = started.elapsed();
-    assert!(status == 0, "{label}: the exporter exited with status {status}");
+    assert!(
+        status == 0,
+        "{label}: the exporter exited with status {status}"
+    );
 
     let bytes = std::fs::metadata(&output).unwrap().len();
     let (lines, each_once_in_order) = check(&output);

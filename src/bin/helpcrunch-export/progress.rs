@@ -18,12 +18,9 @@ impl Progress {
         let bar = show.then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{bar:30}] {human_pos}/{human_len} records · ETA {eta} · {msg}",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"),
             );
+            bar.set_message("asking for the first page");
             bar.set_position(done);
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
@@ -36,15 +33,26 @@ impl Progress {
     }
 
     pub(crate) fn update(&self, done: u64, total: u64, stats: ClientStats) {
-        if let Some(bar) = &self.bar {
-            bar.set_length(total.max(done));
-            bar.set_position(done);
-            bar.set_message(format!(
-                "{:.0} req/min · {} 429s · {} retries",
-                per_minute(stats.requests, self.started.elapsed()),
-                stats.rate_limited,
-                stats.retries
-            ));
+        let Some(bar) = &self.bar else { return };
+        let first = bar.length().is_none();
+        bar.set_length(total.max(done));
+        bar.set_position(done);
+        bar.set_message(format!(
+            "{:.0} req/min, {} 429s, {} retries",
+            per_minute(stats.requests, self.started.elapsed()),
+            stats.rate_limited,
+            stats.retries
+        ));
+        if first {
+            // The text comes first and the bar takes what width is left, so the line never
+            // wraps on a narrow terminal (a wrapped line is redrawn as two).
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {human_pos}/{human_len} records · ETA {eta} · {msg} [{wide_bar}]",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
         }
     }
 
