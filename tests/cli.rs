@@ -516,13 +516,13 @@ fn simulate_needs_no_key_and_ends_with_a_one_line_summary() {
         file.to_str().unwrap(),
     ]));
     assert!(ran.status.success(), "{}", ran.stderr);
-    assert_eq!(ids(&lines(&file)), (1..=300).collect::<Vec<_>>());
+    assert_eq!(ids(&lines(&file)), (1..=500).collect::<Vec<_>>());
     // stderr is a pipe here: no bar, just the summary.
     assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
     let summary = &ran.stderr;
     for part in [
-        "exported 300 records of 300 from agents",
-        "3 requests",
+        "exported 500 records of 500 from agents",
+        "5 requests",
         "0 429s",
         "0 retries",
         "% of the limit of 120/min",

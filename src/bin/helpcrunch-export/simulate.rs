@@ -11,11 +11,11 @@ use crate::Failure;
 /// a minute.
 pub(crate) fn account() -> Result<Simulator, Failure> {
     Simulator::builder()
-        .departments(1_200)
-        .agents(300)
-        .customers(3_000)
-        .chats(2_500)
-        .chat_messages(1, 2_000)
+        .departments(2_000)
+        .agents(500)
+        .customers(5_000)
+        .chats(4_000)
+        .chat_messages(1, 3_000)
         .chat_messages(2, 650)
         .chat_messages(3, 40)
         .rate_limit(RateLimit::sliding_window(120, Duration::from_secs(60)))
