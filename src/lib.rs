@@ -67,6 +67,9 @@
 //! # Features
 //!
 //! - `simulator`: [`simulator::Simulator`], a fake HelpCrunch over loopback HTTP for tests.
+//! - `cli`: the `helpcrunch-export` binary, which streams any collection into a JSON Lines file
+//!   with a progress bar and resumes after a crash (`cargo install helpcrunch-pager --features
+//!   cli`). The library's default build pulls in neither clap nor indicatif.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
