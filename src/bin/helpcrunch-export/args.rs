@@ -15,9 +15,12 @@ use crate::Failure;
 #[derive(Parser)]
 #[command(name = "helpcrunch-export", version, about)]
 pub(crate) struct Args {
-    /// departments | agents | customers | chats | chats/<id>/messages | customers/search |
-    /// chats/search | any other list path
-    #[arg(value_name = "COLLECTION")]
+    // As an attribute, not a doc comment, so that rustdoc does not read <id> as HTML.
+    #[arg(
+        value_name = "COLLECTION",
+        help = "departments | agents | customers | chats | chats/<id>/messages | \
+                customers/search | chats/search | any other list path"
+    )]
     collection: String,
 
     /// The account's API key.
