@@ -13,7 +13,7 @@ use crate::Failure;
 /// --checkpoint.
 // No Debug: it would print the key.
 #[derive(Parser)]
-#[command(name = "helpcrunch-export", version, about)]
+#[command(name = "helpcrunch-export", version)]
 pub(crate) struct Args {
     // As an attribute, not a doc comment, so that rustdoc does not read <id> as HTML.
     #[arg(
