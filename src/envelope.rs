@@ -16,6 +16,8 @@ pub struct Page<T> {
     pub limit: u32,
     /// The total the API reported on this page.
     pub total: u64,
+    /// How many records the API sent, before the scan dropped any it had yielded already.
+    pub(crate) received: usize,
 }
 
 impl<T: DeserializeOwned> Page<T> {
@@ -34,7 +36,8 @@ impl<T: DeserializeOwned> Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Whether the page holds fewer records than were asked for, which ends a scan.
+    /// Whether the API sent fewer records than were asked for, which ends a scan. (`items` may
+    /// hold fewer still: the scan drops records it has yielded already.)
     ///
     /// ```
     /// use helpcrunch_pager::Page;
@@ -43,7 +46,21 @@ impl<T> Page<T> {
     /// # Ok::<(), helpcrunch_pager::Error>(())
     /// ```
     pub fn is_short(&self) -> bool {
-        self.items.len() < self.limit as usize
+        self.received < self.limit as usize
+    }
+
+    /// The offset just past the last record the API sent: where a scan resumed later should
+    /// start.
+    ///
+    /// ```
+    /// use helpcrunch_pager::Page;
+    /// let page: Page<serde_json::Value> =
+    ///     Page::from_json(br#"{"data": [{"id": 1}, {"id": 2}], "total": 9}"#, 40, 2)?;
+    /// assert_eq!(page.end_offset(), 42);
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn end_offset(&self) -> u64 {
+        self.offset.saturating_add(self.received as u64)
     }
 }
 
@@ -111,6 +128,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
             DecodeError::Malformed("the page has no total (neither meta.total nor total)".into())
         })?;
     Ok(Page {
+        received: env.data.len(),
         items: env.data,
         offset,
         limit,

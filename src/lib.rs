@@ -84,6 +84,7 @@ mod models;
 mod paginator;
 mod request;
 pub mod retry;
+mod scan;
 mod search;
 #[cfg(feature = "simulator")]
 pub mod simulator;
@@ -102,6 +103,7 @@ pub use models::{
 };
 pub use paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
 pub use retry::RetryPolicy;
+pub use scan::ScanReport;
 pub use search::{Comparison, Operator, Search};
 pub use sort::{ChatSort, CustomerSort, Order};
 pub use stats::ClientStats;

@@ -1,21 +1,22 @@
 //! [`Paginator`]: a collection as a `Stream` of records, and [`Pages`], the same as a stream of
 //! pages. The first page gives the total; the remaining windows are fetched up to `concurrency`
-//! at a time and come out in offset order.
+//! at a time and come out in offset order, checked by the [scan](crate::scan) for records that
+//! moved in between.
 
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
-use futures::future;
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
 use crate::client::Client;
 use crate::envelope::Page;
 use crate::error::Error;
+use crate::models;
 use crate::request::ListRequest;
-use crate::window::{PageSize, Window, Windows};
+use crate::scan::{IdOf, Scan, ScanReport, SharedReport};
+use crate::window::PageSize;
 
 /// How many windows may be in flight at once unless told otherwise.
 ///
@@ -27,8 +28,14 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Every record of a collection, as a [`Stream`] of `Result<T, Error>` in offset order.
 ///
 /// Nothing is sent until the stream is first polled; dropping it cancels whatever is in flight.
-/// The scan ends at the total the first page reported, at the first short or empty page, or at
-/// the first error (which is yielded, then the stream ends).
+/// The scan ends at the first page that comes back shorter than asked (the last window asks
+/// for one record past the total, so a collection that grew is read to its new end), or at the
+/// first error (which is yielded, then the stream ends).
+///
+/// Where records have ids (the crate's models and `serde_json::Value` do; see
+/// [`ids`](Self::ids)), records that move while the scan runs are neither lost nor yielded
+/// twice: every record that stays in the collection for the whole scan comes out exactly
+/// once, and [`report`](Self::report) says what moved and what it cost.
 ///
 /// The `page_size`, `start_offset`, `concurrency` and `query` settings are read when the stream
 /// is first polled. Bad settings (a page size outside `1..=100`, a concurrency of 0, a path with
@@ -50,6 +57,8 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 #[must_use = "a paginator does nothing until it is polled"]
 pub struct Paginator<T> {
     setup: Option<(Client, Setup)>,
+    ids: Option<IdOf<T>>,
+    report: SharedReport,
     pages: Option<Pages<T>>,
     buffer: std::vec::IntoIter<T>,
 }
@@ -87,9 +96,52 @@ where
         };
         Self {
             setup: Some((client, setup)),
+            ids: models::known_ids::<T>(),
+            report: Arc::new(Mutex::new(ScanReport::default())),
             pages: None,
             buffer: Vec::new().into_iter(),
         }
+    }
+
+    /// How to read a record's id, which the scan needs to keep records that move while it
+    /// runs from being lost or yielded twice (see [`ScanReport`]). The crate's models and
+    /// `serde_json::Value` (its `id` field) have one already; give it for any other type.
+    /// Without ids, the scan is plain offset paging.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// #[derive(serde::Deserialize)]
+    /// struct Article { id: u64, title: String }
+    ///
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let articles: Vec<Article> = client
+    ///     .paginate("knowledge-base/articles")
+    ///     .ids(|a: &Article| Some(a.id))
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn ids(mut self, id_of: impl Fn(&T) -> Option<u64> + Send + Sync + 'static) -> Self {
+        if self.setup.is_some() {
+            self.ids = Some(Arc::new(id_of));
+        }
+        self
+    }
+
+    /// What the scan has seen so far of records moving under it: shifts detected and healed,
+    /// duplicates dropped, the requests that cost. Read it during the scan or after.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let mut chats = client.chats();
+    /// while let Some(chat) = chats.try_next().await? { /* ... */ }
+    /// let report = chats.report();
+    /// println!("{} shifts healed, {} duplicates dropped", report.shifts_healed, report.duplicates_dropped);
+    /// # Ok(()) }
+    /// ```
+    pub fn report(&self) -> ScanReport {
+        *self.report.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn setup_mut(&mut self) -> Option<&mut Setup> {
@@ -192,7 +244,7 @@ where
                 .setup
                 .take()
                 .expect("a paginator is set up until polled");
-            Pages::new(client, setup)
+            Pages::new(client, setup, self.ids.take(), Arc::clone(&self.report))
         })
     }
 }
@@ -213,7 +265,9 @@ where
                 Some(pages) => pages,
                 None => {
                     let (client, setup) = this.setup.take().expect("set up until first polled");
-                    this.pages.insert(Pages::new(client, setup))
+                    let ids = this.ids.take();
+                    this.pages
+                        .insert(Pages::new(client, setup, ids, Arc::clone(&this.report)))
                 }
             };
             match ready!(pages.poll_next_unpin(cx)) {
@@ -229,11 +283,14 @@ where
 #[must_use = "streams do nothing until polled"]
 pub struct Pages<T> {
     inner: BoxStream<'static, Result<Page<T>, Error>>,
+    report: SharedReport,
 }
 
 impl<T> std::fmt::Debug for Pages<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pages").finish_non_exhaustive()
+        f.debug_struct("Pages")
+            .field("report", &self.report())
+            .finish_non_exhaustive()
     }
 }
 
@@ -245,86 +302,49 @@ impl<T> Stream for Pages<T> {
     }
 }
 
+impl<T> Pages<T> {
+    /// What the scan has seen so far of records moving under it (see [`Paginator::report`]).
+    pub fn report(&self) -> ScanReport {
+        *self.report.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+enum Step<T> {
+    Start(Client, Setup, Option<IdOf<T>>, SharedReport),
+    Scanning(Scan<T>),
+}
+
 impl<T> Pages<T>
 where
     T: DeserializeOwned + Send + 'static,
 {
-    fn new(client: Client, setup: Setup) -> Self {
-        let concurrency = setup.concurrency.max(1);
-        let rest_client = client.clone();
-        let first = async move {
-            let page_size = PageSize::new(setup.page_size)?;
-            if setup.concurrency == 0 {
-                return Err(Error::InvalidInput("concurrency must be at least 1".into()));
-            }
-            setup.request.validate()?;
-            let window = Window::first(setup.start_offset, page_size);
-            let next_offset = window.end()?;
-            let request = Arc::new(setup.request);
-            let page = client.fetch_page::<T>(&request, window).await?;
-            let rest = (!page.is_short()).then(|| Windows::new(next_offset, page.total, page_size));
-            Ok((page, rest, request))
-        };
-        let inner = stream::once(first)
-            .flat_map(move |started| match started {
-                Err(e) => stream::once(future::ready(Err(e))).boxed(),
-                Ok((page, rest, request)) => {
-                    let client = rest_client.clone();
-                    let rest = stream::iter(rest.into_iter().flatten())
-                        .map(move |window| {
-                            let (client, request) = (client.clone(), Arc::clone(&request));
-                            Spawned::new(
-                                async move { client.fetch_page::<T>(&request, window).await },
-                            )
-                        })
-                        .buffered(concurrency);
-                    stream::once(future::ready(Ok(page))).chain(rest).boxed()
-                }
-            })
-            // The first error or short page is the last item: dropping the rest cancels the
-            // windows still in flight, so a total that lies cannot make the scan run on.
-            .scan(false, |ended, item: Result<Page<T>, Error>| {
-                if *ended {
-                    return future::ready(None);
-                }
-                *ended = item.as_ref().map_or(true, Page::is_short);
-                future::ready(Some(item))
-            })
-            .boxed();
-        Self { inner }
+    fn new(client: Client, setup: Setup, ids: Option<IdOf<T>>, report: SharedReport) -> Self {
+        let start = Step::Start(client, setup, ids, Arc::clone(&report));
+        let inner = stream::unfold(Some(start), |step| async move {
+            let mut scan = match step? {
+                Step::Scanning(scan) => scan,
+                Step::Start(client, setup, ids, report) => match setup.checked() {
+                    Ok(settings) => Scan::new(client, setup.request, settings, ids, report),
+                    // Bad settings are the stream's one item, before any request.
+                    Err(e) => return Some((Err(e), None)),
+                },
+            };
+            let page = scan.next_page().await?;
+            Some((page, Some(Step::Scanning(scan))))
+        })
+        .boxed();
+        Self { inner, report }
     }
 }
 
-/// A window fetched on a task of its own, so that a request the budget has just let go is sent
-/// at once instead of waiting while this stream decodes another page; the server would see the
-/// two arrive closer together than they left. Dropping it aborts the task.
-struct Spawned<T>(tokio::task::JoinHandle<Result<Page<T>, Error>>);
-
-impl<T: Send + 'static> Spawned<T> {
-    fn new(fetch: impl Future<Output = Result<Page<T>, Error>> + Send + 'static) -> Self {
-        Self(tokio::spawn(fetch))
-    }
-}
-
-impl<T> Future for Spawned<T> {
-    type Output = Result<Page<T>, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match ready!(Pin::new(&mut self.0).poll(cx)) {
-            Ok(result) => Poll::Ready(result),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Poll::Ready(Err(Error::Network {
-                timeout: false,
-                path: String::new(),
-                offset: 0,
-                source: format!("the page's task was cancelled, most likely because the runtime is shutting down: {e}").into(),
-            })),
+impl Setup {
+    /// The settings a scan takes, or the reason they cannot work.
+    fn checked(&self) -> Result<(PageSize, u64, usize), Error> {
+        let page_size = PageSize::new(self.page_size)?;
+        if self.concurrency == 0 {
+            return Err(Error::InvalidInput("concurrency must be at least 1".into()));
         }
-    }
-}
-
-impl<T> Drop for Spawned<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+        self.request.validate()?;
+        Ok((page_size, self.start_offset, self.concurrency))
     }
 }

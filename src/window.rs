@@ -164,6 +164,72 @@ impl Iterator for Windows {
     }
 }
 
+/// The windows of a scan after its first page, planned as it goes so that the plan can grow
+/// when the collection does.
+///
+/// With an overlap of one, each window starts on the last record of the one before (the
+/// anchor), which lets the scan see that the records moved between two pages. The last window
+/// of the plan asks for one record past the known total (the probe): a full answer means the
+/// collection grew and the plan goes on; a short one ends the scan without an extra request.
+#[derive(Debug, Clone)]
+pub(crate) struct Planner {
+    /// The first position no window has covered yet.
+    cursor: u64,
+    /// The last position known to hold a record, plus one: the largest total seen.
+    horizon: u64,
+    page_size: u64,
+    overlap: u64,
+}
+
+impl Planner {
+    /// The plan after a first window `first` that reported `total`; `overlap` where the
+    /// records have ids to anchor on (and pages hold at least two).
+    pub(crate) fn new(first: Window, total: u64, page_size: PageSize, overlap: bool) -> Self {
+        let page_size = u64::from(page_size.get());
+        Self {
+            cursor: first.offset.saturating_add(u64::from(first.limit)),
+            horizon: total,
+            page_size,
+            overlap: u64::from(overlap && page_size >= 2),
+        }
+    }
+
+    /// Whether windows overlap by one record.
+    pub(crate) fn overlaps(&self) -> bool {
+        self.overlap == 1
+    }
+
+    /// Takes a total a later page reported: the plan grows to cover it.
+    pub(crate) fn saw_total(&mut self, total: u64) {
+        self.horizon = self.horizon.max(total);
+    }
+
+    /// The last planned window came back full: there is more than the totals said, so plan
+    /// one more window past it.
+    pub(crate) fn go_on(&mut self) {
+        self.horizon = self.horizon.max(self.cursor);
+    }
+}
+
+impl Iterator for Planner {
+    type Item = Window;
+
+    fn next(&mut self) -> Option<Window> {
+        if self.cursor > self.horizon || self.cursor == u64::MAX {
+            return None;
+        }
+        let offset = self.cursor - self.overlap;
+        // Anchor, the records up to the horizon, and the probe past it.
+        let wanted = (self.horizon - self.cursor).saturating_add(self.overlap + 1);
+        let limit = self.page_size.min(wanted);
+        self.cursor = offset.saturating_add(limit);
+        Some(Window {
+            offset,
+            limit: limit as u32,
+        })
+    }
+}
+
 fn overflow(offset: u64) -> Error {
     Error::InvalidInput(format!(
         "offset {offset} plus a page overflows a 64-bit offset"
@@ -214,8 +280,75 @@ mod tests {
         );
     }
 
+    fn plan(first: Window, total: u64, size: u32, overlap: bool) -> Vec<Window> {
+        Planner::new(first, total, PageSize::new(size).unwrap(), overlap).collect()
+    }
+
+    #[test]
+    fn an_overlapping_plan_anchors_each_window_on_the_last_record_and_probes_past_the_total() {
+        let first = Window::first(0, PageSize::MAX);
+        let w = |offset, limit| Window { offset, limit };
+        assert_eq!(plan(first, 250, 100, true), [w(99, 100), w(198, 53)]);
+        // 199 new records after the first page, and one more (the probe) to see the end.
+        assert_eq!(plan(first, 250, 100, false), [w(100, 100), w(200, 51)]);
+        assert_eq!(plan(first, 100, 100, true), [w(99, 2)]);
+        assert_eq!(plan(first, 40, 100, true), []);
+    }
+
+    #[test]
+    fn a_plan_grows_with_the_total_and_goes_on_after_a_full_last_window() {
+        let mut p = Planner::new(Window::first(0, PageSize::MAX), 150, PageSize::MAX, true);
+        assert_eq!(
+            p.next(),
+            Some(Window {
+                offset: 99,
+                limit: 52
+            })
+        );
+        assert_eq!(p.next(), None);
+        p.go_on();
+        assert_eq!(
+            p.next(),
+            Some(Window {
+                offset: 150,
+                limit: 2
+            })
+        );
+        p.saw_total(400);
+        assert_eq!(
+            p.next(),
+            Some(Window {
+                offset: 151,
+                limit: 100
+            })
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn a_plan_covers_every_position_to_the_total_and_one_past_it(
+            start in 0u64..50_000,
+            total in 0u64..60_000,
+            size in 1u32..=100,
+            overlap: bool,
+        ) {
+            let size_ = PageSize::new(size).unwrap();
+            let first = Window::first(start, size_);
+            let windows = plan(first, total, size, overlap);
+            let step = if overlap && size >= 2 { 1 } else { 0 };
+            let mut covered = first.offset + u64::from(first.limit);
+            for w in &windows {
+                prop_assert!((1..=size).contains(&w.limit));
+                prop_assert_eq!(w.offset + step, covered, "each window starts on the last covered record");
+                covered = w.offset + u64::from(w.limit);
+            }
+            prop_assert!(covered > total, "the last window reaches past the total");
+            let new = u64::from(size) - step;
+            let needed = (total + 1).saturating_sub(first.offset + u64::from(first.limit));
+            prop_assert!(windows.len() as u64 <= needed.div_ceil(new.max(1)), "no window more than needed");
+        }
 
         #[test]
         fn windows_cover_the_range_exactly_once_in_order(

@@ -522,7 +522,7 @@ fn simulate_needs_no_key_and_ends_with_a_one_line_summary() {
     let summary = &ran.stderr;
     for part in [
         "exported 500 records of 500 from agents",
-        "5 requests",
+        "6 requests",
         "0 429s",
         "0 retries",
         "% of the limit of 120/min",

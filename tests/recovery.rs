@@ -88,7 +88,7 @@ async fn without_retry_after_backoff_gets_every_record_once() {
     );
     assert_eq!(
         stats.requests - stats.rate_limited,
-        40,
+        41,
         "each page served once"
     );
 }

@@ -76,7 +76,7 @@ async fn page_spans_carry_offset_attempt_and_status_and_never_the_key() {
         .collect();
     assert_eq!(closes.len(), 3, "a span per page request:\n{log}");
     assert!(
-        closes.iter().any(|l| l.contains("offset=100")
+        closes.iter().any(|l| l.contains("offset=99")
             && l.contains("attempt=2")
             && l.contains("status=200")),
         "{log}"

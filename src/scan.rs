@@ -1,0 +1,384 @@
+//! One scan of a collection: the first page, then the planned windows in flight, checked page
+//! by page so that records moving while the scan runs are neither lost nor yielded twice.
+//!
+//! Offset paging has a hole: a record inserted before the cursor pushes every later record one
+//! place on (the next page repeats one), and a record deleted before it pulls them one place
+//! back (the next page skips one). Where records have ids, the scan closes it:
+//!
+//! - Each window after the first starts on the last record of the one before, the anchor. If
+//!   the page does not start with the anchor, the records moved between the two requests.
+//! - Moved on (inserts): the anchor is further into the page; what comes before it was already
+//!   yielded. Moved back (deletes): the anchor is not in the page at all, and the records
+//!   between it and the page were skipped; the scan reads back, a window at a time, until it
+//!   meets records it has yielded, and yields the ones it had not.
+//! - Every id yielded is remembered (eight bytes each), and a record whose id was yielded
+//!   already is dropped, whatever the reason it came again.
+//! - The last window asks for one record past the total; a full answer means the collection
+//!   grew, and the scan goes on until a page comes back short.
+//!
+//! The overlap costs one record a page: 101 requests where 100 would do, when nothing moves.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+
+use futures::stream::{FuturesOrdered, StreamExt};
+use serde::de::DeserializeOwned;
+
+use crate::client::Client;
+use crate::envelope::Page;
+use crate::error::Error;
+use crate::request::ListRequest;
+use crate::window::{PageSize, Planner, Window};
+
+/// How a record's id is read, for the scan's checks. `None` for a record without one.
+pub(crate) type IdOf<T> = Arc<dyn Fn(&T) -> Option<u64> + Send + Sync>;
+
+/// The most windows a scan reads back to heal one shift before it reports it unhealed.
+const MAX_READ_BACK: u32 = 10;
+
+/// What a scan saw of the data moving under it, and what that cost.
+///
+/// ```
+/// let report = helpcrunch_pager::ScanReport::default();
+/// assert_eq!((report.shifts_detected, report.duplicates_dropped), (0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ScanReport {
+    /// Page boundaries where the records had moved since the page before was read.
+    pub shifts_detected: u64,
+    /// Of those, the ones the scan repaired: every record that stayed in the collection was
+    /// yielded once.
+    pub shifts_healed: u64,
+    /// Records dropped because their id had been yielded already.
+    pub duplicates_dropped: u64,
+    /// Requests made to heal shifts, beyond the planned windows.
+    pub extra_requests: u64,
+    /// Every request the scan made, the first page's included (retries not counted).
+    pub requests: u64,
+}
+
+/// The report, shared between a scan and whoever holds its paginator.
+pub(crate) type SharedReport = Arc<Mutex<ScanReport>>;
+
+pub(crate) struct Scan<T> {
+    client: Client,
+    request: Arc<ListRequest>,
+    page_size: PageSize,
+    concurrency: usize,
+    ids: Option<IdOf<T>>,
+    report: SharedReport,
+    stage: Stage<T>,
+}
+
+enum Stage<T> {
+    First { start: u64 },
+    Rest(Box<Rest<T>>),
+    Ended,
+}
+
+struct Rest<T> {
+    planner: Planner,
+    in_flight: FuturesOrdered<Spawned<T>>,
+    /// The id of the last record of the last page, where the next page should start.
+    anchor: Option<u64>,
+    seen: HashSet<u64>,
+}
+
+impl<T> Scan<T>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    pub(crate) fn new(
+        client: Client,
+        request: ListRequest,
+        (page_size, start, concurrency): (PageSize, u64, usize),
+        ids: Option<IdOf<T>>,
+        report: SharedReport,
+    ) -> Self {
+        Self {
+            client,
+            request: Arc::new(request),
+            page_size,
+            concurrency,
+            ids,
+            report,
+            stage: Stage::First { start },
+        }
+    }
+
+    /// The next page of records not yielded before, or `None` at the end.
+    pub(crate) async fn next_page(&mut self) -> Option<Result<Page<T>, Error>> {
+        let result = match std::mem::replace(&mut self.stage, Stage::Ended) {
+            Stage::Ended => return None,
+            Stage::First { start } => self.first(start).await,
+            Stage::Rest(rest) => self.rest(rest).await?,
+        };
+        if result.is_err() {
+            self.stage = Stage::Ended;
+        }
+        Some(result)
+    }
+
+    async fn first(&mut self, start: u64) -> Result<Page<T>, Error> {
+        let window = Window::first(start, self.page_size);
+        window.end()?;
+        let page = self.fetch(window).await?;
+        let planner = Planner::new(window, page.total, self.page_size, self.ids.is_some());
+        let mut rest = Box::new(Rest {
+            planner,
+            in_flight: FuturesOrdered::new(),
+            anchor: None,
+            seen: HashSet::new(),
+        });
+        let page = self.checked(&mut rest, page, Vec::new());
+        self.continue_after(rest, &page);
+        Ok(page)
+    }
+
+    /// The next planned page, checked; `None` where nothing is left to plan (a plan at the
+    /// very top of the offsets).
+    async fn rest(&mut self, mut rest: Box<Rest<T>>) -> Option<Result<Page<T>, Error>> {
+        self.fill(&mut rest);
+        let page = match rest.in_flight.next().await? {
+            Ok(page) => page,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.accept(rest, page).await)
+    }
+
+    async fn accept(&mut self, mut rest: Box<Rest<T>>, page: Page<T>) -> Result<Page<T>, Error> {
+        if page.received > page.limit as usize {
+            return Err(Error::Decode {
+                path: self.request.path.clone(),
+                offset: page.offset,
+                message: format!(
+                    "the page holds {} records where {} were asked for",
+                    page.received, page.limit
+                ),
+            });
+        }
+        rest.planner.saw_total(page.total);
+        let ids: Vec<Option<u64>> = match &self.ids {
+            Some(id_of) => page.items.iter().map(|r| id_of(r)).collect(),
+            None => Vec::new(),
+        };
+        let recovered = self.heal(&mut rest, page.offset, &ids).await?;
+        let page = self.checked(&mut rest, page, recovered);
+        self.continue_after(rest, &page);
+        Ok(page)
+    }
+
+    /// Ends the scan at a short page; otherwise keeps it going, past the plan if need be.
+    fn continue_after(&mut self, mut rest: Box<Rest<T>>, page: &Page<T>) {
+        if page.is_short() {
+            // Dropping the windows still in flight aborts them.
+            return;
+        }
+        self.fill(&mut rest);
+        if rest.in_flight.is_empty() {
+            rest.planner.go_on();
+        }
+        self.stage = Stage::Rest(rest);
+    }
+
+    fn fill(&self, rest: &mut Rest<T>) {
+        while rest.in_flight.len() < self.concurrency {
+            let Some(window) = rest.planner.next() else {
+                break;
+            };
+            let (client, request) = (self.client.clone(), Arc::clone(&self.request));
+            self.count(|r| r.requests += 1);
+            rest.in_flight.push_back(Spawned::new(
+                async move { client.fetch_page::<T>(&request, window).await },
+                &self.request.path,
+                window.offset,
+            ));
+        }
+    }
+
+    // `&mut self`, not `&self`: a shared borrow held across the await would need the scan to
+    // be `Sync`, which its pages in flight are not.
+    async fn fetch(&mut self, window: Window) -> Result<Page<T>, Error> {
+        self.count(|r| r.requests += 1);
+        self.client.fetch_page::<T>(&self.request, window).await
+    }
+
+    /// Where the page does not start on the anchor and the anchor is not in it, the records
+    /// moved back: reads back until it meets records already yielded, and returns the ones
+    /// it had not yielded, in order.
+    async fn heal(
+        &mut self,
+        rest: &mut Rest<T>,
+        page_offset: u64,
+        ids: &[Option<u64>],
+    ) -> Result<Vec<T>, Error> {
+        let (Some(id_of), Some(anchor)) = (self.ids.clone(), rest.anchor) else {
+            return Ok(Vec::new());
+        };
+        if !rest.planner.overlaps() {
+            return Ok(Vec::new());
+        }
+        match ids.iter().position(|&id| id == Some(anchor)) {
+            Some(0) => return Ok(Vec::new()),
+            // Moved on: what comes before the anchor was yielded already.
+            Some(_) => {
+                self.count(|r| {
+                    r.shifts_detected += 1;
+                    r.shifts_healed += 1;
+                });
+                return Ok(Vec::new());
+            }
+            None => {}
+        }
+        self.count(|r| r.shifts_detected += 1);
+        let step = u64::from(self.page_size.get()) - 1;
+        let mut end = page_offset; // read back the positions before this one
+        let mut recovered: Vec<T> = Vec::new();
+        for _ in 0..MAX_READ_BACK {
+            if end == 0 {
+                break;
+            }
+            let offset = end.saturating_sub(step);
+            let window = Window {
+                offset,
+                limit: (end + 1 - offset) as u32,
+            };
+            self.count(|r| r.extra_requests += 1);
+            let back = self.fetch(window).await?;
+            let last_seen = back
+                .items
+                .iter()
+                .rposition(|r| id_of(r).is_some_and(|id| rest.seen.contains(&id)));
+            let unseen_after = |items: Vec<T>, from: usize| {
+                items
+                    .into_iter()
+                    .skip(from)
+                    .filter(|r| id_of(r).is_none_or(|id| !rest.seen.contains(&id)))
+                    .collect::<Vec<T>>()
+            };
+            match last_seen {
+                Some(i) => {
+                    let mut found = unseen_after(back.items, i + 1);
+                    found.append(&mut recovered);
+                    self.count(|r| r.shifts_healed += 1);
+                    return Ok(found);
+                }
+                None => {
+                    let mut found = unseen_after(back.items, 0);
+                    found.append(&mut recovered);
+                    recovered = found;
+                    end = offset;
+                }
+            }
+        }
+        if end == 0 {
+            // Back at the start: everything before the page has been read again.
+            self.count(|r| r.shifts_healed += 1);
+        } else {
+            tracing::warn!(
+                path = %self.request.path,
+                offset = page_offset,
+                "records moved by more than {MAX_READ_BACK} pages during the scan; some may be missing"
+            );
+        }
+        Ok(recovered)
+    }
+
+    /// The page as the caller sees it: the recovered records first, then the page's own, each
+    /// id once in the whole scan.
+    fn checked(&self, rest: &mut Rest<T>, page: Page<T>, recovered: Vec<T>) -> Page<T> {
+        let Some(id_of) = &self.ids else {
+            return page;
+        };
+        let anchored = rest.anchor.is_some() && rest.planner.overlaps();
+        let last = page.items.last().and_then(|r| id_of(r));
+        let Page {
+            items,
+            offset,
+            limit,
+            total,
+            received,
+        } = page;
+        let mut kept = Vec::with_capacity(items.len() + recovered.len());
+        let mut dropped = 0;
+        for record in recovered.into_iter().chain(items) {
+            match id_of(&record) {
+                Some(id) if !rest.seen.insert(id) => {
+                    // The anchor repeats by design; anything else repeating is a duplicate.
+                    if !(anchored && Some(id) == rest.anchor) {
+                        dropped += 1;
+                    }
+                }
+                _ => kept.push(record),
+            }
+        }
+        if dropped > 0 {
+            self.count(|r| r.duplicates_dropped += dropped);
+        }
+        rest.anchor = last.or(rest.anchor);
+        Page {
+            items: kept,
+            offset,
+            limit,
+            total,
+            received,
+        }
+    }
+
+    fn count(&self, f: impl FnOnce(&mut ScanReport)) {
+        f(&mut self.report.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+/// A window fetched on a task of its own, so that a request the budget has just let go is sent
+/// at once instead of waiting while the scan decodes another page; the server would see the
+/// two arrive closer together than they left. Dropping it aborts the task.
+struct Spawned<T> {
+    task: tokio::task::JoinHandle<Result<Page<T>, Error>>,
+    path: String,
+    offset: u64,
+}
+
+impl<T: Send + 'static> Spawned<T> {
+    fn new(
+        fetch: impl Future<Output = Result<Page<T>, Error>> + Send + 'static,
+        path: &str,
+        offset: u64,
+    ) -> Self {
+        Self {
+            task: tokio::spawn(fetch),
+            path: path.to_owned(),
+            offset,
+        }
+    }
+}
+
+impl<T> Future for Spawned<T> {
+    type Output = Result<Page<T>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match ready!(Pin::new(&mut self.task).poll(cx)) {
+            Ok(result) => Poll::Ready(result),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Poll::Ready(Err(Error::Network {
+                timeout: false,
+                path: self.path.clone(),
+                offset: self.offset,
+                source: format!(
+                    "the page's task was cancelled, most likely because the runtime is shutting down: {e}"
+                )
+                .into(),
+            })),
+        }
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
