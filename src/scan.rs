@@ -36,8 +36,8 @@ use crate::window::{PageSize, Planner, Window};
 /// How a record's id is read, for the scan's checks. `None` for a record without one.
 pub(crate) type IdOf<T> = Arc<dyn Fn(&T) -> Option<u64> + Send + Sync>;
 
-/// The most windows a scan reads back to heal one shift before it reports it unhealed.
-const MAX_READ_BACK: u32 = 10;
+/// The most windows a scan reads to heal one shift before it reports it unhealed.
+const MAX_READ_BACK: u32 = 16;
 
 /// What a scan saw of the data moving under it, and what that cost.
 ///
@@ -235,57 +235,69 @@ where
             None => {}
         }
         self.count(|r| r.shifts_detected += 1);
-        let step = u64::from(self.page_size.get()) - 1;
-        let mut end = page_offset; // read back the positions before this one
-        let mut recovered: Vec<T> = Vec::new();
+        // The page was read at one moment and the page before it at another: the records
+        // between them are found by identity, not position, since the reads made to find them
+        // can see the records move again. Each window read must hold a record already known
+        // (yielded, or found by this heal); the records after the last known one, up to the
+        // first of the page's own, are the ones the scan skipped. A window with nothing known
+        // lies past the gap, so the next one starts further back; a window that ends before
+        // the page's own records leads on to the next, anchored on its last record.
+        let page_ids: HashSet<u64> = ids.iter().flatten().copied().collect();
+        let size = self.page_size.get();
+        let step = u64::from(size) - 1;
+        let mut heal = Heal {
+            recovered: Vec::new(),
+            taken: HashSet::new(),
+        };
+        let mut start = page_offset.saturating_sub(step);
         for _ in 0..MAX_READ_BACK {
-            if end == 0 {
-                break;
-            }
-            let offset = end.saturating_sub(step);
-            let window = Window {
-                offset,
-                limit: (end + 1 - offset) as u32,
-            };
-            self.count(|r| r.extra_requests += 1);
-            let back = self.fetch(window).await?;
-            let last_seen = back
+            let window = self
+                .extra(Window {
+                    offset: start,
+                    limit: size,
+                })
+                .await?;
+            let short = window.is_short();
+            let received = window.received as u64;
+            let known = |id: u64| rest.seen.contains(&id) || heal.taken.contains(&id);
+            let end = window
                 .items
                 .iter()
-                .rposition(|r| id_of(r).is_some_and(|id| rest.seen.contains(&id)));
-            let unseen_after = |items: Vec<T>, from: usize| {
-                items
-                    .into_iter()
-                    .skip(from)
-                    .filter(|r| id_of(r).is_none_or(|id| !rest.seen.contains(&id)))
-                    .collect::<Vec<T>>()
-            };
-            match last_seen {
-                Some(i) => {
-                    let mut found = unseen_after(back.items, i + 1);
-                    found.append(&mut recovered);
-                    self.count(|r| r.shifts_healed += 1);
-                    return Ok(found);
-                }
-                None => {
-                    let mut found = unseen_after(back.items, 0);
-                    found.append(&mut recovered);
-                    recovered = found;
-                    end = offset;
-                }
+                .position(|r| id_of(r).is_some_and(|id| page_ids.contains(&id)))
+                .unwrap_or(window.items.len());
+            let last_known = window.items[..end]
+                .iter()
+                .rposition(|r| id_of(r).is_some_and(known));
+            if last_known.is_none() && start > 0 {
+                start = start.saturating_sub(step);
+                continue;
             }
-        }
-        if end == 0 {
-            // Back at the start: everything before the page has been read again.
-            self.count(|r| r.shifts_healed += 1);
-        } else {
-            tracing::warn!(
-                path = %self.request.path,
-                offset = page_offset,
-                "records moved by more than {MAX_READ_BACK} pages during the scan; some may be missing"
+            let from = last_known.map_or(0, |i| i + 1);
+            let reached_page = end < window.items.len();
+            heal.take(
+                window.items.into_iter().take(end).skip(from),
+                &*id_of,
+                &rest.seen,
             );
+            if reached_page || short {
+                self.count(|r| r.shifts_healed += 1);
+                return Ok(heal.recovered);
+            }
+            // The window's last record is known now: the next starts on it.
+            start += received.saturating_sub(1).max(1);
         }
-        Ok(recovered)
+        tracing::warn!(
+            path = %self.request.path,
+            offset = page_offset,
+            "records moved too far during the scan to be found again within \
+             {MAX_READ_BACK} requests; some may be missing"
+        );
+        Ok(heal.recovered)
+    }
+
+    async fn extra(&mut self, window: Window) -> Result<Page<T>, Error> {
+        self.count(|r| r.extra_requests += 1);
+        self.fetch(window).await
     }
 
     /// The page as the caller sees it: the recovered records first, then the page's own, each
@@ -331,6 +343,29 @@ where
 
     fn count(&self, f: impl FnOnce(&mut ScanReport)) {
         f(&mut self.report.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+/// The records a heal has found so far.
+struct Heal<T> {
+    recovered: Vec<T>,
+    taken: HashSet<u64>,
+}
+
+impl<T> Heal<T> {
+    /// Takes the records neither yielded nor taken yet, in order.
+    fn take(
+        &mut self,
+        records: impl IntoIterator<Item = T>,
+        id_of: &(dyn Fn(&T) -> Option<u64> + Send + Sync),
+        seen: &HashSet<u64>,
+    ) {
+        for record in records {
+            match id_of(&record) {
+                Some(id) if seen.contains(&id) || !self.taken.insert(id) => {}
+                _ => self.recovered.push(record),
+            }
+        }
     }
 }
 

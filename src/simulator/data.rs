@@ -20,6 +20,8 @@ pub(crate) struct Collection {
     pub(crate) total_style: TotalStyle,
     /// In the order the API lists them by default.
     pub(crate) ids: Vec<u64>,
+    /// The id the next inserted record gets.
+    pub(crate) next_id: u64,
 }
 
 impl Collection {
@@ -27,6 +29,7 @@ impl Collection {
         Self {
             kind,
             total_style,
+            next_id: Self::first_new_id(&ids),
             ids,
         }
     }

@@ -28,6 +28,7 @@
 
 mod data;
 mod fault;
+mod mutation;
 mod rate;
 mod records;
 mod search;
@@ -39,6 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use fault::Fault;
+pub use mutation::{Changes, Mutation};
 pub use rate::RateLimit;
 
 use data::{Collection, TotalStyle};
@@ -66,6 +68,8 @@ pub struct SimulatorBuilder {
     retry_after: bool,
     total_skew: i64,
     faults: BTreeMap<u64, Fault>,
+    mutations: BTreeMap<u64, Vec<Mutation>>,
+    mutate_every: Vec<(u64, Mutation)>,
 }
 
 impl Default for SimulatorBuilder {
@@ -78,6 +82,8 @@ impl Default for SimulatorBuilder {
             retry_after: false,
             total_skew: 0,
             faults: BTreeMap::new(),
+            mutations: BTreeMap::new(),
+            mutate_every: Vec::new(),
         }
     }
 }
@@ -261,6 +267,38 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Applies `mutation`, just before answering the `n`th request (counting from 1, every
+    /// request), to the collection that request reads.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Mutation, Simulator};
+    /// let sim = Simulator::builder()
+    ///     .departments(500)
+    ///     .mutation(3, Mutation::DeleteBefore(5))
+    ///     .start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn mutation(mut self, n: u64, mutation: Mutation) -> Self {
+        self.mutations.entry(n).or_default().push(mutation);
+        self
+    }
+
+    /// Applies `mutation` before every `k`th request, to the collection it reads.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Mutation, Simulator};
+    /// // New messages arrive at the front of a newest-first list while it is read.
+    /// let sim = Simulator::builder()
+    ///     .chat_messages(7, 1_000)
+    ///     .mutate_every(2, Mutation::InsertFront(1))
+    ///     .start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn mutate_every(mut self, k: u64, mutation: Mutation) -> Self {
+        self.mutate_every.push((k.max(1), mutation));
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving on a thread of its own.
     ///
     /// ```
@@ -276,6 +314,8 @@ impl SimulatorBuilder {
         let started = Instant::now();
         let state = Arc::new(State {
             rate: Mutex::new(self.rate_limit.map(|l| RateState::new(l, started))),
+            collections: Mutex::new(self.collections.clone()),
+            changes: Mutex::new((Changes::default(), fastrand::Rng::with_seed(0x5eed))),
             config: self,
             started,
             requests: AtomicU64::new(0),
@@ -377,6 +417,22 @@ impl Simulator {
         }
     }
 
+    /// What the mutations have inserted and deleted so far.
+    ///
+    /// ```
+    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
+    /// assert!(sim.changes().inserted.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn changes(&self) -> Changes {
+        self.state
+            .changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
+    }
+
     /// Every request so far, in the order they arrived.
     ///
     /// ```
@@ -412,5 +468,8 @@ struct State {
     requests: AtomicU64,
     rate_limited: AtomicU64,
     rate: Mutex<Option<RateState>>,
+    /// The collections as they are now, mutations applied.
+    collections: Mutex<BTreeMap<String, Collection>>,
+    changes: Mutex<(Changes, fastrand::Rng)>,
     log: Mutex<Vec<RequestRecord>>,
 }

@@ -170,17 +170,22 @@ struct Incoming<'a> {
 }
 
 impl Incoming<'_> {
+    /// The `offset` asked for: in the query, or in the body of a search.
+    fn offset(&self) -> Option<u64> {
+        match self.body.filter(|b| !b.is_empty()) {
+            Some(body) => serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("offset").and_then(serde_json::Value::as_u64)),
+            None => query_param(self.query, "offset").and_then(|o| o.parse().ok()),
+        }
+    }
+
     fn record(&self, at: std::time::Duration, status: u16) -> RequestRecord {
         let body = self
             .body
             .filter(|b| !b.is_empty())
             .map(|b| String::from_utf8_lossy(b).into_owned());
-        let offset = match &body {
-            Some(b) => serde_json::from_str::<serde_json::Value>(b)
-                .ok()
-                .and_then(|v| v.get("offset").and_then(serde_json::Value::as_u64)),
-            None => query_param(self.query, "offset").and_then(|o| o.parse().ok()),
-        };
+        let offset = self.offset();
         RequestRecord {
             at,
             method: self.method.as_str().to_owned(),
@@ -229,22 +234,47 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
         .unwrap_or("")
         .trim_end_matches('/');
     let skew = config.total_skew;
-    match (req.method, config.collections.get(path)) {
+    let mut collections = state.collections.lock().unwrap_or_else(|p| p.into_inner());
+    let target = match *req.method {
+        Method::GET => Some(path),
+        Method::POST => path.strip_suffix("/search"),
+        _ => None,
+    }
+    .filter(|key| collections.contains_key(*key));
+    if let Some(collection) = target.and_then(|key| collections.get_mut(key)) {
+        mutate(state, n, req.offset(), collection);
+    }
+    match (req.method, target.and_then(|key| collections.get(key))) {
         (&Method::GET, Some(collection)) => list(collection, req.query, skew),
-        (&Method::POST, None) => match path
-            .strip_suffix("/search")
-            .and_then(|p| config.collections.get(p))
-            .filter(|c| matches!(c.kind, Kind::Customer | Kind::Chat))
+        (&Method::POST, Some(collection))
+            if matches!(collection.kind, Kind::Customer | Kind::Chat) =>
         {
-            Some(collection) => search(collection, req.body.unwrap_or_default(), skew),
-            None => Reply::error(404),
-        },
+            search(collection, req.body.unwrap_or_default(), skew)
+        }
+        (&Method::POST, _) => Reply::error(404),
         (_, None) if path.starts_with("chats/") && path.ends_with("/messages") => Reply {
             status: 404,
             body: errors_json(&[("not_found", "Chat not found")]),
             retry_after: None,
         },
         _ => Reply::error(404),
+    }
+}
+
+/// Applies the mutations due before request `n` to the collection it reads.
+fn mutate(state: &State, n: u64, cursor: Option<u64>, collection: &mut Collection) {
+    let config = &state.config;
+    let due = config.mutations.get(&n).into_iter().flatten().chain(
+        config
+            .mutate_every
+            .iter()
+            .filter(|(k, _)| n % k == 0)
+            .map(|(_, m)| m),
+    );
+    let mut changes = state.changes.lock().unwrap_or_else(|p| p.into_inner());
+    let (log, rng) = &mut *changes;
+    for mutation in due {
+        collection.apply(*mutation, cursor.unwrap_or(0), rng, log);
     }
 }
 
