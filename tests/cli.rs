@@ -632,3 +632,86 @@ fn on_a_terminal_the_progress_bar_shows_records_total_and_eta() {
         "--quiet draws no bar: {screen:?}"
     );
 }
+
+#[tokio::test]
+async fn an_export_while_records_move_has_each_record_that_stayed_once() {
+    let sim = Simulator::builder()
+        .departments(2_000)
+        .mutate_every(2, helpcrunch_pager::simulator::Mutation::InsertFront(2))
+        .mutate_every(3, helpcrunch_pager::simulator::Mutation::DeleteBefore(3))
+        .start()
+        .unwrap();
+    let dir = scratch("moving");
+    let file = dir.join("d.jsonl");
+    let ran = run(export_from(
+        &sim,
+        FAST,
+        &[
+            "departments",
+            "--concurrency",
+            "4",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    ));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let got = ids(&lines(&file));
+    let changes = sim.changes();
+    let mut sorted = got.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), got.len(), "no record twice");
+    let missing: Vec<u64> = (1..=2_000)
+        .filter(|id| !changes.deleted.contains(id) && sorted.binary_search(id).is_err())
+        .collect();
+    assert!(missing.is_empty(), "lost {missing:?}");
+    assert!(ran.stderr.contains("shifts detected"), "{}", ran.stderr);
+}
+
+#[test]
+fn an_export_from_a_flaky_server_has_every_record_once() {
+    use helpcrunch_pager::simulator::Fault;
+    // 5 % 500s, 3 % connections reset, 3 % pages cut off halfway.
+    let sim = Simulator::builder()
+        .departments(5_000)
+        .fault_rate(0.05, Fault::Status(500))
+        .fault_rate(0.03, Fault::Reset)
+        .fault_rate(0.03, Fault::Truncated)
+        .seed(3)
+        .start()
+        .unwrap();
+    let dir = scratch("flaky");
+    let file = dir.join("d.jsonl");
+    let ran = run(export_from(
+        &sim,
+        FAST,
+        &["departments", "--output", file.to_str().unwrap()],
+    ));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    assert_eq!(ids(&lines(&file)), (1..=5_000).collect::<Vec<_>>());
+    let log = sim.requests();
+    let count = |fault: &Fault| {
+        log.iter()
+            .filter(|r| r.fault.as_ref() == Some(fault))
+            .count()
+    };
+    let (errors, resets, cut) = (
+        count(&Fault::Status(500)),
+        count(&Fault::Reset),
+        count(&Fault::Truncated),
+    );
+    eprintln!(
+        "{errors} 500s, {resets} resets, {cut} truncated; {}",
+        ran.stderr.trim()
+    );
+    assert!(
+        errors > 0 && resets > 0 && cut > 0,
+        "the seed must give each fault"
+    );
+    assert!(
+        ran.stderr
+            .contains(&format!(" {} retries", errors + resets + cut)),
+        "each fault cost one retry: {}",
+        ran.stderr
+    );
+}

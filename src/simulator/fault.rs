@@ -11,15 +11,21 @@ pub enum Fault {
     Body(String),
     /// This status with this body, such as an older error shape.
     Answer(u16, String),
+    /// The connection is closed with no answer at all, as by a reset.
+    Reset,
+    /// `200 OK` with the page cut off halfway, as when a transfer breaks.
+    Truncated,
 }
 
 impl Fault {
-    /// The status and body this fault answers with.
-    pub(crate) fn reply(&self) -> (u16, String) {
+    /// The status and body this fault answers with; `None` for the faults that change the
+    /// page (`Truncated`) or give no answer (`Reset`).
+    pub(crate) fn reply(&self) -> Option<(u16, String)> {
         match self {
-            Fault::Status(status) => (*status, error_body(*status)),
-            Fault::Body(body) => (200, body.clone()),
-            Fault::Answer(status, body) => (*status, body.clone()),
+            Fault::Status(status) => Some((*status, error_body(*status))),
+            Fault::Body(body) => Some((200, body.clone())),
+            Fault::Answer(status, body) => Some((*status, body.clone())),
+            Fault::Reset | Fault::Truncated => None,
         }
     }
 }

@@ -70,6 +70,8 @@ pub struct SimulatorBuilder {
     faults: BTreeMap<u64, Fault>,
     mutations: BTreeMap<u64, Vec<Mutation>>,
     mutate_every: Vec<(u64, Mutation)>,
+    fault_rates: Vec<(f64, Fault)>,
+    seed: u64,
 }
 
 impl Default for SimulatorBuilder {
@@ -84,6 +86,8 @@ impl Default for SimulatorBuilder {
             faults: BTreeMap::new(),
             mutations: BTreeMap::new(),
             mutate_every: Vec::new(),
+            fault_rates: Vec::new(),
+            seed: 1,
         }
     }
 }
@@ -267,6 +271,37 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Answers each request with `fault` with the given probability (0.0 to 1.0), drawn from a
+    /// generator seeded by [`seed`](Self::seed) and the request's number, so a run can be
+    /// repeated. A request chosen by [`fault`](Self::fault) gets that fault instead.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Fault, Simulator};
+    /// // A flaky server: 5 % 500s, 3 % reset connections, 3 % pages cut off.
+    /// let sim = Simulator::builder()
+    ///     .departments(5_000)
+    ///     .fault_rate(0.05, Fault::Status(500))
+    ///     .fault_rate(0.03, Fault::Reset)
+    ///     .fault_rate(0.03, Fault::Truncated)
+    ///     .start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn fault_rate(mut self, probability: f64, fault: Fault) -> Self {
+        self.fault_rates.push((probability.clamp(0.0, 1.0), fault));
+        self
+    }
+
+    /// The seed of the random faults (default 1).
+    ///
+    /// ```
+    /// let sim = helpcrunch_pager::simulator::Simulator::builder().seed(42).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
     /// Applies `mutation`, just before answering the `n`th request (counting from 1, every
     /// request), to the collection that request reads.
     ///
@@ -365,8 +400,10 @@ pub struct RequestRecord {
     pub body: Option<String>,
     /// Its `offset` (from the query, or the body of a search), where it had a readable one.
     pub offset: Option<u64>,
-    /// The status it was answered with.
+    /// The status it was answered with (0: no answer, the connection was dropped).
     pub status: u16,
+    /// The fault injected into the answer, if any.
+    pub fault: Option<Fault>,
 }
 
 impl Simulator {

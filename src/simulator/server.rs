@@ -1,7 +1,6 @@
 //! The simulator's HTTP side: an accept loop on its own thread and runtime, and the handler
 //! that turns one request into one answer.
 
-use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -20,6 +19,7 @@ use super::data::{Collection, TotalStyle};
 use super::fault::{error_body, errors_json};
 use super::records::Kind;
 use super::search;
+use super::Fault;
 use super::{RequestRecord, State};
 
 #[derive(Debug)]
@@ -67,17 +67,41 @@ pub(super) fn spawn(
 }
 
 struct Reply {
+    /// 0 for no answer at all: the connection is dropped.
     status: u16,
     body: String,
     retry_after: Option<u64>,
+    fault: Option<Fault>,
 }
 
+/// What the service returns to make hyper drop the connection without an answer.
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("simulated connection reset")
+    }
+}
+
+impl std::error::Error for Reset {}
+
 impl Reply {
+    fn reset() -> Self {
+        Self {
+            status: 0,
+            body: String::new(),
+            retry_after: None,
+            fault: None,
+        }
+    }
+
     fn ok(body: String) -> Self {
         Self {
             status: 200,
             body,
             retry_after: None,
+            fault: None,
         }
     }
 
@@ -86,6 +110,7 @@ impl Reply {
             status,
             body: error_body(status),
             retry_after: None,
+            fault: None,
         }
     }
 
@@ -101,6 +126,7 @@ impl Reply {
             status: 400,
             body: errors_json(&entries),
             retry_after: None,
+            fault: None,
         }
     }
 }
@@ -111,7 +137,7 @@ const MAX_REQUEST_BODY: usize = 1 << 20;
 async fn answer(
     state: Arc<State>,
     req: Request<hyper::body::Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Reset> {
     let now = Instant::now();
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let (parts, body) = req.into_parts();
@@ -140,9 +166,12 @@ async fn answer(
         .log
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .push(incoming.record(now.duration_since(state.started), reply.status));
+        .push(incoming.record(now.duration_since(state.started), &reply));
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
+    }
+    if reply.status == 0 {
+        return Err(Reset);
     }
     let content_type = if reply.body.starts_with('<') {
         "text/html"
@@ -180,7 +209,7 @@ impl Incoming<'_> {
         }
     }
 
-    fn record(&self, at: std::time::Duration, status: u16) -> RequestRecord {
+    fn record(&self, at: std::time::Duration, reply: &Reply) -> RequestRecord {
         let body = self
             .body
             .filter(|b| !b.is_empty())
@@ -193,7 +222,8 @@ impl Incoming<'_> {
             query: self.query.to_owned(),
             body,
             offset,
-            status,
+            status: reply.status,
+            fault: reply.fault.clone(),
         }
     }
 }
@@ -220,14 +250,49 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
             };
         }
     }
-    if let Some(fault) = config.faults.get(&n) {
-        let (status, body) = fault.reply();
-        return Reply {
-            status,
-            body,
-            retry_after: None,
-        };
+    let fault = config.faults.get(&n).or_else(|| random_fault(config, n));
+    match fault.map(|f| (f, f.reply())) {
+        Some((f, Some((status, body)))) => {
+            return Reply {
+                status,
+                body,
+                retry_after: None,
+                fault: Some(f.clone()),
+            }
+        }
+        Some((Fault::Reset, None)) => {
+            return Reply {
+                fault: Some(Fault::Reset),
+                ..Reply::reset()
+            }
+        }
+        _ => {}
     }
+    let mut reply = page(state, n, req);
+    if fault == Some(&Fault::Truncated) && reply.status == 200 {
+        let cut = reply.body.len() / 2;
+        reply.body.truncate(cut);
+        reply.fault = Some(Fault::Truncated);
+    }
+    reply
+}
+
+/// A fault drawn for request `n` from the configured rates.
+fn random_fault(config: &super::SimulatorBuilder, n: u64) -> Option<&Fault> {
+    if config.fault_rates.is_empty() {
+        return None;
+    }
+    let mut rng = fastrand::Rng::with_seed(config.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    config
+        .fault_rates
+        .iter()
+        .find(|(p, _)| rng.f64() < *p)
+        .map(|(_, fault)| fault)
+}
+
+/// The answer a request gets when nothing goes wrong: a page, or the API's error for a bad one.
+fn page(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
+    let config = &state.config;
     let path = req
         .path
         .strip_prefix("/v1/")
@@ -256,6 +321,7 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
             status: 404,
             body: errors_json(&[("not_found", "Chat not found")]),
             retry_after: None,
+            fault: None,
         },
         _ => Reply::error(404),
     }

@@ -33,6 +33,7 @@ pub(crate) async fn run(job: Job) -> Result<String, Failure> {
         None => client.paginate::<Box<RawValue>>(job.collection.clone()),
     };
     let mut pages = paginator
+        .ids(|r| raw_id(r))
         .page_size(job.page_size)
         .concurrency(job.concurrency)
         .start_offset(state.next_offset)
@@ -52,9 +53,10 @@ pub(crate) async fn run(job: Job) -> Result<String, Failure> {
             Err(e) => break Ended::Failed(e),
         };
         let total = *total.get_or_insert(page.total);
-        state.write_page(page.offset, &page.items)?;
+        state.write_page(page.end_offset(), &page.items)?;
         progress.update(state.records, total, client.stats());
     };
+    let scan = pages.report();
     drop(pages);
 
     let outcome = |verb| Outcome {
@@ -64,6 +66,7 @@ pub(crate) async fn run(job: Job) -> Result<String, Failure> {
         total,
         resumed_from: state.resumed_from,
         stats: client.stats(),
+        scan,
     };
     match ended {
         Ended::Done => {
@@ -184,8 +187,9 @@ impl State {
         }
     }
 
-    /// Writes a whole page and flushes it, then moves the checkpoint past it.
-    fn write_page(&mut self, offset: u64, items: &[Box<RawValue>]) -> Result<(), Failure> {
+    /// Writes a whole page and flushes it, then moves the checkpoint past it (to `end`, the
+    /// offset after the last record the API sent).
+    fn write_page(&mut self, end: u64, items: &[Box<RawValue>]) -> Result<(), Failure> {
         let write_failed =
             |e: std::io::Error| Failure::run(format!("cannot write the output: {e}"));
         for raw in items {
@@ -195,7 +199,7 @@ impl State {
             .end_page(self.checkpoint.is_some())
             .map_err(write_failed)?;
         self.records += items.len() as u64;
-        self.next_offset = offset + items.len() as u64;
+        self.next_offset = end;
         if let Some((path, checkpoint)) = &mut self.checkpoint {
             checkpoint.next_offset = self.next_offset;
             checkpoint.output_bytes = self.output.bytes();
@@ -227,6 +231,19 @@ impl State {
             ),
             None => "Without --checkpoint this export cannot resume".to_owned(),
         }
+    }
+}
+
+/// A record's `id`, for the scan's checks: a number, or a string of digits.
+fn raw_id(record: &RawValue) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<serde_json::Value>,
+    }
+    match serde_json::from_str::<Id>(record.get()).ok()?.id? {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 

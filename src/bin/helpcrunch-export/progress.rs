@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use helpcrunch_pager::ClientStats;
+use helpcrunch_pager::{ClientStats, ScanReport};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub(crate) struct Progress {
@@ -69,6 +69,7 @@ impl Progress {
             total,
             resumed_from,
             stats,
+            scan,
         } = outcome;
         let rate = per_minute(stats.requests, elapsed);
         let mut line = format!("{verb} {records} records");
@@ -88,6 +89,16 @@ impl Progress {
             rate * 100.0 / f64::from(self.limit),
             self.limit,
         ));
+        if scan.shifts_detected > 0 || scan.duplicates_dropped > 0 {
+            line.push_str(&format!(
+                "; records moved during the export: {} shifts detected, {} healed \
+                 ({} extra requests), {} duplicates dropped",
+                scan.shifts_detected,
+                scan.shifts_healed,
+                scan.extra_requests,
+                scan.duplicates_dropped
+            ));
+        }
         line
     }
 }
@@ -102,6 +113,7 @@ pub(crate) struct Outcome<'a> {
     pub(crate) total: Option<u64>,
     pub(crate) resumed_from: u64,
     pub(crate) stats: ClientStats,
+    pub(crate) scan: ScanReport,
 }
 
 /// The pace the budget kept: the gaps between requests per minute. The first request goes at
