@@ -15,6 +15,8 @@ pub enum Fault {
     Reset,
     /// `200 OK` with the page cut off halfway, as when a transfer breaks.
     Truncated,
+    /// `302 Found` to this URL, with the request's path and query appended.
+    Redirect(String),
 }
 
 impl Fault {
@@ -25,7 +27,7 @@ impl Fault {
             Fault::Status(status) => Some((*status, error_body(*status))),
             Fault::Body(body) => Some((200, body.clone())),
             Fault::Answer(status, body) => Some((*status, body.clone())),
-            Fault::Reset | Fault::Truncated => None,
+            Fault::Reset | Fault::Truncated | Fault::Redirect(_) => None,
         }
     }
 }

@@ -72,6 +72,7 @@ struct Reply {
     body: String,
     retry_after: Option<u64>,
     fault: Option<Fault>,
+    location: Option<String>,
 }
 
 /// What the service returns to make hyper drop the connection without an answer.
@@ -93,6 +94,7 @@ impl Reply {
             body: String::new(),
             retry_after: None,
             fault: None,
+            location: None,
         }
     }
 
@@ -102,6 +104,7 @@ impl Reply {
             body,
             retry_after: None,
             fault: None,
+            location: None,
         }
     }
 
@@ -111,6 +114,7 @@ impl Reply {
             body: error_body(status),
             retry_after: None,
             fault: None,
+            location: None,
         }
     }
 
@@ -127,6 +131,7 @@ impl Reply {
             body: errors_json(&entries),
             retry_after: None,
             fault: None,
+            location: None,
         }
     }
 }
@@ -183,6 +188,9 @@ async fn answer(
         .header(CONTENT_TYPE, content_type);
     if let Some(secs) = reply.retry_after {
         response = response.header(RETRY_AFTER, secs);
+    }
+    if let Some(location) = &reply.location {
+        response = response.header(hyper::header::LOCATION, location);
     }
     Ok(response
         .body(Full::new(Bytes::from(reply.body)))
@@ -258,7 +266,23 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
                 body,
                 retry_after: None,
                 fault: Some(f.clone()),
+                location: None,
             }
+        }
+        Some((Fault::Redirect(to), None)) => {
+            let query = if req.query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", req.query)
+            };
+            let path = req.path.strip_prefix("/v1").unwrap_or(req.path);
+            return Reply {
+                status: 302,
+                body: String::new(),
+                retry_after: None,
+                fault: Some(Fault::Redirect(to.clone())),
+                location: Some(format!("{}{path}{query}", to.trim_end_matches('/'))),
+            };
         }
         Some((Fault::Reset, None)) => {
             return Reply {
@@ -322,6 +346,7 @@ fn page(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
             body: errors_json(&[("not_found", "Chat not found")]),
             retry_after: None,
             fault: None,
+            location: None,
         },
         _ => Reply::error(404),
     }
