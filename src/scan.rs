@@ -127,6 +127,7 @@ where
         let window = Window::first(start, self.page_size);
         window.end()?;
         let page = self.fetch(window).await?;
+        self.sound(&page)?;
         let planner = Planner::new(window, page.total, self.page_size, self.ids.is_some());
         let mut rest = Box::new(Rest {
             planner,
@@ -151,16 +152,7 @@ where
     }
 
     async fn accept(&mut self, mut rest: Box<Rest<T>>, page: Page<T>) -> Result<Page<T>, Error> {
-        if page.received > page.limit as usize {
-            return Err(Error::Decode {
-                path: self.request.path.clone(),
-                offset: page.offset,
-                message: format!(
-                    "the page holds {} records where {} were asked for",
-                    page.received, page.limit
-                ),
-            });
-        }
+        self.sound(&page)?;
         rest.planner.saw_total(page.total);
         let ids: Vec<Option<u64>> = match &self.ids {
             Some(id_of) => page.items.iter().map(|r| id_of(r)).collect(),
@@ -170,6 +162,36 @@ where
         let page = self.checked(&mut rest, page, recovered);
         self.continue_after(rest, &page);
         Ok(page)
+    }
+
+    /// Refuses a page that cannot be what was asked for: more records than the limit, or one
+    /// id twice (a record then stands where another should, which would be lost unseen).
+    fn sound(&self, page: &Page<T>) -> Result<(), Error> {
+        let broken = |message: String| {
+            Err(Error::Decode {
+                path: self.request.path.clone(),
+                offset: page.offset,
+                message,
+            })
+        };
+        if page.received > page.limit as usize {
+            return broken(format!(
+                "the page holds {} records where {} were asked for",
+                page.received, page.limit
+            ));
+        }
+        if let Some(id_of) = &self.ids {
+            let mut ids = HashSet::with_capacity(page.items.len());
+            if let Some(id) = page
+                .items
+                .iter()
+                .filter_map(|r| id_of(r))
+                .find(|&id| !ids.insert(id))
+            {
+                return broken(format!("the page holds id {id} twice"));
+            }
+        }
+        Ok(())
     }
 
     /// Ends the scan at a short page; otherwise keeps it going, past the plan if need be.

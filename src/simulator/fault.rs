@@ -17,6 +17,16 @@ pub enum Fault {
     Truncated,
     /// `302 Found` to this URL, with the request's path and query appended.
     Redirect(String),
+    /// The page with its total replaced by this JSON text (`"-5"`, `"\"12\""`,
+    /// `"18446744073709551615"`), or with no total at all.
+    Total(Option<String>),
+    /// The page with records past the limit asked for.
+    Longer,
+    /// The page with its second record replaced by a copy of its first.
+    DuplicateId,
+    /// The page, after this long: longer than a client's timeout, it is a response that never
+    /// comes.
+    Stall(std::time::Duration),
 }
 
 impl Fault {
@@ -27,7 +37,7 @@ impl Fault {
             Fault::Status(status) => Some((*status, error_body(*status))),
             Fault::Body(body) => Some((200, body.clone())),
             Fault::Answer(status, body) => Some((*status, body.clone())),
-            Fault::Reset | Fault::Truncated | Fault::Redirect(_) => None,
+            _ => None,
         }
     }
 }

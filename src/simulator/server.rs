@@ -175,6 +175,9 @@ async fn answer(
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
+    if let Some(Fault::Stall(wait)) = &reply.fault {
+        tokio::time::sleep(*wait).await;
+    }
     if reply.status == 0 {
         return Err(Reset);
     }
@@ -293,12 +296,52 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
         _ => {}
     }
     let mut reply = page(state, n, req);
-    if fault == Some(&Fault::Truncated) && reply.status == 200 {
-        let cut = reply.body.len() / 2;
-        reply.body.truncate(cut);
-        reply.fault = Some(Fault::Truncated);
+    if let Some(fault) = fault.filter(|_| reply.status == 200) {
+        reply.body = spoil(&reply.body, fault);
+        reply.fault = Some(fault.clone());
     }
     reply
+}
+
+/// The page `body` as `fault` spoils it.
+fn spoil(body: &str, fault: &Fault) -> String {
+    let edit = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut page: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(body).expect("the simulator's pages are JSON");
+        f(&mut page);
+        serde_json::Value::Object(page).to_string()
+    };
+    match fault {
+        Fault::Truncated => body[..body.len() / 2].to_owned(),
+        Fault::Total(total) => {
+            let mut page: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(body).expect("the simulator's pages are JSON");
+            page.remove("meta");
+            page.remove("total");
+            let mut out = serde_json::Value::Object(page).to_string();
+            if let Some(raw) = total {
+                out.truncate(out.len() - 1);
+                out.push_str(&format!(",\"total\":{raw}}}"));
+            }
+            out
+        }
+        Fault::Longer => edit(&|page| {
+            if let Some(serde_json::Value::Array(data)) = page.get_mut("data") {
+                let extra: Vec<_> = (0..101u64)
+                    .map(|i| serde_json::json!({"id": 900_000_000 + i}))
+                    .collect();
+                data.extend(extra);
+            }
+        }),
+        Fault::DuplicateId => edit(&|page| {
+            if let Some(serde_json::Value::Array(data)) = page.get_mut("data") {
+                if data.len() >= 2 {
+                    data[1] = data[0].clone();
+                }
+            }
+        }),
+        _ => body.to_owned(),
+    }
 }
 
 /// A fault drawn for request `n` from the configured rates.

@@ -1,0 +1,181 @@
+//! Random fault schedules (which request fails, and how) and random mutation schedules (which
+//! request sees records inserted or deleted): every scan ends within its bound, and either
+//! every record that stayed arrived exactly once, or a typed error came.
+
+mod support;
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use helpcrunch_pager::simulator::{Fault, Mutation, Simulator};
+use helpcrunch_pager::{Department, Error};
+use proptest::prelude::*;
+use support::*;
+
+const RECORDS: usize = 700;
+/// Long enough for a stalled answer to count as one that never comes.
+const TIMEOUT: Duration = Duration::from_millis(250);
+
+fn fault() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        Just(Fault::Status(500)),
+        Just(Fault::Status(502)),
+        Just(Fault::Status(503)),
+        Just(Fault::Status(504)),
+        Just(Fault::Reset),
+        Just(Fault::Stall(Duration::from_secs(2))),
+        Just(Fault::Truncated),
+        Just(Fault::Body("<html>oops</html>".into())),
+        Just(Fault::Body(r#"{"data": {"id": 1}, "total": 1}"#.into())),
+        Just(Fault::Total(Some("-5".into()))),
+        Just(Fault::Total(Some("\"700\"".into()))),
+        Just(Fault::Total(None)),
+        Just(Fault::Total(Some("18446744073709551615".into()))),
+        Just(Fault::Longer),
+        Just(Fault::DuplicateId),
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (1usize..6).prop_map(Mutation::InsertFront),
+        (1usize..6).prop_map(Mutation::DeleteBefore),
+    ]
+}
+
+#[derive(Debug)]
+enum Outcome {
+    Records(Vec<u64>),
+    Failed(Error),
+}
+
+fn scan(
+    faults: &[(u64, Fault)],
+    mutations: &[(u64, Mutation)],
+    concurrency: usize,
+) -> (Simulator, Outcome, Duration) {
+    let mut builder = Simulator::builder().departments(RECORDS);
+    for (n, fault) in faults {
+        builder = builder.fault(*n, fault.clone());
+    }
+    for (n, mutation) in mutations {
+        builder = builder.mutation(*n, *mutation);
+    }
+    let sim = builder.start().unwrap();
+    let client = builder_for(&sim, 600_000).timeout(TIMEOUT).build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let outcome = runtime.block_on(bounded(
+        "a scan under faults",
+        client
+            .departments()
+            .concurrency(concurrency)
+            .map_ok(|d: Department| d.id)
+            .try_collect::<Vec<u64>>(),
+    ));
+    let took = started.elapsed();
+    let outcome = match outcome {
+        Ok(ids) => Outcome::Records(ids),
+        Err(e) => Outcome::Failed(e),
+    };
+    (sim, outcome, took)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_scan_under_faults_and_moving_records_ends_whole_or_with_a_typed_error(
+        faults in prop::collection::vec((1u64..16, fault()), 0..4),
+        mutations in prop::collection::vec((1u64..16, mutation()), 0..5),
+        concurrency in 1usize..=4,
+    ) {
+        let (sim, outcome, took) = scan(&faults, &mutations, concurrency);
+        prop_assert!(took < BOUND);
+        match outcome {
+            Outcome::Records(got) => {
+                let changes = sim.changes();
+                let deleted: BTreeSet<u64> = changes.deleted.iter().copied().collect();
+                let inserted: BTreeSet<u64> = changes.inserted.iter().copied().collect();
+                let mut count: HashMap<u64, usize> = HashMap::new();
+                for id in &got {
+                    *count.entry(*id).or_default() += 1;
+                }
+                prop_assert!(count.values().all(|&n| n == 1), "a record came twice");
+                for id in 1..=RECORDS as u64 {
+                    prop_assert!(
+                        deleted.contains(&id) || count.contains_key(&id),
+                        "record {} stayed and was lost", id
+                    );
+                }
+                prop_assert!(got.iter().all(|id| *id <= RECORDS as u64 || inserted.contains(id)));
+            }
+            Outcome::Failed(e) => {
+                // Typed, and one the faults explain: the API's status, a page that is not a
+                // page, or retries that ran out.
+                prop_assert!(
+                    matches!(e, Error::Decode { .. } | Error::Api { .. } | Error::RetriesExhausted { .. }),
+                    "unexpected {:?}", e
+                );
+                prop_assert!(!faults.is_empty(), "failed with no fault: {}", e);
+            }
+        }
+    }
+}
+
+#[test]
+fn faults_that_can_pass_are_retried_and_lose_nothing() {
+    let faults = [
+        (1, Fault::Status(503)),
+        (3, Fault::Reset),
+        (4, Fault::Stall(Duration::from_secs(2))),
+        (6, Fault::Truncated),
+        (7, Fault::Status(502)),
+    ];
+    let (sim, outcome, _) = scan(&faults, &[], 2);
+    let Outcome::Records(got) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_each_once_in_order(&got, RECORDS as u64);
+    assert!(sim.requests().iter().filter(|r| r.fault.is_some()).count() == faults.len());
+}
+
+#[test]
+fn pages_that_cannot_be_right_are_typed_errors() {
+    for fault in [
+        Fault::Total(Some("-5".into())),
+        Fault::Total(Some("\"700\"".into())),
+        Fault::Total(None),
+        Fault::Body(r#"{"data": {"id": 1}, "total": 1}"#.into()),
+        Fault::Body("<html>oops</html>".into()),
+        Fault::Longer,
+        Fault::DuplicateId,
+    ] {
+        let (_, outcome, _) = scan(&[(2, fault.clone())], &[], 1);
+        match outcome {
+            Outcome::Failed(Error::Decode {
+                offset, message, ..
+            }) => {
+                assert_eq!(offset, 99, "{fault:?}: {message}");
+            }
+            other => panic!("{fault:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_absurd_total_does_not_stop_a_scan_at_the_real_end() {
+    let (_, outcome, _) = scan(
+        &[(1, Fault::Total(Some("18446744073709551615".into())))],
+        &[],
+        4,
+    );
+    let Outcome::Records(got) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_each_once_in_order(&got, RECORDS as u64);
+}
