@@ -258,3 +258,50 @@ async fn an_unreachable_host_is_a_network_error_after_retries() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn keys_urls_and_paths_that_cannot_work_are_refused_before_anything_is_sent() {
+    let sim = Simulator::builder().departments(10).start().unwrap();
+    for key in ["", "   ", "\t\n"] {
+        let err = Client::builder().api_key(key).build().unwrap_err();
+        assert!(err.to_string().contains("the API key is empty"), "{err:?}");
+    }
+    for url in [
+        "ftp://api.helpcrunch.com/v1",
+        "api.helpcrunch.com/v1",
+        "file:///etc",
+    ] {
+        let err = Client::builder()
+            .api_key("key")
+            .base_url(url)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{url}: {err}");
+    }
+    let client = client_for(&sim, FAST);
+    for path in ["../admin", "chats/../../x", "https://evil.example/x"] {
+        let err = ids("bad path", client.paginate::<Value>(path), |_| 0)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{path}: {err}");
+    }
+    assert_eq!(sim.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn a_body_larger_than_the_cap_is_refused_not_buffered() {
+    let huge = format!(
+        "{{\"data\":[],\"total\":0,\"pad\":\"{}\"}}",
+        "x".repeat(33 << 20)
+    );
+    let sim = Simulator::builder()
+        .departments(10)
+        .fault(1, Fault::Body(huge))
+        .start()
+        .unwrap();
+    let err = ids("huge", client_for(&sim, FAST).departments(), dept_id)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+    assert_eq!(sim.stats().requests, 1, "refused, not retried");
+}
