@@ -45,10 +45,20 @@
 //! # Paging
 //!
 //! A [`Paginator`] is a [`Stream`](futures::Stream) of records. The first request reads the
-//! total; the remaining `offset` windows ([`Windows`]) are fetched up to
-//! [`concurrency`](Paginator::concurrency) at a time and yielded in offset order. The scan ends
-//! at the total, at a short or empty page (a total that promises more than the server has cannot
-//! make it loop), or at the first error. [`Paginator::pages`] gives whole [`Page`]s instead.
+//! total; the remaining `offset` windows are fetched up to
+//! [`concurrency`](Paginator::concurrency) at a time and yielded in offset order. The last
+//! window asks for one record past the total, and the scan ends at the first page that comes
+//! back short, or at the first error. [`Paginator::pages`] gives whole [`Page`]s instead.
+//!
+//! # Records that move
+//!
+//! Where records have ids (the models, `serde_json::Value`, or any type through
+//! [`Paginator::ids`]), each window after the first starts on the last record of the one
+//! before. A page that does not start there had records inserted or deleted in between: the
+//! scan drops records it has yielded already and reads back for those it skipped, so every
+//! record that stays in the collection for the whole scan comes out exactly once, at any
+//! concurrency. [`Paginator::report`] gives a [`ScanReport`]: shifts detected and healed,
+//! duplicates dropped, and the requests that cost (1 % more when nothing moves).
 //!
 //! # The rate budget
 //!
