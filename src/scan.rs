@@ -11,14 +11,16 @@
 //!   yielded. Moved back (deletes): the anchor is not in the page at all, and the records
 //!   between it and the page were skipped; the scan reads back, a window at a time, until it
 //!   meets records it has yielded, and yields the ones it had not.
-//! - Every id yielded is remembered (eight bytes each), and a record whose id was yielded
-//!   already is dropped, whatever the reason it came again.
+//! - Every id yielded is remembered (in a compressed bitmap: a few bytes each), and a record
+//!   whose id was yielded already is dropped, whatever the reason it came again.
 //! - The last window asks for one record past the total; a full answer means the collection
 //!   grew, and the scan goes on until a page comes back short.
 //!
 //! The overlap costs one record a page: 101 requests where 100 would do, when nothing moves.
 
 use std::collections::HashSet;
+
+use roaring::RoaringTreemap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -85,7 +87,8 @@ struct Rest<T> {
     in_flight: FuturesOrdered<Spawned<T>>,
     /// The id of the last record of the last page, where the next page should start.
     anchor: Option<u64>,
-    seen: HashSet<u64>,
+    /// Every id yielded, compressed (HelpCrunch's ids rise with time, so they cluster).
+    seen: RoaringTreemap,
 }
 
 impl<T> Scan<T>
@@ -133,7 +136,7 @@ where
             planner,
             in_flight: FuturesOrdered::new(),
             anchor: None,
-            seen: HashSet::new(),
+            seen: RoaringTreemap::new(),
         });
         let page = self.checked(&mut rest, page, Vec::new());
         self.continue_after(rest, &page);
@@ -281,7 +284,7 @@ where
                 .await?;
             let short = window.is_short();
             let received = window.received as u64;
-            let known = |id: u64| rest.seen.contains(&id) || heal.taken.contains(&id);
+            let known = |id: u64| rest.seen.contains(id) || heal.taken.contains(&id);
             let end = window
                 .items
                 .iter()
@@ -380,11 +383,11 @@ impl<T> Heal<T> {
         &mut self,
         records: impl IntoIterator<Item = T>,
         id_of: &(dyn Fn(&T) -> Option<u64> + Send + Sync),
-        seen: &HashSet<u64>,
+        seen: &RoaringTreemap,
     ) {
         for record in records {
             match id_of(&record) {
-                Some(id) if seen.contains(&id) || !self.taken.insert(id) => {}
+                Some(id) if seen.contains(id) || !self.taken.insert(id) => {}
                 _ => self.recovered.push(record),
             }
         }
