@@ -337,20 +337,26 @@ fn an_unreachable_host_says_so() {
     );
 }
 
+/// The command with --output and --checkpoint, as a script that resumes would run it.
+fn resumable(
+    sim: &Simulator,
+    rpm: &str,
+    collection: &str,
+    file: &Path,
+    checkpoint: &Path,
+) -> Command {
+    let mut cmd = export_from(sim, rpm, &[collection]);
+    cmd.arg("--output")
+        .arg(file)
+        .arg("--checkpoint")
+        .arg(checkpoint);
+    cmd
+}
+
 /// Starts an export of 3,000 departments at 600 a minute (about three seconds) and returns
 /// once its checkpoint has passed `offset`.
 fn start_slow_export(sim: &Simulator, file: &Path, checkpoint: &Path, offset: u64) -> Child {
-    let mut cmd = export_from(
-        sim,
-        "600",
-        &[
-            "departments",
-            "--output",
-            file.to_str().unwrap(),
-            "--checkpoint",
-            checkpoint.to_str().unwrap(),
-        ],
-    );
+    let mut cmd = resumable(sim, "600", "departments", file, checkpoint);
     let mut child = cmd.spawn().unwrap();
     let started = Instant::now();
     let passed = || {
@@ -393,17 +399,7 @@ async fn a_sigkilled_export_resumes_with_every_record_once_and_no_torn_line() {
     std::fs::write(&file, partial).unwrap();
     let before = sim.stats().requests as usize;
 
-    let ran = run(export_from(
-        &sim,
-        FAST,
-        &[
-            "departments",
-            "--output",
-            file.to_str().unwrap(),
-            "--checkpoint",
-            checkpoint.to_str().unwrap(),
-        ],
-    ));
+    let ran = run(resumable(&sim, FAST, "departments", &file, &checkpoint));
     assert!(ran.status.success(), "{}", ran.stderr);
     let resumed = sim.requests()[before..].to_vec();
     assert!(
@@ -444,17 +440,7 @@ fn a_checkpoint_of_another_collection_is_refused_and_nothing_is_touched() {
         std::fs::read(&checkpoint).unwrap(),
     );
 
-    let ran = run(export_from(
-        &sim,
-        FAST,
-        &[
-            "agents",
-            "--output",
-            file.to_str().unwrap(),
-            "--checkpoint",
-            checkpoint.to_str().unwrap(),
-        ],
-    ));
+    let ran = run(resumable(&sim, FAST, "agents", &file, &checkpoint));
     assert_eq!(ran.status.code(), Some(1));
     assert!(
         ran.stderr
@@ -490,17 +476,7 @@ async fn ctrl_c_keeps_the_checkpoint_and_exits_130_and_the_same_command_finishes
         "stopped between pages: the output ends where the checkpoint says"
     );
 
-    let ran = run(export_from(
-        &sim,
-        FAST,
-        &[
-            "departments",
-            "--output",
-            file.to_str().unwrap(),
-            "--checkpoint",
-            checkpoint.to_str().unwrap(),
-        ],
-    ));
+    let ran = run(resumable(&sim, FAST, "departments", &file, &checkpoint));
     assert!(ran.status.success(), "{}", ran.stderr);
     assert_eq!(lines(&file), source(&sim, "departments").await);
 }

@@ -297,28 +297,6 @@ async fn not_found_shapes_and_field_errors_are_kept_typed() {
 
 // ---- Random extra fields, nulls and odd values never fail a page ----
 
-/// Any JSON value, a few levels deep.
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
-            .prop_map(Value::from),
-        "[ -~]{0,12}".prop_map(Value::from),
-        "[0-9]{1,12}(\\.[0-9]{1,4})?".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[a-zA-Z]{1,8}", inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
 #[derive(Debug, Clone)]
 enum Change {
     /// Set a field to `null`.

@@ -9,6 +9,8 @@
 //! FUZZ_SECONDS=60 cargo test --release --all-features --test fuzz -- --nocapture --test-threads 1
 //! ```
 
+mod support;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,6 +20,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
+use support::any_json;
 
 const PAGES: [&str; 5] = [
     include_str!("fixtures/customers-page.json"),
@@ -70,26 +73,6 @@ fn mangled_page() -> impl Strategy<Value = Vec<u8>> {
             }
         }
         bytes
-    })
-}
-
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
-        ".{0,8}".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 32, 5, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::btree_map("(id|data|total|meta|messages|[a-z]{1,6})", inner, 0..5)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
     })
 }
 

@@ -3,9 +3,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::{Fault, Simulator};
 use helpcrunch_pager::{Client, Department, Error, DEFAULT_BASE_URL};
@@ -20,19 +17,6 @@ fn assert_no_key(what: &str, text: &str) {
         !text.contains("KEY-0f9e8d7c6b5a"),
         "part of the key leaked into {what}"
     );
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]
@@ -135,7 +119,7 @@ async fn the_key_is_in_no_debug_display_error_log_or_panic() {
         assert_no_key("a panic message", message);
     }
 
-    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let log = capture.text();
     assert!(
         log.contains("helpcrunch_page") && log.contains("retrying page"),
         "the capture saw the scan: {log}"

@@ -3,34 +3,12 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use helpcrunch_pager::simulator::{Fault, Simulator};
 use helpcrunch_pager::{Client, Department};
 use support::*;
 use tracing_subscriber::fmt::format::FmtSpan;
 
 const KEY: &str = "sk-live-4f1c9a7e-never-print-me";
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 #[tokio::test]
 async fn page_spans_carry_offset_attempt_and_status_and_never_the_key() {
