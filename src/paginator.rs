@@ -304,6 +304,17 @@ impl<T> Stream for Pages<T> {
 
 impl<T> Pages<T> {
     /// What the scan has seen so far of records moving under it (see [`Paginator::report`]).
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let mut pages = client.chat_messages(42).pages();
+    /// while let Some(page) = pages.try_next().await? {
+    ///     let moved = pages.report();
+    ///     println!("{} new, {} shifts so far", page.items.len(), moved.shifts_detected);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn report(&self) -> ScanReport {
         *self.report.lock().unwrap_or_else(|p| p.into_inner())
     }
