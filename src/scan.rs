@@ -130,7 +130,7 @@ where
         let window = Window::first(start, self.page_size);
         window.end()?;
         let page = self.fetch(window).await?;
-        self.sound(&page)?;
+        let page = self.resound(page).await?;
         let planner = Planner::new(window, page.total, self.page_size, self.ids.is_some());
         let mut rest = Box::new(Rest {
             planner,
@@ -155,7 +155,7 @@ where
     }
 
     async fn accept(&mut self, mut rest: Box<Rest<T>>, page: Page<T>) -> Result<Page<T>, Error> {
-        self.sound(&page)?;
+        let page = self.resound(page).await?;
         rest.planner.saw_total(page.total);
         let ids: Vec<Option<u64>> = match &self.ids {
             Some(id_of) => page.items.iter().map(|r| id_of(r)).collect(),
@@ -165,6 +165,25 @@ where
         let page = self.checked(&mut rest, page, recovered);
         self.continue_after(rest, &page);
         Ok(page)
+    }
+
+    /// The page if it is sound; otherwise the same window asked once more (a server can
+    /// glitch once), and a typed error if that answer is no better.
+    async fn resound(&mut self, page: Page<T>) -> Result<Page<T>, Error> {
+        if self.sound(&page).is_ok() {
+            return Ok(page);
+        }
+        let window = Window {
+            offset: page.offset,
+            limit: page.limit,
+        };
+        tracing::debug!(
+            offset = page.offset,
+            "asking again for a page that cannot be right"
+        );
+        let again = self.extra(window).await?;
+        self.sound(&again)?;
+        Ok(again)
     }
 
     /// Refuses a page that cannot be what was asked for: more records than the limit, or one

@@ -152,8 +152,6 @@ fn pages_that_cannot_be_right_are_typed_errors() {
         Fault::Total(None),
         Fault::Body(r#"{"data": {"id": 1}, "total": 1}"#.into()),
         Fault::Body("<html>oops</html>".into()),
-        Fault::Longer,
-        Fault::DuplicateId,
     ] {
         let (_, outcome, _) = scan(&[(2, fault.clone())], &[], 1);
         match outcome {
@@ -163,6 +161,30 @@ fn pages_that_cannot_be_right_are_typed_errors() {
                 assert_eq!(offset, 99, "{fault:?}: {message}");
             }
             other => panic!("{fault:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_page_too_long_or_with_an_id_twice_is_asked_again_then_refused() {
+    for fault in [Fault::Longer, Fault::DuplicateId] {
+        // Once: asked again, and the scan is whole.
+        let (sim, outcome, _) = scan(&[(2, fault.clone())], &[], 1);
+        let Outcome::Records(got) = outcome else {
+            panic!("{fault:?}: {outcome:?}")
+        };
+        assert_each_once_in_order(&got, RECORDS as u64);
+        let log = sim.requests();
+        assert_eq!(
+            (log[1].offset, log[2].offset),
+            (Some(99), Some(99)),
+            "{fault:?}: the same window twice"
+        );
+        // Twice in a row: a typed error.
+        let (_, outcome, _) = scan(&[(2, fault.clone()), (3, fault.clone())], &[], 1);
+        match outcome {
+            Outcome::Failed(Error::Decode { offset: 99, .. }) => {}
+            other => panic!("{fault:?} twice: {other:?}"),
         }
     }
 }
