@@ -54,11 +54,13 @@ struct Ran {
 
 /// Runs a spawned child to its end within [`BOUND`], reading both pipes meanwhile.
 fn finish(mut child: Child, started: Instant) -> Ran {
-    let mut out = child.stdout.take().unwrap();
+    let out = child.stdout.take();
     let mut err = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || {
         let mut s = String::new();
-        out.read_to_string(&mut s).unwrap();
+        if let Some(mut out) = out {
+            out.read_to_string(&mut s).unwrap();
+        }
         s
     });
     let err = std::thread::spawn(move || {
@@ -690,4 +692,27 @@ fn an_export_from_a_flaky_server_has_every_record_once() {
         "each fault cost one retry: {}",
         ran.stderr
     );
+}
+
+#[test]
+fn a_reader_that_closes_stdout_early_stops_the_export_quietly() {
+    let sim = Simulator::builder().departments(5_000).start().unwrap();
+    let mut child = export_from(&sim, FAST, &["departments", "--quiet"])
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    // Read one line, then go, as `| head -1` does.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let ran = finish(child, started);
+    assert!(first.starts_with("{\"id\":1,"), "{first}");
+    assert_eq!(ran.status.code(), Some(0), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("the reader closed the output"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
 }

@@ -190,8 +190,16 @@ impl State {
     /// Writes a whole page and flushes it, then moves the checkpoint past it (to `end`, the
     /// offset after the last record the API sent).
     fn write_page(&mut self, end: u64, items: &[Box<RawValue>]) -> Result<(), Failure> {
-        let write_failed =
-            |e: std::io::Error| Failure::run(format!("cannot write the output: {e}"));
+        let records = self.records;
+        let write_failed = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Failure::reader_gone(format!(
+                    "stopped after {records} records: the reader closed the output"
+                ))
+            } else {
+                Failure::run(format!("cannot write the output: {e}"))
+            }
+        };
         for raw in items {
             self.output.write_record(raw.get()).map_err(write_failed)?;
         }

@@ -7,7 +7,8 @@
 //! helpcrunch-export chats/search --filter '{"filter":[{"field":"chats.status","operator":"=","value":"3"}]}'
 //! ```
 //!
-//! Exit codes: 0 done, 1 the export failed, 2 a bad command line, 130 interrupted (Ctrl-C) and
+//! Exit codes: 0 done (or the reader of the output closed it, as `| head` does), 1 the export
+//! failed, 2 a bad command line, 130 interrupted (Ctrl-C) and
 //! 143 terminated (SIGTERM), with the checkpoint kept.
 
 #![forbid(unsafe_code)]
@@ -43,6 +44,14 @@ impl Failure {
     pub(crate) fn run(message: impl Into<String>) -> Self {
         Self {
             code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// Stopped because whoever read the output has gone (`| head`): not a failure, exit 0.
+    pub(crate) fn reader_gone(message: impl Into<String>) -> Self {
+        Self {
+            code: 0,
             message: message.into(),
         }
     }
