@@ -130,7 +130,7 @@ where
         let window = Window::first(start, self.page_size);
         window.end()?;
         let page = self.fetch(window).await?;
-        let page = self.resound(page).await?;
+        let (page, ids) = self.resound(page).await?;
         let planner = Planner::new(window, page.total, self.page_size, self.ids.is_some());
         let mut rest = Box::new(Rest {
             planner,
@@ -138,7 +138,7 @@ where
             anchor: None,
             seen: RoaringTreemap::new(),
         });
-        let page = self.checked(&mut rest, page, Vec::new());
+        let page = self.checked(&mut rest, page, ids, Vec::new());
         self.continue_after(rest, &page);
         Ok(page)
     }
@@ -155,23 +155,28 @@ where
     }
 
     async fn accept(&mut self, mut rest: Box<Rest<T>>, page: Page<T>) -> Result<Page<T>, Error> {
-        let page = self.resound(page).await?;
+        let (page, ids) = self.resound(page).await?;
         rest.planner.saw_total(page.total);
-        let ids: Vec<Option<u64>> = match &self.ids {
-            Some(id_of) => page.items.iter().map(|r| id_of(r)).collect(),
-            None => Vec::new(),
-        };
         let recovered = self.heal(&mut rest, page.offset, &ids).await?;
-        let page = self.checked(&mut rest, page, recovered);
+        let page = self.checked(&mut rest, page, ids, recovered);
         self.continue_after(rest, &page);
         Ok(page)
     }
 
-    /// The page if it is sound; otherwise the same window asked once more (a server can
-    /// glitch once), and a typed error if that answer is no better.
-    async fn resound(&mut self, page: Page<T>) -> Result<Page<T>, Error> {
-        if self.sound(&page).is_ok() {
-            return Ok(page);
+    /// Each record's id, read once per record: the exporter's reader parses raw JSON.
+    fn ids_of(&self, records: &[T]) -> Vec<Option<u64>> {
+        match &self.ids {
+            Some(id_of) => records.iter().map(|r| id_of(r)).collect(),
+            None => vec![None; records.len()],
+        }
+    }
+
+    /// The page and its records' ids if it is sound; otherwise the same window asked once
+    /// more (a server can glitch once), and a typed error if that answer is no better.
+    async fn resound(&mut self, page: Page<T>) -> Result<(Page<T>, Vec<Option<u64>>), Error> {
+        let ids = self.ids_of(&page.items);
+        if self.sound(&page, &ids).is_ok() {
+            return Ok((page, ids));
         }
         let window = Window {
             offset: page.offset,
@@ -182,13 +187,14 @@ where
             "asking again for a page that cannot be right"
         );
         let again = self.extra(window).await?;
-        self.sound(&again)?;
-        Ok(again)
+        let ids = self.ids_of(&again.items);
+        self.sound(&again, &ids)?;
+        Ok((again, ids))
     }
 
     /// Refuses a page that cannot be what was asked for: more records than the limit, or one
     /// id twice (a record then stands where another should, which would be lost unseen).
-    fn sound(&self, page: &Page<T>) -> Result<(), Error> {
+    fn sound(&self, page: &Page<T>, ids: &[Option<u64>]) -> Result<(), Error> {
         let broken = |message: String| {
             Err(Error::Decode {
                 path: self.request.path.clone(),
@@ -202,16 +208,9 @@ where
                 page.received, page.limit
             ));
         }
-        if let Some(id_of) = &self.ids {
-            let mut ids = HashSet::with_capacity(page.items.len());
-            if let Some(id) = page
-                .items
-                .iter()
-                .filter_map(|r| id_of(r))
-                .find(|&id| !ids.insert(id))
-            {
-                return broken(format!("the page holds id {id} twice"));
-            }
+        let mut unique = HashSet::with_capacity(ids.len());
+        if let Some(id) = ids.iter().flatten().find(|&&id| !unique.insert(id)) {
+            return broken(format!("the page holds id {id} twice"));
         }
         Ok(())
     }
@@ -259,13 +258,11 @@ where
         rest: &mut Rest<T>,
         page_offset: u64,
         ids: &[Option<u64>],
-    ) -> Result<Vec<T>, Error> {
-        let (Some(id_of), Some(anchor)) = (self.ids.clone(), rest.anchor) else {
+    ) -> Result<Vec<(T, Option<u64>)>, Error> {
+        // Anchors exist only where records have ids and windows overlap.
+        let Some(anchor) = rest.anchor.filter(|_| rest.planner.overlaps()) else {
             return Ok(Vec::new());
         };
-        if !rest.planner.overlaps() {
-            return Ok(Vec::new());
-        }
         match ids.iter().position(|&id| id == Some(anchor)) {
             Some(0) => return Ok(Vec::new()),
             // Moved on: what comes before the anchor was yielded already.
@@ -303,24 +300,28 @@ where
                 .await?;
             let short = window.is_short();
             let received = window.received as u64;
+            let window_ids = self.ids_of(&window.items);
             let known = |id: u64| rest.seen.contains(id) || heal.taken.contains(&id);
-            let end = window
-                .items
+            let end = window_ids
                 .iter()
-                .position(|r| id_of(r).is_some_and(|id| page_ids.contains(&id)))
-                .unwrap_or(window.items.len());
-            let last_known = window.items[..end]
+                .position(|id| id.is_some_and(|id| page_ids.contains(&id)))
+                .unwrap_or(window_ids.len());
+            let last_known = window_ids[..end]
                 .iter()
-                .rposition(|r| id_of(r).is_some_and(known));
+                .rposition(|id| id.is_some_and(known));
             if last_known.is_none() && start > 0 {
                 start = start.saturating_sub(step);
                 continue;
             }
             let from = last_known.map_or(0, |i| i + 1);
-            let reached_page = end < window.items.len();
+            let reached_page = end < window_ids.len();
             heal.take(
-                window.items.into_iter().take(end).skip(from),
-                &*id_of,
+                window
+                    .items
+                    .into_iter()
+                    .zip(window_ids)
+                    .take(end)
+                    .skip(from),
                 &rest.seen,
             );
             if reached_page || short {
@@ -346,12 +347,18 @@ where
 
     /// The page as the caller sees it: the recovered records first, then the page's own, each
     /// id once in the whole scan.
-    fn checked(&self, rest: &mut Rest<T>, page: Page<T>, recovered: Vec<T>) -> Page<T> {
-        let Some(id_of) = &self.ids else {
+    fn checked(
+        &self,
+        rest: &mut Rest<T>,
+        page: Page<T>,
+        ids: Vec<Option<u64>>,
+        recovered: Vec<(T, Option<u64>)>,
+    ) -> Page<T> {
+        if self.ids.is_none() {
             return page;
-        };
+        }
         let anchored = rest.anchor.is_some() && rest.planner.overlaps();
-        let last = page.items.last().and_then(|r| id_of(r));
+        let last = ids.last().copied().flatten();
         let Page {
             items,
             offset,
@@ -361,8 +368,8 @@ where
         } = page;
         let mut kept = Vec::with_capacity(items.len() + recovered.len());
         let mut dropped = 0;
-        for record in recovered.into_iter().chain(items) {
-            match id_of(&record) {
+        for (record, id) in recovered.into_iter().chain(items.into_iter().zip(ids)) {
+            match id {
                 Some(id) if !rest.seen.insert(id) => {
                     // The anchor repeats by design; anything else repeating is a duplicate.
                     if !(anchored && Some(id) == rest.anchor) {
@@ -392,22 +399,17 @@ where
 
 /// The records a heal has found so far.
 struct Heal<T> {
-    recovered: Vec<T>,
+    recovered: Vec<(T, Option<u64>)>,
     taken: HashSet<u64>,
 }
 
 impl<T> Heal<T> {
-    /// Takes the records neither yielded nor taken yet, in order.
-    fn take(
-        &mut self,
-        records: impl IntoIterator<Item = T>,
-        id_of: &(dyn Fn(&T) -> Option<u64> + Send + Sync),
-        seen: &RoaringTreemap,
-    ) {
-        for record in records {
-            match id_of(&record) {
+    /// Takes the records neither yielded nor taken yet, in order, with their ids.
+    fn take(&mut self, records: impl IntoIterator<Item = (T, Option<u64>)>, seen: &RoaringTreemap) {
+        for (record, id) in records {
+            match id {
                 Some(id) if seen.contains(id) || !self.taken.insert(id) => {}
-                _ => self.recovered.push(record),
+                _ => self.recovered.push((record, id)),
             }
         }
     }
