@@ -239,13 +239,20 @@ where
     /// # Ok(()) }
     /// ```
     pub fn pages(mut self) -> Pages<T> {
-        self.pages.take().unwrap_or_else(|| {
-            let (client, setup) = self
-                .setup
-                .take()
-                .expect("a paginator is set up until polled");
-            Pages::new(client, setup, self.ids.take(), Arc::clone(&self.report))
-        })
+        self.started();
+        self.pages.take().expect("started above")
+    }
+
+    /// The page stream, made from the settings the first time it is needed.
+    fn started(&mut self) -> &mut Pages<T> {
+        match self.pages {
+            Some(ref mut pages) => pages,
+            None => {
+                let (client, setup) = self.setup.take().expect("set up until first polled");
+                let pages = Pages::new(client, setup, self.ids.take(), Arc::clone(&self.report));
+                self.pages.insert(pages)
+            }
+        }
     }
 }
 
@@ -261,16 +268,7 @@ where
             if let Some(item) = this.buffer.next() {
                 return Poll::Ready(Some(Ok(item)));
             }
-            let pages = match &mut this.pages {
-                Some(pages) => pages,
-                None => {
-                    let (client, setup) = this.setup.take().expect("set up until first polled");
-                    let ids = this.ids.take();
-                    this.pages
-                        .insert(Pages::new(client, setup, ids, Arc::clone(&this.report)))
-                }
-            };
-            match ready!(pages.poll_next_unpin(cx)) {
+            match ready!(this.started().poll_next_unpin(cx)) {
                 Some(Ok(page)) => this.buffer = page.items.into_iter(),
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(None),
