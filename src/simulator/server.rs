@@ -88,19 +88,10 @@ impl std::fmt::Display for Reset {
 impl std::error::Error for Reset {}
 
 impl Reply {
-    fn reset() -> Self {
+    /// `status` with `body`, and no header or fault of note.
+    fn new(status: u16, body: String) -> Self {
         Self {
-            status: 0,
-            body: String::new(),
-            retry_after: None,
-            fault: None,
-            location: None,
-        }
-    }
-
-    fn ok(body: String) -> Self {
-        Self {
-            status: 200,
+            status,
             body,
             retry_after: None,
             fault: None,
@@ -108,14 +99,16 @@ impl Reply {
         }
     }
 
+    fn reset() -> Self {
+        Self::new(0, String::new())
+    }
+
+    fn ok(body: String) -> Self {
+        Self::new(200, body)
+    }
+
     fn error(status: u16) -> Self {
-        Self {
-            status,
-            body: error_body(status),
-            retry_after: None,
-            fault: None,
-            location: None,
-        }
+        Self::new(status, error_body(status))
     }
 
     /// A 400 with `invalid_request` and one entry per field error, as HelpCrunch sends it.
@@ -126,13 +119,7 @@ impl Reply {
                 .iter()
                 .map(|(code, message)| (code.as_str(), *message)),
         );
-        Self {
-            status: 400,
-            body: errors_json(&entries),
-            retry_after: None,
-            fault: None,
-            location: None,
-        }
+        Self::new(400, errors_json(&entries))
     }
 }
 
@@ -265,11 +252,8 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
     match fault.map(|f| (f, f.reply())) {
         Some((f, Some((status, body)))) => {
             return Reply {
-                status,
-                body,
-                retry_after: None,
                 fault: Some(f.clone()),
-                location: None,
+                ..Reply::new(status, body)
             }
         }
         Some((Fault::Redirect(to), None)) => {
@@ -280,11 +264,9 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
             };
             let path = req.path.strip_prefix("/v1").unwrap_or(req.path);
             return Reply {
-                status: 302,
-                body: String::new(),
-                retry_after: None,
                 fault: Some(Fault::Redirect(to.clone())),
                 location: Some(format!("{}{path}{query}", to.trim_end_matches('/'))),
+                ..Reply::new(302, String::new())
             };
         }
         Some((Fault::Reset, None)) => {
@@ -313,18 +295,14 @@ fn spoil(body: &str, fault: &Fault) -> String {
     };
     match fault {
         Fault::Truncated => body[..body.len() / 2].to_owned(),
-        Fault::Total(total) => {
-            let mut page: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(body).expect("the simulator's pages are JSON");
+        Fault::Total(total) => edit(&|page| {
             page.remove("meta");
             page.remove("total");
-            let mut out = serde_json::Value::Object(page).to_string();
             if let Some(raw) = total {
-                out.truncate(out.len() - 1);
-                out.push_str(&format!(",\"total\":{raw}}}"));
+                let value = serde_json::from_str(raw).expect("Fault::Total takes JSON text");
+                page.insert("total".into(), value);
             }
-            out
-        }
+        }),
         Fault::Longer => edit(&|page| {
             if let Some(serde_json::Value::Array(data)) = page.get_mut("data") {
                 let extra: Vec<_> = (0..101u64)
@@ -384,13 +362,9 @@ fn page(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
             search(collection, req.body.unwrap_or_default(), skew)
         }
         (&Method::POST, _) => Reply::error(404),
-        (_, None) if path.starts_with("chats/") && path.ends_with("/messages") => Reply {
-            status: 404,
-            body: errors_json(&[("not_found", "Chat not found")]),
-            retry_after: None,
-            fault: None,
-            location: None,
-        },
+        (_, None) if path.starts_with("chats/") && path.ends_with("/messages") => {
+            Reply::new(404, errors_json(&[("not_found", "Chat not found")]))
+        }
         _ => Reply::error(404),
     }
 }
