@@ -73,6 +73,20 @@ pub enum Error {
         message: String,
     },
 
+    /// The scan could not prove that it read every record of the collection: records moved
+    /// further than it could follow, or the pages and the totals disagree in a way that asking
+    /// again did not settle. Nothing was lost silently: the records yielded so far are sound,
+    /// and the scan can be run again.
+    #[error("the scan of {path} could not prove it read every record (at offset {offset}): {reason}")]
+    Incomplete {
+        /// The collection's path.
+        path: String,
+        /// The offset where the scan stood.
+        offset: u64,
+        /// What could not be proven.
+        reason: String,
+    },
+
     /// A retryable failure (429, 5xx, network) kept failing until the retry policy's attempts or
     /// total wait ran out.
     #[error(
