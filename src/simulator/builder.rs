@@ -1,0 +1,331 @@
+//! Configuring a simulator: its key, collections, rate limit, faults and mutations.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::data::{Collection, TotalStyle};
+use super::rate::RateState;
+use super::records::{self, Kind};
+use super::{server, Changes, Fault, Mutation, RateLimit, Simulator, State, DEFAULT_API_KEY};
+
+/// Configures a [`Simulator`].
+///
+/// # Default
+///
+/// - key: [`DEFAULT_API_KEY`]
+/// - collections: none (a request for one answers 404)
+/// - rate limit: none
+/// - latency: none
+/// - `Retry-After` on 429: not sent (HelpCrunch does not document one)
+#[derive(Debug, Clone)]
+pub struct SimulatorBuilder {
+    pub(super) api_key: String,
+    pub(super) collections: BTreeMap<String, Collection>,
+    pub(super) rate_limit: Option<RateLimit>,
+    pub(super) latency: Duration,
+    pub(super) retry_after: bool,
+    pub(super) total_skew: i64,
+    pub(super) faults: BTreeMap<u64, Fault>,
+    pub(super) mutations: BTreeMap<u64, Vec<Mutation>>,
+    pub(super) mutate_every: Vec<(u64, Mutation)>,
+    pub(super) fault_rates: Vec<(f64, Fault)>,
+    pub(super) seed: u64,
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> Self {
+        Self {
+            api_key: DEFAULT_API_KEY.to_owned(),
+            collections: BTreeMap::new(),
+            rate_limit: None,
+            latency: Duration::ZERO,
+            retry_after: false,
+            total_skew: 0,
+            faults: BTreeMap::new(),
+            mutations: BTreeMap::new(),
+            mutate_every: Vec::new(),
+            fault_rates: Vec::new(),
+            seed: 1,
+        }
+    }
+}
+
+impl SimulatorBuilder {
+    /// The key the server accepts as `Authorization: Bearer <key>`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().api_key("test-key").start()?;
+    /// assert_eq!(sim.api_key(), "test-key");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// `GET /departments` with `count` departments (ids 1..=count), total under `meta`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().departments(250).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn departments(self, count: usize) -> Self {
+        self.with(
+            "departments",
+            Kind::Department,
+            TotalStyle::Meta,
+            ascending(count),
+        )
+    }
+
+    /// `GET /agents` with `count` agents, total under `meta`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().agents(40).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn agents(self, count: usize) -> Self {
+        self.with("agents", Kind::Agent, TotalStyle::Meta, ascending(count))
+    }
+
+    /// `GET /customers` with `count` customers, total at the top level, sortable by
+    /// `customers.firstSeen`/`customers.lastSeen`; and `POST /customers/search` over them.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().customers(5_000).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn customers(self, count: usize) -> Self {
+        self.with(
+            "customers",
+            Kind::Customer,
+            TotalStyle::TopLevel,
+            ascending(count),
+        )
+    }
+
+    /// `GET /chats` with `count` chats, total under `meta`, sortable by the four documented
+    /// fields; and `POST /chats/search` over them.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().chats(1_000).chat_messages(7, 300).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn chats(self, count: usize) -> Self {
+        self.with("chats", Kind::Chat, TotalStyle::Meta, ascending(count))
+    }
+
+    /// `GET /chats/{chat_id}/messages` with `count` messages, newest first (ids
+    /// `chat_id * 1_000_000 + n`, `n` from `count` down to 1), total at the top level. A chat
+    /// with no messages set up answers 404 `Chat not found`.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use helpcrunch_pager::{simulator::Simulator, Client};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = Simulator::builder().chat_messages(7, 3).start()?;
+    /// let client = Client::builder().api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// let ids: Vec<u64> = client.chat_messages(7).map_ok(|m| m.id).try_collect().await?;
+    /// assert_eq!(ids, [7_000_003, 7_000_002, 7_000_001]);
+    /// # Ok(()) }
+    /// ```
+    pub fn chat_messages(self, chat_id: u64, count: usize) -> Self {
+        let ids = (1..=count as u64)
+            .rev()
+            .map(|n| chat_id * records::MESSAGE_ID_SPACE + n)
+            .collect();
+        let path = format!("chats/{chat_id}/messages");
+        self.with(&path, Kind::Message, TotalStyle::TopLevel, ids)
+    }
+
+    /// Any other list endpoint at `path` with `count` records `{"id", "name"}` and a top-level
+    /// total.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().collection("knowledge-base/articles", 120).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn collection(self, path: &str, count: usize) -> Self {
+        self.with(path, Kind::Generic, TotalStyle::TopLevel, ascending(count))
+    }
+
+    fn with(mut self, path: &str, kind: Kind, style: TotalStyle, ids: Vec<u64>) -> Self {
+        self.collections.insert(
+            path.trim_matches('/').to_owned(),
+            Collection::new(kind, style, ids),
+        );
+        self
+    }
+
+    /// The rate limit and its algorithm.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{RateLimit, Simulator};
+    /// use std::time::Duration;
+    /// // HelpCrunch's 120 a minute, sixty times faster.
+    /// let sim = Simulator::builder().rate_limit(RateLimit::sliding_window(120, Duration::from_secs(1))).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// How long every answer takes, after the rate limit has counted the request.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// use std::time::Duration;
+    /// let sim = Simulator::builder().latency(Duration::from_millis(40)).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Whether a 429 carries `Retry-After` (whole seconds, rounded up, as HTTP has it).
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().retry_after(true).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn retry_after(mut self, send: bool) -> Self {
+        self.retry_after = send;
+        self
+    }
+
+    /// Reports `skew` more (or fewer) records than there are, as the docs' own agents example
+    /// does (`total: 5` with four records).
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// // The docs' agents example: a total of 5 for 4 agents.
+    /// let sim = Simulator::builder().agents(4).total_skew(1).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn total_skew(mut self, skew: i64) -> Self {
+        self.total_skew = skew;
+        self
+    }
+
+    /// Answers the `n`th request (counting from 1, every request) with `fault`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Fault, Simulator};
+    /// let sim = Simulator::builder().fault(2, Fault::Status(503)).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn fault(mut self, n: u64, fault: Fault) -> Self {
+        self.faults.insert(n, fault);
+        self
+    }
+
+    /// Answers each request with `fault` with the given probability (0.0 to 1.0), drawn from a
+    /// generator seeded by [`seed`](Self::seed) and the request's number, so a run can be
+    /// repeated. A request chosen by [`fault`](Self::fault) gets that fault instead.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Fault, Simulator};
+    /// // A flaky server: 5 % 500s, 3 % reset connections, 3 % pages cut off.
+    /// let sim = Simulator::builder()
+    ///     .departments(5_000)
+    ///     .fault_rate(0.05, Fault::Status(500))
+    ///     .fault_rate(0.03, Fault::Reset)
+    ///     .fault_rate(0.03, Fault::Truncated)
+    ///     .start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn fault_rate(mut self, probability: f64, fault: Fault) -> Self {
+        self.fault_rates.push((probability.clamp(0.0, 1.0), fault));
+        self
+    }
+
+    /// The seed of the random faults (default 1).
+    ///
+    /// ```
+    /// let sim = helpcrunch_pager::simulator::Simulator::builder().seed(42).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Applies `mutation`, just before answering the `n`th request (counting from 1, every
+    /// request), to the collection that request reads.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Mutation, Simulator};
+    /// let sim = Simulator::builder()
+    ///     .departments(500)
+    ///     .mutation(3, Mutation::DeleteBefore(5))
+    ///     .start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn mutation(mut self, n: u64, mutation: Mutation) -> Self {
+        self.mutations.entry(n).or_default().push(mutation);
+        self
+    }
+
+    /// Applies `mutation` before every `k`th request, to the collection it reads.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Mutation, Simulator};
+    /// // New messages arrive at the front of a newest-first list while it is read.
+    /// let sim = Simulator::builder()
+    ///     .chat_messages(7, 1_000)
+    ///     .mutate_every(2, Mutation::InsertFront(1))
+    ///     .start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn mutate_every(mut self, k: u64, mutation: Mutation) -> Self {
+        self.mutate_every.push((k.max(1), mutation));
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving on a thread of its own.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().departments(10).start()?;
+    /// assert!(sim.base_url().starts_with("http://127.0.0.1:"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn start(self) -> std::io::Result<Simulator> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let started = Instant::now();
+        let state = Arc::new(State {
+            rate: Mutex::new(self.rate_limit.map(|l| RateState::new(l, started))),
+            collections: Mutex::new(self.collections.clone()),
+            changes: Mutex::new((Changes::default(), fastrand::Rng::with_seed(0x5eed))),
+            config: self,
+            started,
+            requests: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
+        });
+        let server = server::spawn(listener, Arc::clone(&state))?;
+        Ok(Simulator {
+            addr,
+            state,
+            server: Some(server),
+        })
+    }
+}
+
+fn ascending(count: usize) -> Vec<u64> {
+    (1..=count as u64).collect()
+}
