@@ -113,7 +113,7 @@ pub use models::{
 };
 pub use paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
 pub use retry::RetryPolicy;
-pub use scan::ScanReport;
+pub use scan::{ScanPosition, ScanReport};
 pub use search::{Comparison, Operator, Search};
 pub use sort::{ChatSort, CustomerSort, Order};
 pub use stats::ClientStats;

@@ -4,18 +4,22 @@
 //! moved in between.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use futures::stream::{self, BoxStream, Stream, StreamExt};
+use futures::stream::{self, BoxStream, Fuse, FusedStream, Stream, StreamExt};
+use roaring::RoaringTreemap;
 use serde::de::DeserializeOwned;
 
 use crate::client::Client;
 use crate::envelope::Page;
 use crate::error::Error;
-use crate::models;
+use crate::models::{self, Timestamp};
 use crate::request::ListRequest;
-use crate::scan::{IdOf, Scan, ScanReport, SharedReport};
+use crate::scan::{
+    moving_field, with_shared, IdOf, KeyOf, Scan, ScanPosition, ScanReport, Settings, SharedState,
+    Start,
+};
 use crate::window::PageSize;
 
 /// How many windows may be in flight at once unless told otherwise.
@@ -28,14 +32,22 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Every record of a collection, as a [`Stream`] of `Result<T, Error>` in offset order.
 ///
 /// Nothing is sent until the stream is first polled; dropping it cancels whatever is in flight.
-/// The scan ends at the first page that comes back shorter than asked (the last window asks
-/// for one record past the total, so a collection that grew is read to its new end), or at the
-/// first error (which is yielded, then the stream ends).
+/// The scan ends where a page comes back shorter than asked and agrees with its total (the
+/// last window asks for one record past the total, so a collection that grew is read to its
+/// new end), or where a second read confirms a short page's end; or at the first error, which
+/// is yielded, then the stream ends. Polled after its end, it gives `None` again
+/// ([`FusedStream`]).
 ///
 /// Where records have ids (the crate's models and `serde_json::Value` do; see
 /// [`ids`](Self::ids)), records that move while the scan runs are neither lost nor yielded
 /// twice: every record that stays in the collection for the whole scan comes out exactly
-/// once, and [`report`](Self::report) says what moved and what it cost.
+/// once, and [`report`](Self::report) says what moved and what it cost. Where the scan cannot
+/// prove that, it ends with [`Error::Incomplete`], never quietly.
+///
+/// Chats and customers are read in a stable order unless another is asked for
+/// (`chats.createdAt` and `customers.firstSeen`, oldest first: new records append at the end
+/// and a record that changes does not move). Orders in which a changed record jumps to the
+/// front are followed too (see [`moves_to_front`](Self::moves_to_front)).
 ///
 /// The `page_size`, `start_offset`, `concurrency` and `query` settings are read when the stream
 /// is first polled. Bad settings (a page size outside `1..=100`, a concurrency of 0, a path with
@@ -56,9 +68,9 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// ```
 #[must_use = "a paginator does nothing until it is polled"]
 pub struct Paginator<T> {
-    setup: Option<(Client, Setup)>,
-    ids: Option<IdOf<T>>,
-    report: SharedReport,
+    /// The settings, until the first poll turns them into the page stream.
+    setup: Option<(Client, Setup<T>)>,
+    shared: SharedState,
     pages: Option<Pages<T>>,
     buffer: std::vec::IntoIter<T>,
 }
@@ -66,20 +78,27 @@ pub struct Paginator<T> {
 // The buffer is never pinned through the paginator, so moving it is always sound.
 impl<T> Unpin for Paginator<T> {}
 
-#[derive(Debug)]
-struct Setup {
+struct Setup<T> {
     request: ListRequest,
     page_size: u32,
     start_offset: u64,
     concurrency: usize,
+    ids: Option<IdOf<T>>,
+    key: Option<KeyOf<T>>,
+    resume: Option<(ScanPosition, RoaringTreemap)>,
 }
 
 impl<T> std::fmt::Debug for Paginator<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Paginator")
-            .field("setup", &self.setup.as_ref().map(|(_, s)| s))
-            .field("started", &self.pages.is_some())
-            .finish()
+        let mut d = f.debug_struct("Paginator");
+        if let Some((_, s)) = &self.setup {
+            d.field("request", &s.request)
+                .field("page_size", &s.page_size)
+                .field("start_offset", &s.start_offset)
+                .field("concurrency", &s.concurrency)
+                .field("resume", &s.resume.as_ref().map(|(p, _)| p));
+        }
+        d.field("started", &self.pages.is_some()).finish()
     }
 }
 
@@ -93,14 +112,20 @@ where
             page_size: PageSize::MAX.get(),
             start_offset: 0,
             concurrency: DEFAULT_CONCURRENCY,
+            ids: models::known_ids::<T>(),
+            key: None,
+            resume: None,
         };
         Self {
             setup: Some((client, setup)),
-            ids: models::known_ids::<T>(),
-            report: Arc::new(Mutex::new(ScanReport::default())),
+            shared: SharedState::default(),
             pages: None,
             buffer: Vec::new().into_iter(),
         }
+    }
+
+    fn setup_mut(&mut self) -> Option<&mut Setup<T>> {
+        self.setup.as_mut().map(|(_, s)| s)
     }
 
     /// How to read a record's id, which the scan needs to keep records that move while it
@@ -122,8 +147,68 @@ where
     /// # Ok(()) }
     /// ```
     pub fn ids(mut self, id_of: impl Fn(&T) -> Option<u64> + Send + Sync + 'static) -> Self {
-        if self.setup.is_some() {
-            self.ids = Some(Arc::new(id_of));
+        if let Some(s) = self.setup_mut() {
+            s.ids = Some(Arc::new(id_of));
+        }
+        self
+    }
+
+    /// Says that this list is ordered, newest first, by a field that changes when a record
+    /// does (as chats by `lastMessageAt`), so that a changed record jumps to the front, and
+    /// gives the way to read that field. After the main pass the scan reads the head of the
+    /// list again until it reaches records that did not move, and until the head stands still
+    /// (see [`ScanReport::head_rounds`]); when nothing moves that costs one request.
+    ///
+    /// Chats sorted by `lastMessageAt`, `lastCustomerMessageAt` or `closedAt` and customers
+    /// sorted by `lastSeen` (with `order` other than `asc`) are known to move and need no
+    /// call: the crate reads the field from [`Chat`](crate::Chat), [`Customer`](crate::Customer)
+    /// and `serde_json::Value` records. For another type sorted so, give the key here, or each
+    /// round reads the whole list.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// use helpcrunch_pager::Timestamp;
+    /// #[derive(serde::Deserialize)]
+    /// struct Ticket { id: u64, #[serde(rename = "updatedAt")] updated_at: Option<Timestamp> }
+    ///
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let tickets: Vec<Ticket> = client
+    ///     .paginate("tickets")
+    ///     .ids(|t: &Ticket| Some(t.id))
+    ///     .moves_to_front(|t: &Ticket| t.updated_at)
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn moves_to_front(
+        mut self,
+        key: impl Fn(&T) -> Option<Timestamp> + Send + Sync + 'static,
+    ) -> Self {
+        if let Some(s) = self.setup_mut() {
+            s.key = Some(Arc::new(key));
+        }
+        self
+    }
+
+    /// Resumes a scan stopped earlier (say, by a crash) from `position`, the last
+    /// [`Pages::position`] it gave, with the ids of the records it had yielded. The first
+    /// window starts on the last record read, and records that moved while the scan was
+    /// stopped are healed as they are while it runs: every record that stays in the
+    /// collection throughout comes out once across the two runs. Replaces
+    /// [`start_offset`](Self::start_offset).
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// use helpcrunch_pager::ScanPosition;
+    /// # async fn run(client: helpcrunch_pager::Client, saved: ScanPosition, written: Vec<u64>)
+    /// #     -> Result<(), helpcrunch_pager::Error> {
+    /// let rest: Vec<helpcrunch_pager::Customer> =
+    ///     client.customers().resume(saved, written).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn resume(mut self, position: ScanPosition, seen: impl IntoIterator<Item = u64>) -> Self {
+        if let Some(s) = self.setup_mut() {
+            s.resume = Some((position, seen.into_iter().collect()));
         }
         self
     }
@@ -141,11 +226,7 @@ where
     /// # Ok(()) }
     /// ```
     pub fn report(&self) -> ScanReport {
-        *self.report.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn setup_mut(&mut self) -> Option<&mut Setup> {
-        self.setup.as_mut().map(|(_, s)| s)
+        with_shared(&self.shared, |s| s.report)
     }
 
     /// Records per request, `1..=100` (default 100).
@@ -249,7 +330,7 @@ where
             Some(ref mut pages) => pages,
             None => {
                 let (client, setup) = self.setup.take().expect("set up until first polled");
-                let pages = Pages::new(client, setup, self.ids.take(), Arc::clone(&self.report));
+                let pages = Pages::new(client, setup, Arc::clone(&self.shared));
                 self.pages.insert(pages)
             }
         }
@@ -277,17 +358,28 @@ where
     }
 }
 
-/// A collection as a stream of [`Page`]s, from [`Paginator::pages`].
+impl<T> FusedStream for Paginator<T>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    fn is_terminated(&self) -> bool {
+        self.buffer.len() == 0 && self.pages.as_ref().is_some_and(Pages::is_terminated)
+    }
+}
+
+/// A collection as a stream of [`Page`]s, from [`Paginator::pages`]. Polled after its end, it
+/// gives `None` again ([`FusedStream`]).
 #[must_use = "streams do nothing until polled"]
 pub struct Pages<T> {
-    inner: BoxStream<'static, Result<Page<T>, Error>>,
-    report: SharedReport,
+    inner: Fuse<BoxStream<'static, Result<Page<T>, Error>>>,
+    shared: SharedState,
 }
 
 impl<T> std::fmt::Debug for Pages<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pages")
             .field("report", &self.report())
+            .field("position", &self.position())
             .finish_non_exhaustive()
     }
 }
@@ -297,6 +389,12 @@ impl<T> Stream for Pages<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.inner.poll_next_unpin(cx)
+    }
+}
+
+impl<T> FusedStream for Pages<T> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
     }
 }
 
@@ -314,46 +412,81 @@ impl<T> Pages<T> {
     /// # Ok(()) }
     /// ```
     pub fn report(&self) -> ScanReport {
-        *self.report.lock().unwrap_or_else(|p| p.into_inner())
+        with_shared(&self.shared, |s| s.report)
     }
-}
 
-enum Step<T> {
-    Start(Client, Setup, Option<IdOf<T>>, SharedReport),
-    Scanning(Scan<T>),
+    /// Where the scan stands after the page it yielded last: keep it with the records of that
+    /// page and everything before, and [`Paginator::resume`] carries on from there. `None`
+    /// before the first page.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let mut pages = client.customers().pages();
+    /// while let Some(page) = pages.try_next().await? {
+    ///     // Write the page's records somewhere durable, then:
+    ///     let position = pages.position().expect("a page was read");
+    ///     println!("{}", serde_json::to_string(&position).unwrap());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn position(&self) -> Option<ScanPosition> {
+        with_shared(&self.shared, |s| s.position.clone())
+    }
 }
 
 impl<T> Pages<T>
 where
     T: DeserializeOwned + Send + 'static,
 {
-    fn new(client: Client, setup: Setup, ids: Option<IdOf<T>>, report: SharedReport) -> Self {
-        let start = Step::Start(client, setup, ids, Arc::clone(&report));
-        let inner = stream::unfold(Some(start), |step| async move {
-            let mut scan = match step? {
-                Step::Scanning(scan) => scan,
-                Step::Start(client, setup, ids, report) => match setup.checked() {
-                    Ok(settings) => Scan::new(client, setup.request, settings, ids, report),
-                    // Bad settings are the stream's one item, before any request.
-                    Err(e) => return Some((Err(e), None)),
-                },
-            };
-            let page = scan.next_page().await?;
-            Some((page, Some(Step::Scanning(scan))))
-        })
-        .boxed();
-        Self { inner, report }
+    fn new(client: Client, setup: Setup<T>, shared: SharedState) -> Self {
+        let inner = match setup.checked() {
+            Ok((request, settings)) => {
+                let scan = Scan::new(client, request, settings, Arc::clone(&shared));
+                stream::try_unfold(scan, |mut scan| async move {
+                    Ok(scan.next_page().await.transpose()?.map(|page| (page, scan)))
+                })
+                .boxed()
+            }
+            // Bad settings are the stream's one item, before any request.
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+        };
+        Self {
+            inner: inner.fuse(),
+            shared,
+        }
     }
 }
 
-impl Setup {
-    /// The settings a scan takes, or the reason they cannot work.
-    fn checked(&self) -> Result<(PageSize, u64, usize), Error> {
+impl<T: 'static> Setup<T> {
+    /// The request and the settings a scan takes, or the reason they cannot work.
+    fn checked(self) -> Result<(ListRequest, Settings<T>), Error> {
         let page_size = PageSize::new(self.page_size)?;
         if self.concurrency == 0 {
             return Err(Error::InvalidInput("concurrency must be at least 1".into()));
         }
         self.request.validate()?;
-        Ok((page_size, self.start_offset, self.concurrency))
+        let request = self.request.with_stable_order();
+        let moves = request.param("sort").and_then(|sort| moving_field(&sort));
+        let ascending = request
+            .param("order")
+            .is_some_and(|o| o.trim().eq_ignore_ascii_case("asc"));
+        let moving = match (self.key, moves) {
+            (Some(key), _) => Some(Some(key)),
+            (None, Some(field)) if !ascending => Some(models::known_key::<T>(field)),
+            (None, _) => None,
+        };
+        let start = match self.resume {
+            Some((position, seen)) => Start::Resume(position, seen),
+            None => Start::Offset(self.start_offset),
+        };
+        let settings = Settings {
+            page_size,
+            start,
+            concurrency: self.concurrency,
+            ids: self.ids,
+            moving,
+        };
+        Ok((request, settings))
     }
 }

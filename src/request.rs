@@ -47,6 +47,43 @@ impl ListRequest {
         self.query.push((key.to_owned(), value.to_owned()));
     }
 
+    /// A parameter the endpoint takes, such as `sort`: from the body of a search, from the
+    /// query otherwise.
+    pub(crate) fn param(&self, key: &str) -> Option<String> {
+        match &self.body {
+            Some(Value::Object(body)) => body.get(key).map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+            _ => self
+                .query
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone()),
+        }
+    }
+
+    /// Asks for a stable order where the list has one and the caller chose none: chats by
+    /// `chats.createdAt` and customers by `customers.firstSeen`, oldest first, so that new
+    /// records append at the end and a record that changes does not move.
+    pub(crate) fn with_stable_order(mut self) -> Self {
+        let list = self.path.trim_matches('/');
+        let list = list.strip_suffix("/search").unwrap_or(list);
+        let stable = match list {
+            "chats" => "chats.createdAt",
+            "customers" => "customers.firstSeen",
+            _ => return self,
+        };
+        if self.param("sort").is_none() {
+            self.set_param("sort", stable);
+            if self.param("order").is_none() {
+                self.set_param("order", "asc");
+            }
+        }
+        self
+    }
+
     /// Refuses what cannot be a collection request, before anything is sent.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let p = &self.path;

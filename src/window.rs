@@ -170,7 +170,7 @@ impl Iterator for Windows {
 /// With an overlap of one, each window starts on the last record of the one before (the
 /// anchor), which lets the scan see that the records moved between two pages. The last window
 /// of the plan asks for one record past the known total (the probe): a full answer means the
-/// collection grew and the plan goes on; a short one ends the scan without an extra request.
+/// collection grew, and from then on the plan reads full pages until one comes back short.
 #[derive(Debug, Clone)]
 pub(crate) struct Planner {
     /// The first position no window has covered yet.
@@ -179,19 +179,38 @@ pub(crate) struct Planner {
     horizon: u64,
     page_size: u64,
     overlap: u64,
+    /// The collection grew past its totals: plan full pages, with no horizon.
+    growing: bool,
 }
 
 impl Planner {
-    /// The plan after a first window `first` that reported `total`; `overlap` where the
-    /// records have ids to anchor on (and pages hold at least two).
-    pub(crate) fn new(first: Window, total: u64, page_size: PageSize, overlap: bool) -> Self {
+    /// The plan for the records from `end` on, where `total` was reported; `anchored` where
+    /// the record just before `end` was read (the next window then starts on it), and
+    /// `overlap` where the records have ids to anchor on (and pages hold at least two).
+    pub(crate) fn at(
+        end: u64,
+        anchored: bool,
+        total: u64,
+        page_size: PageSize,
+        overlap: bool,
+    ) -> Self {
         let page_size = u64::from(page_size.get());
+        let overlap = u64::from(overlap && page_size >= 2);
         Self {
-            cursor: first.offset.saturating_add(u64::from(first.limit)),
+            cursor: cursor_for(end, anchored, overlap),
             horizon: total,
             page_size,
-            overlap: u64::from(overlap && page_size >= 2),
+            overlap,
+            growing: false,
         }
+    }
+
+    /// Plans again from `end`, dropping what was planned past it, with at least one window
+    /// even where `end` is past every total seen.
+    pub(crate) fn restart_at(&mut self, end: u64, anchored: bool) {
+        self.cursor = cursor_for(end, anchored, self.overlap);
+        self.horizon = self.horizon.max(self.cursor);
+        self.growing = false;
     }
 
     /// Whether windows overlap by one record.
@@ -199,15 +218,20 @@ impl Planner {
         self.overlap == 1
     }
 
+    /// The largest total seen.
+    pub(crate) fn horizon(&self) -> u64 {
+        self.horizon
+    }
+
     /// Takes a total a later page reported: the plan grows to cover it.
     pub(crate) fn saw_total(&mut self, total: u64) {
         self.horizon = self.horizon.max(total);
     }
 
-    /// The last planned window came back full: there is more than the totals said, so plan
-    /// one more window past it.
-    pub(crate) fn go_on(&mut self) {
-        self.horizon = self.horizon.max(self.cursor);
+    /// The last planned window came back full: there is more than the totals said, so read
+    /// on a full page at a time.
+    pub(crate) fn grow(&mut self) {
+        self.growing = true;
     }
 }
 
@@ -215,18 +239,32 @@ impl Iterator for Planner {
     type Item = Window;
 
     fn next(&mut self) -> Option<Window> {
-        if self.cursor > self.horizon || self.cursor == u64::MAX {
+        if self.cursor == u64::MAX || (self.cursor > self.horizon && !self.growing) {
             return None;
         }
         let offset = self.cursor - self.overlap;
-        // Anchor, the records up to the horizon, and the probe past it.
-        let wanted = (self.horizon - self.cursor).saturating_add(self.overlap + 1);
-        let limit = self.page_size.min(wanted);
+        let limit = if self.growing {
+            self.page_size
+        } else {
+            // Anchor, the records up to the horizon, and the probe past it.
+            let wanted = (self.horizon - self.cursor).saturating_add(self.overlap + 1);
+            self.page_size.min(wanted)
+        };
         self.cursor = offset.saturating_add(limit);
         Some(Window {
             offset,
             limit: limit as u32,
         })
+    }
+}
+
+/// The first position no window covers yet, for a plan from `end`: with an anchor, the next
+/// window starts on the record before `end`; without one, on `end` itself.
+fn cursor_for(end: u64, anchored: bool, overlap: u64) -> u64 {
+    if anchored && end > 0 {
+        end
+    } else {
+        end.saturating_add(overlap)
     }
 }
 
@@ -281,7 +319,8 @@ mod tests {
     }
 
     fn plan(first: Window, total: u64, size: u32, overlap: bool) -> Vec<Window> {
-        Planner::new(first, total, PageSize::new(size).unwrap(), overlap).collect()
+        let end = first.end().unwrap();
+        Planner::at(end, true, total, PageSize::new(size).unwrap(), overlap).collect()
     }
 
     #[test]
@@ -296,8 +335,8 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_grows_with_the_total_and_goes_on_after_a_full_last_window() {
-        let mut p = Planner::new(Window::first(0, PageSize::MAX), 150, PageSize::MAX, true);
+    fn a_plan_grows_with_the_total_and_reads_full_pages_after_a_full_last_window() {
+        let mut p = Planner::at(100, true, 150, PageSize::MAX, true);
         assert_eq!(
             p.next(),
             Some(Window {
@@ -306,22 +345,35 @@ mod tests {
             })
         );
         assert_eq!(p.next(), None);
-        p.go_on();
+        p.grow();
+        let w = |offset, limit| Window { offset, limit };
+        assert_eq!(p.next(), Some(w(150, 100)), "full pages once it grew");
+        assert_eq!(p.next(), Some(w(249, 100)));
+    }
+
+    #[test]
+    fn a_plan_restarts_where_a_page_ended_on_its_last_record_or_just_past_it() {
+        let w = |offset, limit| Window { offset, limit };
+        let mut p = Planner::at(100, true, 1_000, PageSize::MAX, true);
+        assert_eq!(p.next(), Some(w(99, 100)));
+        p.restart_at(140, true);
+        assert_eq!(p.next(), Some(w(139, 100)), "on the anchor");
+        p.restart_at(0, false);
+        assert_eq!(p.next(), Some(w(0, 100)), "no anchor: from the end itself");
+        let mut past_the_total = Planner::at(5, true, 0, PageSize::MAX, true);
         assert_eq!(
-            p.next(),
-            Some(Window {
-                offset: 150,
-                limit: 2
-            })
+            past_the_total.next(),
+            None,
+            "nothing planned past the total"
         );
-        p.saw_total(400);
+        past_the_total.restart_at(5, true);
         assert_eq!(
-            p.next(),
-            Some(Window {
-                offset: 151,
-                limit: 100
-            })
+            past_the_total.next(),
+            Some(w(4, 2)),
+            "the anchor and one more"
         );
+        let mut plain = Planner::at(40, true, 1_000, PageSize::MAX, false);
+        assert_eq!(plain.next(), Some(w(40, 100)));
     }
 
     proptest! {

@@ -21,9 +21,11 @@ pub use message::{BroadcastType, Message, MessageType, Sender};
 pub use timestamp::Timestamp;
 
 use std::any::{Any, TypeId};
+
+use serde::Deserialize;
 use std::sync::Arc;
 
-use crate::scan::IdOf;
+use crate::scan::{IdOf, KeyOf};
 
 /// How to read the id of a `T` the crate knows: its models, and `serde_json::Value` (the `id`
 /// field, a number or a string of digits). `None` for any other type.
@@ -48,4 +50,35 @@ pub(crate) fn value_id(record: &serde_json::Value) -> Option<u64> {
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// How to read the sort key `field` (such as `lastMessageAt`) of a `T` the crate knows: chats
+/// and customers by their moving fields, and `serde_json::Value` by the field of that name.
+/// `None` for any other type or field.
+pub(crate) fn known_key<T: 'static>(field: &'static str) -> Option<KeyOf<T>> {
+    fn by<T: 'static, M: 'static>(
+        key: impl Fn(&M) -> Option<Timestamp> + Send + Sync + 'static,
+    ) -> Option<KeyOf<T>> {
+        (TypeId::of::<T>() == TypeId::of::<M>()).then(|| -> KeyOf<T> {
+            Arc::new(move |record: &T| (record as &dyn Any).downcast_ref::<M>().and_then(&key))
+        })
+    }
+    let chat: Option<fn(&Chat) -> Option<Timestamp>> = match field {
+        "lastMessageAt" => Some(|c: &Chat| c.last_message_at),
+        "lastCustomerMessageAt" => Some(|c: &Chat| c.last_customer_message_at),
+        "closedAt" => Some(|c: &Chat| c.closed_at),
+        _ => None,
+    };
+    chat.and_then(by::<T, Chat>)
+        .or_else(|| {
+            (field == "lastSeen")
+                .then_some(())
+                .and_then(|()| by::<T, Customer>(|c| c.last_seen))
+        })
+        .or_else(|| by::<T, serde_json::Value>(move |v| value_key(v, field)))
+}
+
+/// The timestamp in `field` of a JSON record, read as leniently as the models read theirs.
+pub(crate) fn value_key(record: &serde_json::Value, field: &str) -> Option<Timestamp> {
+    Timestamp::deserialize(record.get(field)?).ok()
 }

@@ -1,0 +1,480 @@
+//! The scan's one state machine: the first page, the planned windows in flight, the decision
+//! where a pass ends, and the head rounds of an order that moves.
+
+use std::sync::Arc;
+
+use futures::stream::{FuturesOrdered, StreamExt};
+use roaring::RoaringTreemap;
+use serde::de::DeserializeOwned;
+
+use crate::client::Client;
+use crate::envelope::Page;
+use crate::error::Error;
+use crate::request::ListRequest;
+use crate::window::{PageSize, Planner, Window};
+
+use super::ledger::{self, Continuity, IdOf, Ledger};
+use super::moving::{Head, KeyOf, MAX_ROUNDS};
+use super::position::ScanPosition;
+use super::report::{with, ScanReport, SharedState};
+use super::task::Task;
+
+/// The most short pages in a row, none of them bringing a record, before a scan whose pages
+/// keep ending before their total gives up.
+const MAX_CONFIRMATIONS: u32 = 8;
+
+/// Where a scan starts.
+#[derive(Debug)]
+pub(crate) enum Start {
+    /// A fresh scan from this offset.
+    Offset(u64),
+    /// A scan stopped earlier, with the ids it had yielded.
+    Resume(ScanPosition, RoaringTreemap),
+}
+
+/// A scan's settings, checked.
+pub(crate) struct Settings<T> {
+    pub(crate) page_size: PageSize,
+    pub(crate) start: Start,
+    pub(crate) concurrency: usize,
+    pub(crate) ids: Option<IdOf<T>>,
+    /// `Some` for an order that moves, with the sort key where it can be read.
+    pub(crate) moving: Option<Option<KeyOf<T>>>,
+}
+
+pub(crate) struct Scan<T> {
+    pub(super) client: Client,
+    pub(super) request: Arc<ListRequest>,
+    pub(super) page_size: PageSize,
+    concurrency: usize,
+    pub(super) ids: Option<IdOf<T>>,
+    shared: SharedState,
+    pub(super) ledger: Ledger,
+    planner: Planner,
+    in_flight: FuturesOrdered<Task<T>>,
+    stage: Stage,
+    /// The end a short page claimed, while another read confirms it.
+    confirming: Option<u64>,
+    /// Short pages in a row that brought no record.
+    confirmations: u32,
+    head: Option<Head<T>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The first request of a fresh scan, which reads the total.
+    First(u64),
+    /// The main pass over the planned windows.
+    Main,
+    /// A round of reading the head again (an order that moves).
+    Head,
+    Ended,
+}
+
+impl<T> Scan<T>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    pub(crate) fn new(
+        client: Client,
+        request: ListRequest,
+        settings: Settings<T>,
+        shared: SharedState,
+    ) -> Self {
+        let Settings {
+            page_size,
+            start,
+            concurrency,
+            ids,
+            moving,
+        } = settings;
+        let overlap = ids.is_some();
+        let (stage, ledger, planner, before) = match start {
+            Start::Offset(offset) => (
+                Stage::First(offset),
+                Ledger::default(),
+                Planner::at(offset, false, 0, page_size, overlap),
+                None,
+            ),
+            Start::Resume(position, seen) => {
+                let anchored = position.anchor.is_some() && overlap;
+                let mut planner = Planner::at(
+                    position.offset,
+                    anchored,
+                    position.total,
+                    page_size,
+                    overlap,
+                );
+                planner.restart_at(position.offset, anchored);
+                with(&shared, |s| s.position = Some(position.clone()));
+                (
+                    Stage::Main,
+                    Ledger::new(seen, position.anchor),
+                    planner,
+                    position.head,
+                )
+            }
+        };
+        Self {
+            client,
+            request: Arc::new(request),
+            page_size,
+            concurrency,
+            ids,
+            shared,
+            ledger,
+            planner,
+            in_flight: FuturesOrdered::new(),
+            stage,
+            confirming: None,
+            confirmations: 0,
+            head: moving.map(|key| Head::new(key, before)),
+        }
+    }
+
+    /// The next page of records not yielded before, or `None` at the end. After an error the
+    /// scan is over.
+    pub(crate) async fn next_page(&mut self) -> Option<Result<Page<T>, Error>> {
+        let result = self.step().await?;
+        if result.is_err() {
+            self.stop();
+        }
+        Some(result)
+    }
+
+    async fn step(&mut self) -> Option<Result<Page<T>, Error>> {
+        match self.stage {
+            Stage::Ended => None,
+            Stage::First(offset) => Some(self.first(offset).await),
+            Stage::Main | Stage::Head => {
+                self.fill();
+                match self.in_flight.next().await {
+                    Some(Ok(page)) => Some(self.accept(page).await),
+                    Some(Err(e)) => Some(Err(e)),
+                    // Nothing left to plan: the offsets reached the top of a u64.
+                    None => {
+                        self.stop();
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    async fn first(&mut self, offset: u64) -> Result<Page<T>, Error> {
+        let window = Window::first(offset, self.page_size);
+        window.end()?;
+        self.count(|r| r.requests += 1);
+        let page = self.client.fetch_page::<T>(&self.request, window).await?;
+        self.planner = Planner::at(
+            window.end()?,
+            true,
+            page.total,
+            self.page_size,
+            self.ids.is_some(),
+        );
+        self.stage = Stage::Main;
+        self.accept(page).await
+    }
+
+    /// Checks a page, heals what moved before it, drops what was yielded already, and decides
+    /// what comes next.
+    async fn accept(&mut self, page: Page<T>) -> Result<Page<T>, Error> {
+        let (page, ids) = self.resound(page).await?;
+        self.planner.saw_total(page.total);
+        let overlaps = self.planner.overlaps();
+        let recovered = match self.ledger.continuity(&ids, overlaps) {
+            Continuity::Connected => Vec::new(),
+            Continuity::MovedOn => {
+                self.count(|r| {
+                    r.shifts_detected += 1;
+                    r.shifts_healed += 1;
+                });
+                Vec::new()
+            }
+            Continuity::MovedBack => {
+                self.count(|r| r.shifts_detected += 1);
+                let recovered = self.heal(page.offset, &ids).await?;
+                self.count(|r| r.shifts_healed += 1);
+                recovered
+            }
+        };
+        let at_head = self.note_head(&page, &ids);
+        let Page {
+            items,
+            offset,
+            limit,
+            total,
+            received,
+        } = page;
+        let last = ids.last().copied().flatten();
+        let anchored = overlaps && self.ledger.anchor.is_some();
+        let (items, dropped) = if self.ids.is_some() {
+            self.ledger.admit(
+                recovered.into_iter().chain(items.into_iter().zip(ids)),
+                anchored,
+            )
+        } else {
+            (items, 0)
+        };
+        if dropped > 0 {
+            self.count(|r| r.duplicates_dropped += dropped);
+        }
+        if received > 0 {
+            self.ledger.anchor = last;
+        }
+        let end = offset.saturating_add(received as u64);
+        if self.stage == Stage::Main {
+            self.keep_position(end);
+        }
+        self.decide(
+            Read {
+                end,
+                full: received >= limit as usize,
+                total,
+                brought: items.len(),
+            },
+            at_head,
+        )?;
+        Ok(Page {
+            items,
+            offset,
+            limit,
+            total,
+            received,
+        })
+    }
+
+    /// Where the scan goes after a page.
+    fn decide(&mut self, read: Read, at_head: AtHead) -> Result<(), Error> {
+        if at_head == AtHead::Still {
+            // The head stood still since the round before: nothing was missed.
+            self.stop();
+            return Ok(());
+        }
+        if read.full && at_head != AtHead::Unmoved {
+            self.confirming = None;
+            self.confirmations = 0;
+            self.fill();
+            if self.in_flight.is_empty() {
+                // Full to the last window: the collection grew past its totals.
+                self.planner.grow();
+            }
+            return Ok(());
+        }
+        let agrees = read.end >= read.total;
+        let confirmed = self.confirming == Some(read.end) && read.brought == 0;
+        if agrees || confirmed || at_head == AtHead::Unmoved {
+            self.confirming = None;
+            self.confirmations = 0;
+            return self.end_pass();
+        }
+        // Short, while the total says there is more: a lagging replica or a query cut off
+        // looks like this, and so does a total that overcounts. Ask from where it ended.
+        self.confirmations = if read.brought == 0 {
+            self.confirmations + 1
+        } else {
+            0
+        };
+        if self.confirmations > MAX_CONFIRMATIONS {
+            return Err(self.incomplete(
+                read.end,
+                format!(
+                    "{MAX_CONFIRMATIONS} pages in a row ended before the total of {} and brought \
+                     no record",
+                    read.total
+                ),
+            ));
+        }
+        tracing::debug!(
+            end = read.end,
+            total = read.total,
+            "a page ended before its total; reading on from its end to confirm"
+        );
+        self.count(|r| r.short_pages += 1);
+        self.in_flight = FuturesOrdered::new();
+        self.confirming = Some(read.end);
+        self.planner
+            .restart_at(read.end, self.ledger.anchor.is_some());
+        Ok(())
+    }
+
+    /// The end of the main pass or of a head round.
+    fn end_pass(&mut self) -> Result<(), Error> {
+        self.in_flight = FuturesOrdered::new();
+        let Some(head) = &mut self.head else {
+            self.stage = Stage::Ended;
+            return Ok(());
+        };
+        if self.stage == Stage::Head {
+            head.before = head.now.take();
+        }
+        head.rounds += 1;
+        if head.rounds > MAX_ROUNDS {
+            let reason = format!(
+                "records kept jumping to the front of the list through {MAX_ROUNDS} re-reads of \
+                 its head; sort by a field that does not change (chats.createdAt, \
+                 customers.firstSeen) to read it whole"
+            );
+            return Err(self.incomplete(0, reason));
+        }
+        self.count(|r| r.head_rounds += 1);
+        self.stage = Stage::Head;
+        self.ledger.anchor = None;
+        self.planner.restart_at(0, false);
+        Ok(())
+    }
+
+    /// What a page says of the head of the list: the first page of a fresh scan or a round
+    /// marks it, and a round's page may reach records that did not move.
+    fn note_head(&mut self, page: &Page<T>, ids: &[Option<u64>]) -> AtHead {
+        let Some(head) = &mut self.head else {
+            return AtHead::Elsewhere;
+        };
+        let first_of_pass = page.offset == 0 && self.ledger.anchor.is_none();
+        match self.stage {
+            Stage::Main if first_of_pass && head.before.is_none() => {
+                head.before = Some(head.mark(&page.items, ids));
+                AtHead::Elsewhere
+            }
+            Stage::Head if first_of_pass => {
+                let mark = head.mark(&page.items, ids);
+                if head.before.as_ref().is_some_and(|b| b.ids == mark.ids) {
+                    return AtHead::Still;
+                }
+                head.now = Some(mark);
+                self.unmoved(page)
+            }
+            Stage::Head => self.unmoved(page),
+            _ => AtHead::Elsewhere,
+        }
+    }
+
+    fn unmoved(&self, page: &Page<T>) -> AtHead {
+        match &self.head {
+            Some(head) if head.reached_unmoved(&page.items) => AtHead::Unmoved,
+            _ => AtHead::Moved,
+        }
+    }
+
+    /// Records where the scan stands, for a resume.
+    fn keep_position(&mut self, end: u64) {
+        let position = ScanPosition {
+            offset: end,
+            anchor: self.ledger.anchor,
+            total: self.planner.horizon(),
+            head: self.head.as_ref().and_then(|h| h.before.clone()),
+        };
+        with(&self.shared, |s| s.position = Some(position));
+    }
+
+    /// Fills the windows in flight up to the concurrency; one at a time in a head round, which
+    /// must stop where the records stop having moved, and while a short page is confirmed.
+    fn fill(&mut self) {
+        let extra = self.stage == Stage::Head || self.confirming.is_some();
+        let most = if extra { 1 } else { self.concurrency };
+        while self.in_flight.len() < most {
+            let Some(window) = self.planner.next() else {
+                break;
+            };
+            self.count(|r| {
+                r.requests += 1;
+                r.extra_requests += u64::from(extra);
+            });
+            let (client, request) = (self.client.clone(), Arc::clone(&self.request));
+            self.in_flight.push_back(Task::spawn(
+                async move { client.fetch_page::<T>(&request, window).await },
+                &self.request.path,
+                window.offset,
+            ));
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stage = Stage::Ended;
+        // Dropping the windows still in flight aborts them.
+        self.in_flight = FuturesOrdered::new();
+    }
+
+    /// Each record's id, read once per record: the exporter's reader parses raw JSON.
+    pub(super) fn ids_of(&self, records: &[T]) -> Vec<Option<u64>> {
+        match &self.ids {
+            Some(id_of) => records.iter().map(|r| id_of(r)).collect(),
+            None => vec![None; records.len()],
+        }
+    }
+
+    /// The page and its records' ids if it is sound; otherwise the same window asked once
+    /// more (a server can glitch once), and a typed error if that answer is no better.
+    async fn resound(&mut self, page: Page<T>) -> Result<(Page<T>, Vec<Option<u64>>), Error> {
+        let ids = self.ids_of(&page.items);
+        if ledger::unsound(page.received, page.limit, &ids).is_none() {
+            return Ok((page, ids));
+        }
+        let window = Window {
+            offset: page.offset,
+            limit: page.limit,
+        };
+        tracing::debug!(
+            offset = page.offset,
+            "asking again for a page that cannot be right"
+        );
+        let again = self.extra(window).await?;
+        let ids = self.ids_of(&again.items);
+        match ledger::unsound(again.received, again.limit, &ids) {
+            None => Ok((again, ids)),
+            Some(message) => Err(Error::Decode {
+                path: self.request.path.clone(),
+                offset: again.offset,
+                message,
+            }),
+        }
+    }
+
+    /// One request beyond the plan, made and awaited in place.
+    pub(super) async fn extra(&mut self, window: Window) -> Result<Page<T>, Error> {
+        self.count(|r| {
+            r.requests += 1;
+            r.extra_requests += 1;
+        });
+        self.client.fetch_page::<T>(&self.request, window).await
+    }
+
+    pub(super) fn incomplete(&self, offset: u64, reason: String) -> Error {
+        Error::Incomplete {
+            path: self.request.path.clone(),
+            offset,
+            reason,
+        }
+    }
+
+    pub(super) fn count(&self, f: impl FnOnce(&mut ScanReport)) {
+        with(&self.shared, |s| f(&mut s.report));
+    }
+}
+
+/// What a page told of where the list ends.
+#[derive(Debug, Clone, Copy)]
+struct Read {
+    /// The offset just past its last record.
+    end: u64,
+    /// Whether it held as many records as asked for.
+    full: bool,
+    /// The total it reported.
+    total: u64,
+    /// How many records it brought that had not been yielded.
+    brought: usize,
+}
+
+/// Where a page stands to the head of an order that moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AtHead {
+    /// Not a head round, or no order that moves.
+    Elsewhere,
+    /// A round's page of records that may have moved since the round before.
+    Moved,
+    /// A round's page that reaches records that did not move: the round can stop there.
+    Unmoved,
+    /// A round's first page, the same as the round before found it: the scan is whole.
+    Still,
+}

@@ -1,0 +1,120 @@
+//! Healing a shift back: where a page does not hold the anchor, records before it were deleted
+//! (or moved away) between the two reads, and the records between the anchor and the page were
+//! skipped. They are found again by identity, not position, since the reads made to find them
+//! can see the records move again.
+
+use std::collections::HashSet;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::window::Window;
+
+use super::engine::Scan;
+
+/// The most windows a scan reads to heal one shift before it gives up with
+/// [`Error::Incomplete`].
+const MAX_READ_BACK: u32 = 16;
+
+impl<T> Scan<T>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    /// Reads back from the page at `page_offset` (whose records have `ids`) until it meets
+    /// records already yielded, and returns the ones it had not yielded, in order.
+    ///
+    /// Each window read must hold a record already known (yielded, or found by this heal); the
+    /// records after the last known one, up to the first of the page's own, are the ones the
+    /// scan skipped. A window with nothing known lies past the gap, so the next one starts
+    /// further back; a window that ends before the page's own records leads on to the next,
+    /// anchored on its last record.
+    pub(super) async fn heal(
+        &mut self,
+        page_offset: u64,
+        ids: &[Option<u64>],
+    ) -> Result<Vec<(T, Option<u64>)>, Error> {
+        let page_ids: HashSet<u64> = ids.iter().flatten().copied().collect();
+        let size = self.page_size.get();
+        let step = u64::from(size) - 1;
+        let mut found = Found {
+            records: Vec::new(),
+            taken: HashSet::new(),
+        };
+        let mut start = page_offset.saturating_sub(step);
+        for _ in 0..MAX_READ_BACK {
+            let window = self
+                .extra(Window {
+                    offset: start,
+                    limit: size,
+                })
+                .await?;
+            let short = window.is_short();
+            let received = window.received as u64;
+            let total = window.total;
+            let window_ids = self.ids_of(&window.items);
+            let seen = &self.ledger.seen;
+            let known = |id: u64| seen.contains(id) || found.taken.contains(&id);
+            let end = window_ids
+                .iter()
+                .position(|id| id.is_some_and(|id| page_ids.contains(&id)))
+                .unwrap_or(window_ids.len());
+            let last_known = window_ids[..end]
+                .iter()
+                .rposition(|id| id.is_some_and(known));
+            if last_known.is_none() && start > 0 {
+                // Past the gap; where the list now ends before this window, jump to its end.
+                let back = start.saturating_sub(step);
+                start = match received {
+                    0 => back.min(total.saturating_sub(step)),
+                    _ => back,
+                };
+                continue;
+            }
+            let from = last_known.map_or(0, |i| i + 1);
+            let reached_page = end < window_ids.len();
+            found.take(
+                window
+                    .items
+                    .into_iter()
+                    .zip(window_ids)
+                    .take(end)
+                    .skip(from),
+                &self.ledger.seen,
+            );
+            if reached_page || short {
+                return Ok(found.records);
+            }
+            // The window's last record is known now: the next starts on it.
+            start += received.saturating_sub(1).max(1);
+        }
+        Err(self.incomplete(
+            page_offset,
+            format!(
+                "records moved too far during the scan to be found again within \
+                 {MAX_READ_BACK} read-back requests"
+            ),
+        ))
+    }
+}
+
+/// The records a heal has found so far.
+struct Found<T> {
+    records: Vec<(T, Option<u64>)>,
+    taken: HashSet<u64>,
+}
+
+impl<T> Found<T> {
+    /// Takes the records neither yielded nor taken yet, in order, with their ids.
+    fn take(
+        &mut self,
+        records: impl IntoIterator<Item = (T, Option<u64>)>,
+        seen: &roaring::RoaringTreemap,
+    ) {
+        for (record, id) in records {
+            match id {
+                Some(id) if seen.contains(id) || !self.taken.insert(id) => {}
+                _ => self.records.push((record, id)),
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! One scan of a collection: the first page, then the planned windows in flight, checked page
+//! by page so that records moving while the scan runs are neither lost nor yielded twice.
+//!
+//! Offset paging has holes, and each file here closes one:
+//!
+//! - [`ledger`]: the consistency rules. Each window after the first starts on the last record
+//!   of the one before (the anchor); a page that does not start on it tells that records moved
+//!   between the two reads. Every id yielded is remembered, and a record yielded already is
+//!   dropped, whatever the reason it came again. A page that cannot be what was asked for
+//!   (more records than the limit, an id twice) is refused.
+//! - [`heal`]: records moved back (deletes before the cursor) are found again by reading back,
+//!   by identity, until the read meets records already yielded.
+//! - [`moving`]: orders in which a record that changes jumps to the front (an inbox order):
+//!   after the main pass, the head of the list is read again until it holds nothing newer than
+//!   the pass's start, and until a round finds the head as the round before left it.
+//! - [`engine`]: the state machine that schedules windows, and decides where a pass ends: a
+//!   short page ends it only when it agrees with the total, or when a second read confirms it.
+//! - [`position`]: where a scan stands, so that a crashed one can resume with the guarantee.
+//! - [`report`]: what the scan saw and what it cost.
+//! - [`task`]: a window fetched on a task of its own.
+
+mod engine;
+mod heal;
+mod ledger;
+mod moving;
+mod position;
+mod report;
+mod task;
+
+pub(crate) use engine::{Scan, Settings, Start};
+pub(crate) use ledger::IdOf;
+pub(crate) use moving::{moving_field, KeyOf};
+pub use position::ScanPosition;
+pub use report::ScanReport;
+pub(crate) use report::{with as with_shared, SharedState};
