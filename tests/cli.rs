@@ -419,9 +419,14 @@ async fn a_sigkilled_export_resumes_with_every_record_once_and_no_torn_line() {
         "a complete export removes its checkpoint"
     );
     assert_eq!(
-        resumed.iter().map(|r| r.offset.unwrap()).min(),
+        saved["position"]["anchor"].as_u64(),
         Some(next),
-        "the second run starts where the first left off"
+        "the checkpoint names the last record read"
+    );
+    assert_eq!(
+        resumed.iter().map(|r| r.offset.unwrap()).min(),
+        Some(next - 1),
+        "the second run starts on the last record the first one read"
     );
 }
 

@@ -1,17 +1,24 @@
 //! The checkpoint: where an export stands, written atomically after each page is safely in the
-//! output, so that the same command run again continues from there.
+//! output, so that the same command run again continues from there with the scan's guarantee.
+//!
+//! It holds the scan's [`ScanPosition`] (the last record read, its offset, the totals). The
+//! other thing a resumed scan needs, the ids it has yielded, is read back from the output
+//! itself, up to the last whole page: the output is the record of what was written, and
+//! keeping a second copy of the id set here would rewrite it after every page.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use helpcrunch_pager::ScanPosition;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Failure;
 
 /// The file's format version; a checkpoint of another version is refused, not guessed at.
-const VERSION: u32 = 1;
+/// Version 1 had no scan position, so it could not resume with the guarantee.
+const VERSION: u32 = 2;
 
 /// What an export is: a checkpoint belongs to one, and is refused by any other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +45,9 @@ pub(crate) struct Checkpoint {
     pub(crate) output_bytes: u64,
     /// Records in the output.
     pub(crate) records: u64,
+    /// Where the scan stood after the last whole page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) position: Option<ScanPosition>,
 }
 
 impl Checkpoint {
@@ -49,6 +59,7 @@ impl Checkpoint {
             next_offset: 0,
             output_bytes: 0,
             records: 0,
+            position: None,
         }
     }
 
@@ -90,8 +101,9 @@ impl Checkpoint {
         Ok(Some(found))
     }
 
-    /// Writes the checkpoint to `path` atomically: to a temporary file beside it, flushed to
-    /// disk, then renamed over the old one. A crash leaves the old checkpoint or the new one.
+    /// Writes the checkpoint to `path` atomically: to a uniquely named temporary file beside
+    /// it, flushed to disk, then renamed over the old one. A crash leaves the old checkpoint
+    /// or the new one, and never a temporary file another run could mistake for its own.
     pub(crate) fn save(&self, path: &Path) -> Result<(), Failure> {
         let fail = |e: std::io::Error| {
             Failure::run(format!(
@@ -99,13 +111,14 @@ impl Checkpoint {
                 path.display()
             ))
         };
-        let tmp = temporary_path(path);
-        let mut file = File::create(&tmp).map_err(fail)?;
+        let mut file = tempfile::Builder::new()
+            .prefix(".helpcrunch-checkpoint-")
+            .tempfile_in(parent(path))
+            .map_err(fail)?;
         let body = serde_json::to_vec_pretty(self).expect("a checkpoint always serializes");
         file.write_all(&body).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(fail)?;
+        file.as_file().sync_all().map_err(fail)?;
+        file.persist(path).map_err(|e| fail(e.error))?;
         sync_parent(path);
         Ok(())
     }
@@ -120,19 +133,16 @@ fn describe(identity: &Identity) -> String {
     out
 }
 
-fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Makes the rename itself durable, where the platform allows opening a directory.
 fn sync_parent(path: &Path) {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(parent) {
+    if let Ok(dir) = File::open(parent(path)) {
         let _ = dir.sync_all();
     }
 }
@@ -168,8 +178,13 @@ mod tests {
             Checkpoint::load(&path, &identity("departments")).unwrap(),
             Some(c)
         );
-        assert!(
-            !temporary_path(&path).exists(),
+        let left: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            [path.file_name().unwrap()],
             "the temporary file was renamed"
         );
         fs::remove_dir_all(path.parent().unwrap()).unwrap();

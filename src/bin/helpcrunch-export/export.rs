@@ -7,7 +7,8 @@ use std::pin::pin;
 
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::Simulator;
-use helpcrunch_pager::{Client, Error, RetryPolicy};
+use helpcrunch_pager::{Client, Error, RetryPolicy, ScanPosition};
+use roaring::RoaringTreemap;
 use serde_json::value::RawValue;
 
 use crate::args::{Job, Source};
@@ -32,12 +33,15 @@ pub(crate) async fn run(job: Job) -> Result<String, Failure> {
         Some(body) => client.search::<Box<RawValue>>(job.collection.clone(), body.clone()),
         None => client.paginate::<Box<RawValue>>(job.collection.clone()),
     };
-    let mut pages = paginator
-        .ids(|r| raw_id(r))
+    let paginator = paginator
+        .ids(|r| line_id(r.get()))
         .page_size(job.page_size)
-        .concurrency(job.concurrency)
-        .start_offset(state.next_offset)
-        .pages();
+        .concurrency(job.concurrency);
+    let mut pages = match state.resume.take() {
+        Some((position, written)) => paginator.resume(position, written),
+        None => paginator,
+    }
+    .pages();
     let mut signal = pin!(stop_signal());
     let mut total = None;
 
@@ -53,7 +57,7 @@ pub(crate) async fn run(job: Job) -> Result<String, Failure> {
             Err(e) => break Ended::Failed(e),
         };
         let total = *total.get_or_insert(page.total);
-        state.write_page(page.end_offset(), &page.items)?;
+        state.write_page(&page.items, pages.position())?;
         progress.update(state.records, total, client.stats());
     };
     let scan = pages.report();
@@ -115,6 +119,7 @@ fn connect(job: &Job) -> Result<(Client, Option<Simulator>), Failure> {
         .api_key(api_key)
         .base_url(base_url)
         .requests_per_minute(job.requests_per_minute)
+        // No attempt cap: --retry-for alone says how long a page keeps trying.
         .retry_policy(RetryPolicy::new().with_max_total_wait(job.retry_for))
         .build()
         .map_err(|e| Failure::usage(e.to_string()))?;
@@ -130,6 +135,8 @@ struct State {
     records: u64,
     records_at_start: u64,
     resumed_from: u64,
+    /// Where an interrupted export's scan stood, and the ids it had written.
+    resume: Option<(ScanPosition, RoaringTreemap)>,
 }
 
 impl State {
@@ -157,7 +164,14 @@ impl State {
         };
         match Checkpoint::load(checkpoint_path, &identity)? {
             Some(found) => {
-                let output = Output::resume(output_path, found.output_bytes)?;
+                let mut output = Output::resume(output_path, found.output_bytes)?;
+                let resume = match &found.position {
+                    Some(position) => {
+                        let written = output.written_ids(output_path, line_id)?;
+                        Some((position.clone(), written))
+                    }
+                    None => None,
+                };
                 Ok(Self {
                     output,
                     next_offset: found.next_offset,
@@ -165,6 +179,7 @@ impl State {
                     records_at_start: found.records,
                     resumed_from: found.next_offset,
                     checkpoint: Some((checkpoint_path.clone(), found)),
+                    resume,
                 })
             }
             None => {
@@ -184,12 +199,17 @@ impl State {
             records: 0,
             records_at_start: 0,
             resumed_from: 0,
+            resume: None,
         }
     }
 
-    /// Writes a whole page and flushes it, then moves the checkpoint past it (to `end`, the
-    /// offset after the last record the API sent).
-    fn write_page(&mut self, end: u64, items: &[Box<RawValue>]) -> Result<(), Failure> {
+    /// Writes a whole page and flushes it, then moves the checkpoint past it, to where the
+    /// scan stands after it.
+    fn write_page(
+        &mut self,
+        items: &[Box<RawValue>],
+        position: Option<ScanPosition>,
+    ) -> Result<(), Failure> {
         let records = self.records;
         let write_failed = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -207,9 +227,12 @@ impl State {
             .end_page(self.checkpoint.is_some())
             .map_err(write_failed)?;
         self.records += items.len() as u64;
-        self.next_offset = end;
+        if let Some(position) = &position {
+            self.next_offset = position.offset();
+        }
         if let Some((path, checkpoint)) = &mut self.checkpoint {
             checkpoint.next_offset = self.next_offset;
+            checkpoint.position = position;
             checkpoint.output_bytes = self.output.bytes();
             checkpoint.records = self.records;
             checkpoint.save(path)?;
@@ -242,13 +265,14 @@ impl State {
     }
 }
 
-/// A record's `id`, for the scan's checks: a number, or a string of digits.
-fn raw_id(record: &RawValue) -> Option<u64> {
+/// A record's `id`, for the scan's checks: a number, or a string of digits. Reads the raw JSON
+/// of a record as the API sent it, or as a line of the output holds it.
+fn line_id(record: &str) -> Option<u64> {
     #[derive(serde::Deserialize)]
     struct Id {
         id: Option<serde_json::Value>,
     }
-    match serde_json::from_str::<Id>(record.get()).ok()?.id? {
+    match serde_json::from_str::<Id>(record).ok()?.id? {
         serde_json::Value::Number(n) => n.as_u64(),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,

@@ -2,14 +2,18 @@
 //! time and counted in bytes so a checkpoint can say where the last whole page ends.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+
+use roaring::RoaringTreemap;
 
 use crate::Failure;
 
 pub(crate) struct Output {
     sink: Sink,
     bytes: u64,
+    /// The output file's lock, held for as long as the export runs (see [`lock`]).
+    _lock: Option<fd_lock::RwLock<File>>,
 }
 
 enum Sink {
@@ -24,13 +28,21 @@ impl Output {
         Self {
             sink: Sink::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
             bytes: 0,
+            _lock: None,
         }
     }
 
-    /// A new, empty output file (an existing one is replaced).
+    /// A new, empty output file (an existing one is emptied, once it is ours).
     pub(crate) fn create(path: &Path) -> Result<Self, Failure> {
-        let file = File::create(path).map_err(|e| cannot("create", path, e))?;
-        Ok(Self::file(file, 0))
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| cannot("create", path, e))?;
+        let lock = lock(&file, path)?;
+        file.set_len(0).map_err(|e| cannot("empty", path, e))?;
+        Ok(Self::file(file, 0, lock))
     }
 
     /// The output of an interrupted export, cut back to the end of its last whole page: a
@@ -41,6 +53,7 @@ impl Output {
             .write(true)
             .open(path)
             .map_err(|e| cannot("reopen", path, e))?;
+        let lock = lock(&file, path)?;
         let len = file.metadata().map_err(|e| cannot("read", path, e))?.len();
         if len < whole_pages_end {
             return Err(Failure::run(format!(
@@ -52,13 +65,40 @@ impl Output {
         file.set_len(whole_pages_end)
             .and_then(|()| file.seek(SeekFrom::End(0)).map(drop))
             .map_err(|e| cannot("truncate", path, e))?;
-        Ok(Self::file(file, whole_pages_end))
+        Ok(Self::file(file, whole_pages_end, lock))
     }
 
-    fn file(file: File, bytes: u64) -> Self {
+    fn file(file: File, bytes: u64, lock: fd_lock::RwLock<File>) -> Self {
         Self {
             sink: Sink::File(BufWriter::with_capacity(BUFFER, file)),
             bytes,
+            _lock: Some(lock),
+        }
+    }
+
+    /// The ids of the records in the output file at `path`, as `id_of` reads them from each
+    /// line: what an interrupted export had yielded, for its scan to resume with.
+    pub(crate) fn written_ids(
+        &mut self,
+        path: &Path,
+        id_of: impl Fn(&str) -> Option<u64>,
+    ) -> Result<RoaringTreemap, Failure> {
+        let file = File::open(path).map_err(|e| cannot("read", path, e))?;
+        let mut lines = BufReader::with_capacity(BUFFER, file.take(self.bytes));
+        let mut ids = RoaringTreemap::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if lines
+                .read_line(&mut line)
+                .map_err(|e| cannot("read", path, e))?
+                == 0
+            {
+                return Ok(ids);
+            }
+            if let Some(id) = id_of(line.trim_end()) {
+                ids.insert(id);
+            }
         }
     }
 
@@ -98,6 +138,27 @@ impl Output {
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
+}
+
+/// Takes the output file's lock, so that a second export into the same file (the same command
+/// run twice, on the same checkpoint) is refused before it changes anything, instead of
+/// interleaving with the first. The lock is released when the export ends, however it ends.
+fn lock(file: &File, path: &Path) -> Result<fd_lock::RwLock<File>, Failure> {
+    let handle = file.try_clone().map_err(|e| cannot("lock", path, e))?;
+    let mut lock = fd_lock::RwLock::new(handle);
+    match lock.try_write() {
+        // The lock belongs to the open file and lasts as long as it, not as long as the guard.
+        Ok(guard) => std::mem::forget(guard),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            return Err(Failure::run(format!(
+                "another export is writing {} right now; wait for it to end (or stop it) \
+                 before running this one",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(cannot("lock", path, e)),
+    }
+    Ok(lock)
 }
 
 fn cannot(what: &str, path: &Path, e: io::Error) -> Failure {
