@@ -1,4 +1,9 @@
-//! Faults the simulator injects on chosen requests.
+//! Faults the simulator injects on chosen requests: which request gets one, and what it does
+//! to the answer.
+
+use serde_json::{Map, Value};
+
+use super::SimulatorBuilder;
 
 /// What the simulator answers instead of the page, on a request chosen by number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +29,28 @@ pub enum Fault {
     Longer,
     /// The page with its second record replaced by a copy of its first.
     DuplicateId,
+    /// `200 OK` with a page that holds only the first half of its records (rounded down: at
+    /// least one fewer than it should, and none of one), while its total stays the real one,
+    /// as a lagging replica or a query the server cut off answers. An empty page stays empty.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Fault, Simulator};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = Simulator::builder().departments(250).fault(1, Fault::Short).start()?;
+    /// let body = reqwest::Client::new()
+    ///     .get(format!("{}/departments?offset=0&limit=100", sim.base_url()))
+    ///     .bearer_auth(sim.api_key())
+    ///     .send()
+    ///     .await?
+    ///     .text()
+    ///     .await?;
+    /// let page: serde_json::Value = serde_json::from_str(&body)?;
+    /// assert_eq!(page["data"].as_array().map(Vec::len), Some(50));
+    /// assert_eq!(page["meta"]["total"], 250);
+    /// # Ok(()) }
+    /// ```
+    Short,
     /// The page, after this long: longer than a client's timeout, it is a response that never
     /// comes.
     Stall(std::time::Duration),
@@ -40,6 +67,58 @@ impl Fault {
             _ => None,
         }
     }
+
+    /// The page `body` as this fault spoils it; unchanged for the faults that do not edit a
+    /// page.
+    pub(crate) fn spoil(&self, body: &str) -> String {
+        let edit = |f: &dyn Fn(&mut Map<String, Value>)| {
+            let mut page: Map<String, Value> =
+                serde_json::from_str(body).expect("the simulator's pages are JSON");
+            f(&mut page);
+            Value::Object(page).to_string()
+        };
+        let records = |f: &dyn Fn(&mut Vec<Value>)| {
+            edit(&|page| {
+                if let Some(Value::Array(data)) = page.get_mut("data") {
+                    f(data);
+                }
+            })
+        };
+        match self {
+            Fault::Truncated => body[..body.len() / 2].to_owned(),
+            Fault::Total(total) => edit(&|page| {
+                page.remove("meta");
+                page.remove("total");
+                if let Some(raw) = total {
+                    let value = serde_json::from_str(raw).expect("Fault::Total takes JSON text");
+                    page.insert("total".into(), value);
+                }
+            }),
+            Fault::Longer => records(&|data| {
+                data.extend((0..101u64).map(|i| serde_json::json!({"id": 900_000_000 + i})));
+            }),
+            Fault::DuplicateId => records(&|data| {
+                if data.len() >= 2 {
+                    data[1] = data[0].clone();
+                }
+            }),
+            Fault::Short => records(&|data| data.truncate(data.len() / 2)),
+            _ => body.to_owned(),
+        }
+    }
+}
+
+/// A fault drawn for request `n` from the configured rates.
+pub(crate) fn random(config: &SimulatorBuilder, n: u64) -> Option<&Fault> {
+    if config.fault_rates.is_empty() {
+        return None;
+    }
+    let mut rng = fastrand::Rng::with_seed(config.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    config
+        .fault_rates
+        .iter()
+        .find(|(p, _)| rng.f64() < *p)
+        .map(|(_, fault)| fault)
 }
 
 /// HelpCrunch's documented error body for `status` (newer shapes), or what a proxy in front of
@@ -66,4 +145,52 @@ pub(crate) fn errors_json(entries: &[(&str, &str)]) -> String {
         .map(|(code, message)| serde_json::json!({ "code": code, "message": message }))
         .collect();
     serde_json::json!({ "errors": errors }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(ids: impl IntoIterator<Item = u64>, total: u64) -> String {
+        let data: Vec<_> = ids
+            .into_iter()
+            .map(|id| serde_json::json!({"id": id}))
+            .collect();
+        serde_json::json!({"data": data, "meta": {"total": total}}).to_string()
+    }
+
+    fn ids(body: &str) -> Vec<u64> {
+        let page: Value = serde_json::from_str(body).unwrap();
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_u64().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_short_page_keeps_its_first_half_and_its_real_total() {
+        let short = Fault::Short.spoil(&page(1..=100, 250));
+        assert_eq!(ids(&short), (1..=50).collect::<Vec<_>>());
+        let total: Value = serde_json::from_str(&short).unwrap();
+        assert_eq!(total["meta"]["total"], 250);
+        assert_eq!(ids(&Fault::Short.spoil(&page(1..=3, 3))), [1]);
+        assert!(
+            ids(&Fault::Short.spoil(&page([7], 1))).is_empty(),
+            "one fewer"
+        );
+        assert!(ids(&Fault::Short.spoil(&page([], 0))).is_empty());
+    }
+
+    #[test]
+    fn random_faults_include_short_pages_and_repeat_with_the_seed() {
+        let config = SimulatorBuilder::default().fault_rate(0.5, Fault::Short);
+        let drawn: Vec<bool> = (1..=200).map(|n| random(&config, n).is_some()).collect();
+        let again: Vec<bool> = (1..=200).map(|n| random(&config, n).is_some()).collect();
+        assert_eq!(drawn, again);
+        let hits = drawn.iter().filter(|&&d| d).count();
+        assert!((60..=140).contains(&hits), "{hits} of 200 at 50 %");
+        assert!((1..=200).all(|n| random(&config, n).is_none_or(|f| *f == Fault::Short)));
+    }
 }

@@ -248,7 +248,10 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
             };
         }
     }
-    let fault = config.faults.get(&n).or_else(|| random_fault(config, n));
+    let fault = config
+        .faults
+        .get(&n)
+        .or_else(|| super::fault::random(config, n));
     match fault.map(|f| (f, f.reply())) {
         Some((f, Some((status, body)))) => {
             return Reply {
@@ -279,60 +282,10 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
     }
     let mut reply = page(state, n, req);
     if let Some(fault) = fault.filter(|_| reply.status == 200) {
-        reply.body = spoil(&reply.body, fault);
+        reply.body = fault.spoil(&reply.body);
         reply.fault = Some(fault.clone());
     }
     reply
-}
-
-/// The page `body` as `fault` spoils it.
-fn spoil(body: &str, fault: &Fault) -> String {
-    let edit = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
-        let mut page: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(body).expect("the simulator's pages are JSON");
-        f(&mut page);
-        serde_json::Value::Object(page).to_string()
-    };
-    match fault {
-        Fault::Truncated => body[..body.len() / 2].to_owned(),
-        Fault::Total(total) => edit(&|page| {
-            page.remove("meta");
-            page.remove("total");
-            if let Some(raw) = total {
-                let value = serde_json::from_str(raw).expect("Fault::Total takes JSON text");
-                page.insert("total".into(), value);
-            }
-        }),
-        Fault::Longer => edit(&|page| {
-            if let Some(serde_json::Value::Array(data)) = page.get_mut("data") {
-                let extra: Vec<_> = (0..101u64)
-                    .map(|i| serde_json::json!({"id": 900_000_000 + i}))
-                    .collect();
-                data.extend(extra);
-            }
-        }),
-        Fault::DuplicateId => edit(&|page| {
-            if let Some(serde_json::Value::Array(data)) = page.get_mut("data") {
-                if data.len() >= 2 {
-                    data[1] = data[0].clone();
-                }
-            }
-        }),
-        _ => body.to_owned(),
-    }
-}
-
-/// A fault drawn for request `n` from the configured rates.
-fn random_fault(config: &super::SimulatorBuilder, n: u64) -> Option<&Fault> {
-    if config.fault_rates.is_empty() {
-        return None;
-    }
-    let mut rng = fastrand::Rng::with_seed(config.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    config
-        .fault_rates
-        .iter()
-        .find(|(p, _)| rng.f64() < *p)
-        .map(|(_, fault)| fault)
 }
 
 /// The answer a request gets when nothing goes wrong: a page, or the API's error for a bad one.
