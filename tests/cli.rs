@@ -1,146 +1,18 @@
 //! `helpcrunch-export`, run as a built binary against the simulator: every collection as the
 //! API sent it, searches, clear failures, and resuming after SIGKILL or Ctrl-C.
 
+#[path = "support/cli.rs"]
+mod cli;
 mod support;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use cli::*;
 use helpcrunch_pager::simulator::Simulator;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use support::BOUND;
-
-const BIN: &str = env!("CARGO_BIN_EXE_helpcrunch-export");
-/// Fast enough that the limiter is out of the way.
-const FAST: &str = "600000";
-
-/// A scratch folder for one test, emptied first.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hc-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The command, with no key from the environment the tests run in.
-fn export(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("HELPCRUNCH_API_KEY")
-        .env_remove("HELPCRUNCH_BASE_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// The command against `sim`, at `rpm`.
-fn export_from(sim: &Simulator, rpm: &str, args: &[&str]) -> Command {
-    let mut cmd = export(args);
-    cmd.args(["--base-url", &sim.base_url(), "--api-key", sim.api_key()])
-        .args(["--requests-per-minute", rpm]);
-    cmd
-}
-
-struct Ran {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-/// Runs a spawned child to its end within [`BOUND`], reading both pipes meanwhile.
-fn finish(mut child: Child, started: Instant) -> Ran {
-    let out = child.stdout.take();
-    let mut err = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(mut out) = out {
-            out.read_to_string(&mut s).unwrap();
-        }
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).unwrap();
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("helpcrunch-export did not finish within {BOUND:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Ran {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        took: started.elapsed(),
-    }
-}
-
-fn run(mut cmd: Command) -> Ran {
-    let started = Instant::now();
-    finish(cmd.spawn().expect("the binary runs"), started)
-}
-
-/// Every record of `path` exactly as the server sent it, read page by page with plain reqwest.
-async fn source(sim: &Simulator, path: &str) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        data: Vec<Box<RawValue>>,
-    }
-    let http = reqwest::Client::new();
-    let mut records = Vec::new();
-    loop {
-        let url = format!(
-            "{}/{path}?offset={}&limit=100",
-            sim.base_url(),
-            records.len()
-        );
-        let bytes = http
-            .get(url)
-            .bearer_auth(sim.api_key())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let page: Body = serde_json::from_slice(&bytes).unwrap();
-        let n = page.data.len();
-        records.extend(page.data.into_iter().map(|r| r.get().to_owned()));
-        if n < 100 {
-            return records;
-        }
-    }
-}
-
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn ids(lines: &[String]) -> Vec<u64> {
-    lines
-        .iter()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"));
-            v["id"].as_u64().unwrap()
-        })
-        .collect()
-}
 
 fn account() -> Simulator {
     Simulator::builder()
@@ -337,50 +209,6 @@ fn an_unreachable_host_says_so() {
         "{}",
         ran.stderr
     );
-}
-
-/// The command with --output and --checkpoint, as a script that resumes would run it.
-fn resumable(
-    sim: &Simulator,
-    rpm: &str,
-    collection: &str,
-    file: &Path,
-    checkpoint: &Path,
-) -> Command {
-    let mut cmd = export_from(sim, rpm, &[collection]);
-    cmd.arg("--output")
-        .arg(file)
-        .arg("--checkpoint")
-        .arg(checkpoint);
-    cmd
-}
-
-/// Starts an export of 3,000 departments at 600 a minute (about three seconds) and returns
-/// once its checkpoint has passed `offset`.
-fn start_slow_export(sim: &Simulator, file: &Path, checkpoint: &Path, offset: u64) -> Child {
-    let mut cmd = resumable(sim, "600", "departments", file, checkpoint);
-    let mut child = cmd.spawn().unwrap();
-    let started = Instant::now();
-    let passed = || {
-        std::fs::read(checkpoint)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|v| v["next_offset"].as_u64())
-            .is_some_and(|at| at >= offset)
-    };
-    while !passed() {
-        if started.elapsed() > BOUND || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the checkpoint never passed {offset} while the export ran");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child
-}
-
-fn checkpoint_of(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::request::ListRequest;
 use crate::window::{PageSize, Planner, Window};
 
+use super::heal::MAX_READ_BACK;
 use super::ledger::{self, Continuity, IdOf, Ledger};
 use super::moving::{Head, KeyOf, MAX_ROUNDS};
 use super::position::ScanPosition;
@@ -57,6 +58,8 @@ pub(crate) struct Scan<T> {
     confirming: Option<u64>,
     /// Short pages in a row that brought no record.
     confirmations: u32,
+    /// How many windows the next heal may read back.
+    pub(super) read_back: u32,
     head: Option<Head<T>>,
 }
 
@@ -89,6 +92,14 @@ where
             moving,
         } = settings;
         let overlap = ids.is_some();
+        let read_back = match &start {
+            Start::Offset(_) => MAX_READ_BACK,
+            Start::Resume(position, _) => u32::try_from(
+                position.offset.max(position.total) / u64::from(page_size.get()).max(2),
+            )
+            .unwrap_or(u32::MAX)
+            .saturating_add(MAX_READ_BACK),
+        };
         let (stage, ledger, planner, before) = match start {
             Start::Offset(offset) => (
                 Stage::First(offset),
@@ -128,6 +139,7 @@ where
             stage,
             confirming: None,
             confirmations: 0,
+            read_back,
             head: moving.map(|key| Head::new(key, before)),
         }
     }
@@ -199,6 +211,8 @@ where
                 recovered
             }
         };
+        // A resume's first page has been placed; later heals read back the usual distance.
+        self.read_back = MAX_READ_BACK;
         let at_head = self.note_head(&page, &ids);
         let Page {
             items,

@@ -13,8 +13,10 @@ use crate::window::Window;
 use super::engine::Scan;
 
 /// The most windows a scan reads to heal one shift before it gives up with
-/// [`Error::Incomplete`].
-const MAX_READ_BACK: u32 = 16;
+/// [`Error::Incomplete`]: records that moved further than 16 pages between two reads are
+/// moving faster than a scan can follow. A resumed scan may read back as far as the list
+/// goes, once: whatever moved while it was stopped, it was stopped for a while.
+pub(super) const MAX_READ_BACK: u32 = 16;
 
 impl<T> Scan<T>
 where
@@ -41,7 +43,8 @@ where
             taken: HashSet::new(),
         };
         let mut start = page_offset.saturating_sub(step);
-        for _ in 0..MAX_READ_BACK {
+        let most = std::mem::replace(&mut self.read_back, MAX_READ_BACK);
+        for _ in 0..most {
             let window = self
                 .extra(Window {
                     offset: start,
@@ -90,8 +93,9 @@ where
         Err(self.incomplete(
             page_offset,
             format!(
-                "records moved too far during the scan to be found again within \
-                 {MAX_READ_BACK} read-back requests"
+                "records moved too far during the scan to be found again within {most} \
+                 read-back requests; run the scan again (the exporter resumes from its \
+                 checkpoint and reads back as far as it must)"
             ),
         ))
     }
