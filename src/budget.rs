@@ -29,6 +29,10 @@ use crate::error::Error;
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, NoOpMiddleware>;
 
+/// What tokio itself takes for "never" (its `Instant::far_future`): thirty years, which an
+/// `Instant` can always hold, so a pause can end no later than this.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 /// The default safety margin: 2 % slower than the account's limit.
 pub(crate) const DEFAULT_MARGIN: f64 = 0.02;
 
@@ -40,12 +44,20 @@ pub(crate) struct Budget {
     /// the scan would stall for a whole server latency.
     queue: tokio::sync::Mutex<()>,
     interval: Duration,
+    /// The retry policy's total wait: a server may ask for any wait, but the client holds
+    /// back no longer than a page would retry.
+    longest_pause: Duration,
     paused_until: Mutex<Option<Instant>>,
 }
 
 impl Budget {
-    /// One request per `60 s / requests_per_minute · (1 + margin)`, burst one.
-    pub(crate) fn new(requests_per_minute: u32, margin: f64) -> Result<Self, Error> {
+    /// One request per `60 s / requests_per_minute · (1 + margin)`, burst one; no pause longer
+    /// than `longest_pause`.
+    pub(crate) fn new(
+        requests_per_minute: u32,
+        margin: f64,
+        longest_pause: Duration,
+    ) -> Result<Self, Error> {
         if requests_per_minute == 0 {
             return Err(Error::InvalidInput(
                 "requests_per_minute must be at least 1 (HelpCrunch's default limit is 120)".into(),
@@ -66,6 +78,7 @@ impl Budget {
             limiter: RateLimiter::direct(quota),
             queue: tokio::sync::Mutex::new(()),
             interval,
+            longest_pause,
             paused_until: Mutex::new(None),
         })
     }
@@ -98,9 +111,10 @@ impl Budget {
         }
     }
 
-    /// Holds every request of the client back for `wait`, or longer if already paused longer.
+    /// Holds every request of the client back for `wait`, at most the longest pause, or longer
+    /// if already paused longer.
     pub(crate) fn pause_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = Instant::now() + wait.min(self.longest_pause).min(FAR_FUTURE);
         let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if paused.is_none_or(|p| p < until) {
             *paused = Some(until);
@@ -126,6 +140,8 @@ impl std::fmt::Debug for Budget {
 mod tests {
     use super::*;
 
+    const MINUTE: Duration = Duration::from_secs(60);
+
     #[test]
     fn the_interval_is_the_limit_stretched_by_the_margin() {
         assert_eq!(Budget::interval_for(120, 0.0), Duration::from_millis(500));
@@ -135,15 +151,15 @@ mod tests {
 
     #[test]
     fn zero_rate_and_silly_margins_are_refused() {
-        assert!(Budget::new(0, 0.02).is_err());
-        assert!(Budget::new(120, -0.1).is_err());
-        assert!(Budget::new(120, 0.9).is_err());
-        assert!(Budget::new(120, f64::NAN).is_err());
+        assert!(Budget::new(0, 0.02, MINUTE).is_err());
+        assert!(Budget::new(120, -0.1, MINUTE).is_err());
+        assert!(Budget::new(120, 0.9, MINUTE).is_err());
+        assert!(Budget::new(120, f64::NAN, MINUTE).is_err());
     }
 
     #[tokio::test]
     async fn grants_are_spaced_by_the_interval_with_no_burst() {
-        let budget = Budget::new(6_000, 0.0).unwrap(); // one per 10 ms
+        let budget = Budget::new(6_000, 0.0, MINUTE).unwrap(); // one per 10 ms
         let start = std::time::Instant::now();
         for _ in 0..11 {
             budget.acquire().await;
@@ -157,7 +173,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_pause_holds_back_the_next_grant() {
-        let budget = Budget::new(60_000, 0.0).unwrap();
+        let budget = Budget::new(60_000, 0.0, MINUTE).unwrap();
         budget.acquire().await;
         budget.pause_for(Duration::from_millis(80));
         budget.pause_for(Duration::from_millis(10)); // a shorter pause does not shorten it
@@ -168,5 +184,27 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn no_pause_outlasts_the_longest_pause_however_long_the_wait() {
+        let budget = Budget::new(60_000, 0.0, Duration::from_millis(60)).unwrap();
+        budget.pause_for(Duration::MAX);
+        let start = std::time::Instant::now();
+        budget.acquire().await;
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(50),
+            "{took:?}: the pause was skipped"
+        );
+    }
+
+    #[test]
+    fn a_wait_no_instant_can_hold_pauses_without_overflow() {
+        let budget = Budget::new(120, 0.0, Duration::MAX).unwrap();
+        budget.pause_for(Duration::MAX);
+        let until = budget.paused_until().expect("paused");
+        assert!(until > Instant::now() + FAR_FUTURE - MINUTE);
     }
 }

@@ -214,7 +214,11 @@ impl ClientBuilder {
         })?;
         auth.set_sensitive(true);
         let base_url = self.checked_base_url()?;
-        let budget = Budget::new(self.requests_per_minute, self.rate_margin)?;
+        let budget = Budget::new(
+            self.requests_per_minute,
+            self.rate_margin,
+            self.retry.max_total_wait(),
+        )?;
         if self.timeout.is_zero() {
             return Err(Error::InvalidInput(
                 "the request timeout must be more than zero".into(),

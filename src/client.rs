@@ -15,7 +15,7 @@ use crate::builder::ClientBuilder;
 use crate::envelope::{self, Page};
 use crate::error::{ApiErrorEntry, Error};
 use crate::request::ListRequest;
-use crate::retry::{self, RetryPolicy};
+use crate::retry::{self, Next, RetryPolicy};
 use crate::stats::{ClientStats, Counters};
 use crate::window::Window;
 
@@ -159,7 +159,7 @@ impl Client {
         loop {
             self.inner.budget.acquire().await;
             self.inner.counters.sent();
-            let attempt = schedule.attempts() + 1;
+            let attempt = schedule.attempts().saturating_add(1);
             tracing::Span::current().record("attempt", attempt);
             let failure = match self
                 .attempt::<T>(&url, body.as_deref(), request, window)
@@ -168,26 +168,37 @@ impl Client {
                 Ok(page) => return Ok(page),
                 Err(failure) => failure,
             };
-            if failure.error.is_rate_limited() {
+            let rate_limited = failure.error.is_rate_limited();
+            if rate_limited {
                 self.inner.counters.rate_limited();
             }
             if !failure.retryable {
                 return Err(failure.error);
             }
-            let Some(delay) = schedule.next_delay(failure.server_wait) else {
-                return Err(Error::RetriesExhausted {
-                    attempts: schedule.attempts(),
-                    waited: schedule.waited(),
-                    last: Box::new(failure.error),
-                });
-            };
-            tracing::debug!(?delay, error = %failure.error, "retrying page");
-            self.inner.counters.retrying();
-            if failure.error.is_rate_limited() {
-                // Everyone waits, not just this page: one 429 must not become a burst of them.
-                self.inner.budget.pause_for(delay);
-            } else {
-                tokio::time::sleep(delay).await;
+            match schedule.after_failure(failure.server_wait) {
+                Next::Retry(delay) => {
+                    tracing::debug!(?delay, error = %failure.error, "retrying page");
+                    self.inner.counters.retrying();
+                    if rate_limited {
+                        // Everyone waits, not just this page: one 429 must not become a burst
+                        // of them.
+                        self.inner.budget.pause_for(delay);
+                    } else {
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+                Next::GiveUp { hold } => {
+                    if rate_limited {
+                        // This page is over, but the account is still over its limit: the
+                        // other streams must not run into the same 429.
+                        self.inner.budget.pause_for(hold);
+                    }
+                    return Err(Error::RetriesExhausted {
+                        attempts: schedule.attempts(),
+                        waited: schedule.waited(),
+                        last: Box::new(failure.error),
+                    });
+                }
             }
         }
     }
@@ -237,6 +248,7 @@ impl Client {
 
         if (200..300).contains(&status) {
             if let Some(wait) = server_wait.filter(|_| rate_limit_exhausted(&body.headers)) {
+                // The budget holds back no longer than the retry policy's total wait.
                 self.inner.budget.pause_for(wait);
             }
             return envelope::decode(&body.bytes, window.offset, window.limit).map_err(|e| {

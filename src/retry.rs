@@ -13,8 +13,11 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 ///
 /// The delay before attempt *n + 1* is drawn uniformly from `[0, min(max_delay, min_delay ·
 /// 2ⁿ⁻¹)]` ("full jitter"), unless the answer carried `Retry-After` or `X-RateLimit-Reset`, which
-/// then decide. Every wait, the server's included, counts towards `max_total_wait`: a wait that
-/// would pass it ends the retries at once instead of sleeping first.
+/// then decide. Every wait, the server's included, counts towards `max_total_wait`, which is
+/// what ends a page's retries: a wait that would pass it ends them at once instead of sleeping
+/// first, so a server asking for an hour fails the page now rather than freezing the client.
+/// `max_total_wait` is also the longest the client ever holds all its requests back for one
+/// rate-limit signal.
 ///
 /// # Default
 ///
@@ -79,7 +82,9 @@ impl RetryPolicy {
         self
     }
 
-    /// The ceiling of the first backoff delay, doubled after each failure.
+    /// The ceiling of the first backoff delay, doubled after each failure. With a zero min delay
+    /// the computed waits are all zero and never add up to the total wait: only a server's wait
+    /// or [`with_max_attempts`](Self::with_max_attempts) then ends a page's retries.
     ///
     /// ```
     /// use std::time::Duration;
@@ -122,7 +127,8 @@ impl RetryPolicy {
         self.max_attempts
     }
 
-    /// The most a page may spend waiting between attempts.
+    /// The most a page may spend waiting between attempts, and the longest the client holds
+    /// back for one rate-limit signal.
     ///
     /// ```
     /// use std::time::Duration;
@@ -132,22 +138,24 @@ impl RetryPolicy {
         self.max_total_wait
     }
 
-    /// The ceilings of the delays, one per retry: backon's exponential schedule, without jitter
-    /// (full jitter is drawn beneath each ceiling by [`Schedule`]).
+    /// The ceilings of the delays, one per retry, without end: backon's exponential schedule,
+    /// without jitter (full jitter is drawn beneath each ceiling by [`Schedule`]). The attempts
+    /// are counted by [`Schedule`], so that it can still say what the next delay would have been
+    /// once they run out.
     fn ceilings(&self) -> impl Iterator<Item = Duration> {
         ExponentialBuilder::new()
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay)
-            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .without_max_times()
             .build()
     }
 
     pub(crate) fn schedule(&self) -> Schedule {
         Schedule {
             ceilings: Box::new(self.ceilings()),
+            policy: *self,
             waited: Duration::ZERO,
             attempts: 0,
-            max_total_wait: self.max_total_wait,
         }
     }
 }
@@ -161,25 +169,41 @@ impl Default for RetryPolicy {
 /// One page's progress through its retry policy.
 pub(crate) struct Schedule {
     ceilings: Box<dyn Iterator<Item = Duration> + Send>,
+    policy: RetryPolicy,
     waited: Duration,
     attempts: u32,
-    max_total_wait: Duration,
+}
+
+/// What follows a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Wait this long, then try again.
+    Retry(Duration),
+    /// The policy is spent. After a 429 the rest of the client should still hold back for
+    /// `hold`: the server's wait, or the delay the schedule would have drawn, never more than
+    /// the policy's total wait.
+    GiveUp { hold: Duration },
 }
 
 impl Schedule {
-    /// Records an attempt that failed and says how long to wait before the next, or `None` when
-    /// the policy is spent. `server` is the server's own wait (`Retry-After`), which wins over
-    /// the computed one but still counts against the total.
-    pub(crate) fn next_delay(&mut self, server: Option<Duration>) -> Option<Duration> {
-        self.attempts += 1;
-        let ceiling = self.ceilings.next()?;
+    /// Records an attempt that failed and says what follows. `server` is the server's own wait
+    /// (`Retry-After`), which wins over the computed one but still counts against the total.
+    pub(crate) fn after_failure(&mut self, server: Option<Duration>) -> Next {
+        self.attempts = self.attempts.saturating_add(1);
+        // backon's schedule without max_times never ends; max_delay stands in should it.
+        let ceiling = self.ceilings.next().unwrap_or(self.policy.max_delay);
         let delay = server.unwrap_or_else(|| full_jitter(ceiling));
-        let waited = self.waited.checked_add(delay)?;
-        if waited > self.max_total_wait {
-            return None;
+        let hold = delay.min(self.policy.max_total_wait);
+        if self.attempts >= self.policy.max_attempts {
+            return Next::GiveUp { hold };
         }
-        self.waited = waited;
-        Some(delay)
+        match self.waited.checked_add(delay) {
+            Some(waited) if waited <= self.policy.max_total_wait => {
+                self.waited = waited;
+                Next::Retry(delay)
+            }
+            _ => Next::GiveUp { hold },
+        }
     }
 
     /// Attempts made so far.
@@ -194,11 +218,13 @@ impl Schedule {
 }
 
 fn full_jitter(ceiling: Duration) -> Duration {
-    ceiling.mul_f64(fastrand::f64())
+    // `mul_f64` panics where f64 rounding takes a ceiling near `Duration::MAX` past it.
+    Duration::try_from_secs_f64(ceiling.as_secs_f64() * fastrand::f64()).unwrap_or(ceiling)
 }
 
 /// Parses `Retry-After`: delta-seconds (`"120"`) or an HTTP-date, relative to `now`. A date in
-/// the past means no wait; anything else unreadable is ignored.
+/// the past means no wait; a number of seconds too large for a `u64` is [`u64::MAX`] seconds
+/// (the retry policy's total wait then decides); anything else unreadable is ignored.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -221,8 +247,11 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Parses `X-RateLimit-Reset`, which servers send either as a UNIX time (`"1700000000"`) or as
-/// seconds from now (`"30"`): values from 10⁹ on (2001 onwards) are read as a UNIX time.
+/// Parses `X-RateLimit-Reset`, which servers send as a UNIX time in seconds (`"1700000000"`),
+/// a UNIX time in milliseconds (`"1700000000000"`), or seconds from now (`"30"`): values from
+/// 10¹² on are read as milliseconds since 1970 (September 2001 onwards; as seconds they would
+/// be past the year 30,000), values from 10⁹ on as seconds since 1970 (2001 onwards), smaller
+/// ones as a delay. A time too far ahead to represent is a very long wait, [`Duration::MAX`].
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -231,19 +260,32 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 /// assert_eq!(parse_rate_limit_reset("30", now), Some(Duration::from_secs(30)));
 /// assert_eq!(parse_rate_limit_reset("1700000045", now), Some(Duration::from_secs(45)));
+/// assert_eq!(parse_rate_limit_reset("1700000002500", now), Some(Duration::from_millis(2500)));
 /// assert_eq!(parse_rate_limit_reset("1.5", now), Some(Duration::from_millis(1500)));
 /// ```
 pub fn parse_rate_limit_reset(value: &str, now: SystemTime) -> Option<Duration> {
-    let secs: f64 = value.trim().parse().ok()?;
-    if !secs.is_finite() || secs < 0.0 {
+    let n: f64 = value.trim().parse().ok()?;
+    if !n.is_finite() || n < 0.0 {
         return None;
     }
-    if secs >= 1e9 {
-        let at = SystemTime::UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(secs).ok()?)?;
-        Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(if n >= 1e12 {
+        until_unix_time(n / 1e3, now)
+    } else if n >= 1e9 {
+        until_unix_time(n, now)
     } else {
-        Duration::try_from_secs_f64(secs).ok()
-    }
+        Duration::from_secs_f64(n)
+    })
+}
+
+/// The wait from `now` until `secs` after 1970: zero for a time past, [`Duration::MAX`] for one
+/// a `SystemTime` cannot hold.
+fn until_unix_time(secs: f64, now: SystemTime) -> Duration {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .and_then(|since| SystemTime::UNIX_EPOCH.checked_add(since))
+        .map_or(Duration::MAX, |at| {
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        })
 }
 
 /// Whether an HTTP status is worth another attempt.
@@ -256,24 +298,30 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     #[test]
     fn delays_stay_under_doubling_ceilings_and_stop_at_max_attempts() {
         let policy = RetryPolicy::new()
             .with_max_attempts(5)
-            .with_min_delay(Duration::from_millis(100))
-            .with_max_delay(Duration::from_millis(300));
-        let ceilings: Vec<_> = policy.ceilings().collect();
+            .with_min_delay(ms(100))
+            .with_max_delay(ms(300));
+        let ceilings: Vec<_> = policy.ceilings().take(5).collect();
         // backon multiplies in f32, so compare whole milliseconds.
         assert_eq!(
             ceilings.iter().map(Duration::as_millis).collect::<Vec<_>>(),
-            [100, 200, 300, 300],
-            "four retries after the first attempt"
+            [100, 200, 300, 300, 300]
         );
         let mut s = policy.schedule();
-        for ceiling in &ceilings {
-            assert!(s.next_delay(None).unwrap() <= *ceiling);
+        for ceiling in &ceilings[..4] {
+            assert!(matches!(s.after_failure(None), Next::Retry(d) if d <= *ceiling));
         }
-        assert_eq!(s.next_delay(None), None);
+        assert!(
+            matches!(s.after_failure(None), Next::GiveUp { hold } if hold <= ms(300)),
+            "four retries after the first attempt, then the delay it would have drawn"
+        );
         assert_eq!(s.attempts(), 5);
     }
 
@@ -281,22 +329,56 @@ mod tests {
     fn the_servers_wait_wins_but_counts_against_the_total() {
         let policy = RetryPolicy::new().with_max_total_wait(Duration::from_secs(10));
         let mut s = policy.schedule();
+        let six = Some(Duration::from_secs(6));
+        assert_eq!(s.after_failure(six), Next::Retry(Duration::from_secs(6)));
         assert_eq!(
-            s.next_delay(Some(Duration::from_secs(6))),
-            Some(Duration::from_secs(6))
-        );
-        assert_eq!(
-            s.next_delay(Some(Duration::from_secs(6))),
-            None,
+            s.after_failure(six),
+            Next::GiveUp {
+                hold: Duration::from_secs(6)
+            },
             "12 s would pass the 10 s cap"
         );
         assert_eq!(s.waited(), Duration::from_secs(6));
     }
 
     #[test]
-    fn a_policy_that_never_retries_gives_no_delay() {
-        assert_eq!(RetryPolicy::never().schedule().next_delay(None), None);
+    fn a_server_wait_past_the_total_gives_up_at_once_and_holds_no_longer_than_the_total() {
+        let policy = RetryPolicy::new().with_max_total_wait(Duration::from_secs(10));
+        let mut s = policy.schedule();
+        assert_eq!(
+            s.after_failure(Some(Duration::MAX)),
+            Next::GiveUp {
+                hold: Duration::from_secs(10)
+            }
+        );
+        assert_eq!((s.attempts(), s.waited()), (1, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_policy_that_never_retries_still_says_how_long_to_hold() {
+        let mut s = RetryPolicy::never().schedule();
+        assert!(
+            matches!(s.after_failure(None), Next::GiveUp { hold } if hold <= Duration::from_secs(1))
+        );
+        let mut s = RetryPolicy::never().schedule();
+        assert_eq!(
+            s.after_failure(Some(Duration::from_secs(2))),
+            Next::GiveUp {
+                hold: Duration::from_secs(2)
+            }
+        );
         assert_eq!(RetryPolicy::new().with_max_attempts(0).max_attempts(), 1);
+    }
+
+    #[test]
+    fn backons_schedule_runs_on_without_end_or_overflow() {
+        let policy = RetryPolicy::new();
+        assert_eq!(
+            policy.ceilings().nth(100_000),
+            Some(Duration::from_secs(60))
+        );
+        let unbounded = RetryPolicy::new().with_max_delay(Duration::MAX);
+        assert_eq!(unbounded.ceilings().nth(2_000), Some(Duration::MAX));
     }
 
     #[test]
@@ -313,6 +395,21 @@ mod tests {
             parse_retry_after("99999999999999999999999", now),
             Some(Duration::from_secs(u64::MAX))
         );
+    }
+
+    #[test]
+    fn a_rate_limit_reset_in_epoch_milliseconds_is_read_as_milliseconds() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let reset = |v| parse_rate_limit_reset(v, now);
+        assert_eq!(reset("1700000000250"), Some(ms(250)));
+        assert_eq!(reset("1700000003000"), Some(Duration::from_secs(3)));
+        assert_eq!(reset("1699999999000"), Some(Duration::ZERO), "past");
+        assert_eq!(reset("1000000000000"), Some(Duration::ZERO), "2001, in ms");
+        // Just under 10¹²: seconds since 1970, some 30,000 years ahead.
+        assert!(reset("999999999999").unwrap() > Duration::from_secs(900_000_000_000));
+        assert_eq!(reset("1700000004"), Some(Duration::from_secs(4)), "seconds");
+        assert_eq!(reset("1e30"), Some(Duration::MAX), "too far to represent");
+        assert_eq!(reset("inf"), None);
     }
 
     #[test]
@@ -334,9 +431,30 @@ mod tests {
         }
 
         #[test]
-        fn full_jitter_never_exceeds_its_ceiling(ms in 0u64..10_000_000) {
+        fn full_jitter_never_exceeds_its_ceiling(ms in 0u64..10_000_000, secs in any::<u64>()) {
             let c = Duration::from_millis(ms);
             prop_assert!(full_jitter(c) <= c);
+            let c = Duration::from_secs(secs);
+            prop_assert!(full_jitter(c) <= c);
+            prop_assert!(full_jitter(Duration::MAX) <= Duration::MAX);
+        }
+
+        #[test]
+        fn no_wait_or_hold_passes_the_total_wait(
+            server in prop::collection::vec(prop::option::of(any::<u64>()), 1..20),
+            total_ms in 0u64..1_000_000,
+        ) {
+            let total = Duration::from_millis(total_ms);
+            let mut s = RetryPolicy::new().with_max_total_wait(total).schedule();
+            for secs in server {
+                match s.after_failure(secs.map(Duration::from_secs)) {
+                    Next::Retry(_) => prop_assert!(s.waited() <= total),
+                    Next::GiveUp { hold } => {
+                        prop_assert!(hold <= total);
+                        break;
+                    }
+                }
+            }
         }
     }
 }
