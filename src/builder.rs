@@ -23,6 +23,7 @@ use crate::stats::Counters;
 /// - retry: [`RetryPolicy::new()`]
 /// - request timeout: 30 s
 /// - plain `http`: only to a loopback address
+/// - redirects: never followed (a 3xx is [`Error::Redirect`])
 ///
 /// ```
 /// let client = helpcrunch_pager::Client::builder()
@@ -228,6 +229,9 @@ impl ClientBuilder {
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("helpcrunch-pager/", env!("CARGO_PKG_VERSION")))
+            // A followed redirect would be a request the budget never saw, and would carry the
+            // key to wherever the server pointed: a 3xx is an `Error::Redirect` instead.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::InvalidInput(format!("the HTTP client could not start: {e}")))?;
         Ok(Client::from_inner(Inner {

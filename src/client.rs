@@ -5,7 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 use tracing::{field, Instrument};
@@ -246,6 +248,18 @@ impl Client {
             }),
         })?;
 
+        if (300..400).contains(&status) {
+            return Err(Failure::fatal(Error::Redirect {
+                status,
+                location: body
+                    .headers
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                path: request.path.clone(),
+                offset: window.offset,
+            }));
+        }
         if (200..300).contains(&status) {
             if let Some(wait) = server_wait.filter(|_| rate_limit_exhausted(&body.headers)) {
                 // The budget holds back no longer than the retry policy's total wait.

@@ -77,7 +77,9 @@ pub enum Error {
     /// further than it could follow, or the pages and the totals disagree in a way that asking
     /// again did not settle. Nothing was lost silently: the records yielded so far are sound,
     /// and the scan can be run again.
-    #[error("the scan of {path} could not prove it read every record (at offset {offset}): {reason}")]
+    #[error(
+        "the scan of {path} could not prove it read every record (at offset {offset}): {reason}"
+    )]
     Incomplete {
         /// The collection's path.
         path: String,
@@ -85,6 +87,22 @@ pub enum Error {
         offset: u64,
         /// What could not be proven.
         reason: String,
+    },
+
+    /// The server answered with a redirect (a 3xx status). The crate does not follow redirects:
+    /// the request to wherever it points would leave outside the rate budget, and the key would
+    /// go to a host the caller never named. Set the base URL to where the API now is. Never
+    /// retried.
+    #[error("{}", describe_redirect(*.status, .location.as_deref(), .path, *.offset))]
+    Redirect {
+        /// The HTTP status code, such as 301 or 302.
+        status: u16,
+        /// Where the server pointed (its `Location` header), if it said.
+        location: Option<String>,
+        /// The collection's path.
+        path: String,
+        /// The `offset` of the page.
+        offset: u64,
     },
 
     /// A retryable failure (429, 5xx, network) kept failing until the retry policy's attempts or
@@ -104,8 +122,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status behind this error, if the API answered (for exhausted retries: the last
-    /// answer's).
+    /// The HTTP status behind this error, if the API answered (a redirect included; for
+    /// exhausted retries: the last answer's).
     ///
     /// ```
     /// use helpcrunch_pager::{ApiErrorEntry, Error};
@@ -121,7 +139,7 @@ impl Error {
     /// ```
     pub fn status(&self) -> Option<u16> {
         match self.last() {
-            Error::Api { status, .. } => Some(*status),
+            Error::Api { status, .. } | Error::Redirect { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -214,6 +232,24 @@ impl Error {
         self.status() == Some(404)
     }
 
+    /// A 3xx answer, which the crate does not follow (see [`Error::Redirect`]).
+    ///
+    /// ```
+    /// use helpcrunch_pager::Error;
+    /// let e = Error::Redirect {
+    ///     status: 301,
+    ///     location: Some("https://api.example.com/v1/chats".into()),
+    ///     path: "chats".into(),
+    ///     offset: 0,
+    /// };
+    /// assert!(e.is_redirect());
+    /// assert_eq!((e.status(), e.attempts()), (Some(301), 1));
+    /// assert!(e.to_string().contains("https://api.example.com/v1/chats"));
+    /// ```
+    pub fn is_redirect(&self) -> bool {
+        matches!(self.last(), Error::Redirect { .. })
+    }
+
     /// A request that timed out (for exhausted retries: the last one).
     ///
     /// ```
@@ -289,6 +325,18 @@ fn describe_api(
     out
 }
 
+fn describe_redirect(status: u16, location: Option<&str>, path: &str, offset: u64) -> String {
+    let to = match location {
+        Some(location) => format!("redirected to {location}"),
+        None => "redirected, with no Location".to_owned(),
+    };
+    format!(
+        "HelpCrunch answered HTTP {status} for {path} at offset {offset}, {to}; this crate does \
+         not follow redirects (so that no request leaves outside the rate budget and the key \
+         never goes to another host): set the base URL to where the API now is"
+    )
+}
+
 struct ErrorList<'a>(&'a [ApiErrorEntry]);
 
 impl fmt::Display for ErrorList<'_> {
@@ -340,6 +388,35 @@ mod tests {
         );
         assert!(e.is_unauthorized());
         assert!(!e.is_rate_limited());
+    }
+
+    #[test]
+    fn a_redirect_names_where_it_pointed_and_that_it_was_not_followed() {
+        let e = Error::Redirect {
+            status: 302,
+            location: Some("https://elsewhere.example/v1/departments?offset=0".into()),
+            path: "departments".into(),
+            offset: 0,
+        };
+        assert_eq!(
+            e.to_string(),
+            "HelpCrunch answered HTTP 302 for departments at offset 0, redirected to \
+             https://elsewhere.example/v1/departments?offset=0; this crate does not follow \
+             redirects (so that no request leaves outside the rate budget and the key never goes \
+             to another host): set the base URL to where the API now is"
+        );
+        assert!(e.is_redirect() && !e.is_retries_exhausted() && !e.is_not_found());
+        assert_eq!((e.status(), e.attempts()), (Some(302), 1));
+        assert!(e.api_errors().is_empty());
+        let nowhere = Error::Redirect {
+            status: 307,
+            location: None,
+            path: "chats".into(),
+            offset: 100,
+        };
+        assert!(nowhere
+            .to_string()
+            .contains("HTTP 307 for chats at offset 100, redirected, with no Location;"));
     }
 
     #[test]
