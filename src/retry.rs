@@ -21,7 +21,7 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 ///
 /// # Default
 ///
-/// - max attempts: 8 (the first request and 7 retries)
+/// - max attempts: no limit of its own ([`u32::MAX`]): the total wait bounds it
 /// - min delay: 1 s
 /// - max delay: 60 s
 /// - max total wait: 5 min
@@ -50,11 +50,11 @@ impl RetryPolicy {
     /// ```
     /// use std::time::Duration;
     /// let p = helpcrunch_pager::RetryPolicy::new();
-    /// assert_eq!((p.max_attempts(), p.max_total_wait()), (8, Duration::from_secs(300)));
+    /// assert_eq!((p.max_attempts(), p.max_total_wait()), (u32::MAX, Duration::from_secs(300)));
     /// ```
     pub const fn new() -> Self {
         Self {
-            max_attempts: 8,
+            max_attempts: u32::MAX,
             min_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             max_total_wait: Duration::from_secs(300),
@@ -70,7 +70,8 @@ impl RetryPolicy {
         Self::new().with_max_attempts(1)
     }
 
-    /// How many requests a page may take in all, at least 1.
+    /// How many requests a page may take in all, at least 1, for a caller who wants a count on
+    /// top of the total wait (by default there is none).
     ///
     /// ```
     /// use helpcrunch_pager::RetryPolicy;
@@ -118,10 +119,10 @@ impl RetryPolicy {
         self
     }
 
-    /// How many requests a page may take in all.
+    /// How many requests a page may take in all ([`u32::MAX`], no limit of its own, unless set).
     ///
     /// ```
-    /// assert_eq!(helpcrunch_pager::RetryPolicy::new().max_attempts(), 8);
+    /// assert_eq!(helpcrunch_pager::RetryPolicy::new().max_attempts(), u32::MAX);
     /// ```
     pub const fn max_attempts(&self) -> u32 {
         self.max_attempts
@@ -368,6 +369,30 @@ mod tests {
             }
         );
         assert_eq!(RetryPolicy::new().with_max_attempts(0).max_attempts(), 1);
+    }
+
+    #[test]
+    fn by_default_the_total_wait_not_a_count_ends_a_page() {
+        let policy = RetryPolicy::new()
+            .with_min_delay(ms(1))
+            .with_max_delay(ms(4))
+            .with_max_total_wait(ms(100));
+        let mut s = policy.schedule();
+        while let Next::Retry(_) = s.after_failure(None) {
+            assert!(s.attempts() < 100_000, "the total wait never ended it");
+        }
+        assert!(s.attempts() > 8, "ended after {} attempts", s.attempts());
+        assert!(s.waited() <= ms(100));
+    }
+
+    #[test]
+    fn the_last_of_u32_max_attempts_gives_up_without_overflow() {
+        let mut s = RetryPolicy::new().with_min_delay(ms(1)).schedule();
+        s.attempts = u32::MAX - 2;
+        assert!(matches!(s.after_failure(None), Next::Retry(_)));
+        assert!(matches!(s.after_failure(None), Next::GiveUp { .. }));
+        assert!(matches!(s.after_failure(None), Next::GiveUp { .. }));
+        assert_eq!(s.attempts(), u32::MAX);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Waits the server asks for are bounded by the retry policy: a huge or far-off `Retry-After`,
 //! on a 429 or on a page that used the account's last request, neither panics nor freezes the
-//! client; and a 429 whose retries ran out still holds the client's other streams back.
+//! client; a 429 whose retries ran out still holds the client's other streams back; and the
+//! total wait, not a count of attempts, ends a page.
 
 mod support;
 
@@ -12,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::TryStreamExt;
+use helpcrunch_pager::simulator::{Fault, Simulator};
 use helpcrunch_pager::{Client, Error, RetryPolicy};
 use serde_json::{json, Value};
 use support::*;
@@ -109,7 +111,7 @@ impl Scripted {
     }
 
     /// A client at 60,000 a minute (one request per millisecond) whose policy waits at most
-    /// `total_wait`.
+    /// `total_wait`, however many attempts that takes.
     fn client(&self, total_wait: Duration) -> Client {
         Client::builder()
             .api_key("scripted-key")
@@ -344,5 +346,74 @@ async fn a_429_whose_retries_ran_out_holds_back_the_clients_other_streams() {
     assert!(
         held < Duration::from_secs(1),
         "longer than the cap: {held:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_short_total_wait_with_no_attempt_cap_ends_a_page_by_time() {
+    let sim = Simulator::builder()
+        .departments(10)
+        .fault_rate(1.0, Fault::Status(503))
+        .start()
+        .unwrap();
+    // Delays of at most 5, 10, 20, 20, ... ms: eight attempts wait at most 135 ms, so only the
+    // total wait can end the page.
+    let total = Duration::from_millis(250);
+    let client = builder_for(&sim, 60_000)
+        .retry_policy(
+            RetryPolicy::new()
+                .with_min_delay(Duration::from_millis(5))
+                .with_max_delay(Duration::from_millis(20))
+                .with_max_total_wait(total),
+        )
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = bounded("503s", client.departments().try_collect::<Vec<_>>())
+        .await
+        .unwrap_err();
+    let Error::RetriesExhausted {
+        attempts, waited, ..
+    } = &err
+    else {
+        panic!("expected RetriesExhausted, got {err}");
+    };
+    assert_eq!(err.status(), Some(503));
+    assert!(*attempts > 8, "ended by a count: {attempts} attempts");
+    assert!(
+        *waited <= total && *waited + Duration::from_millis(20) > total,
+        "ended by time: waited {waited:?} of {total:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_long_total_wait_keeps_a_page_retrying_past_eight_attempts() {
+    let mut sim = Simulator::builder().departments(250);
+    for n in 1..=12 {
+        sim = sim.fault(n, Fault::Status(503));
+    }
+    let sim = sim.start().unwrap();
+    let client = builder_for(&sim, 60_000)
+        .retry_policy(
+            RetryPolicy::new()
+                .with_min_delay(Duration::from_millis(1))
+                .with_max_delay(Duration::from_millis(5))
+                .with_max_total_wait(Duration::from_secs(5)),
+        )
+        .build()
+        .unwrap();
+    let got = ids("twelve 503s", client.departments(), |d| d.id)
+        .await
+        .unwrap();
+    assert_each_once_in_order(&got, 250);
+    assert_eq!(
+        client.stats().retries,
+        12,
+        "the first page, on its 13th attempt"
     );
 }

@@ -82,7 +82,8 @@ pub(crate) struct Args {
     quiet: bool,
 
     /// How long one page may keep retrying (429s, 5xx, network faults) before the export gives
-    /// up, in seconds.
+    /// up, in seconds, however many attempts that takes. A server asking to wait longer fails
+    /// the page at once; no rate-limit pause lasts longer.
     #[arg(long, value_name = "SECONDS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     retry_for: u64,
