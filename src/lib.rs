@@ -47,8 +47,10 @@
 //! A [`Paginator`] is a [`Stream`](futures::Stream) of records. The first request reads the
 //! total; the remaining `offset` windows are fetched up to
 //! [`concurrency`](Paginator::concurrency) at a time and yielded in offset order. The last
-//! window asks for one record past the total, and the scan ends at the first page that comes
-//! back short, or at the first error. [`Paginator::pages`] gives whole [`Page`]s instead.
+//! window asks for one record past the total; a scan ends at a page that comes back short and
+//! agrees with its total (a short page whose total says there is more is confirmed by reading
+//! on from it), or at the first error. [`Paginator::pages`] gives whole [`Page`]s instead. Both
+//! streams are fused.
 //!
 //! # Records that move
 //!
@@ -57,8 +59,13 @@
 //! before. A page that does not start there had records inserted or deleted in between: the
 //! scan drops records it has yielded already and reads back for those it skipped, so every
 //! record that stays in the collection for the whole scan comes out exactly once, at any
-//! concurrency. [`Paginator::report`] gives a [`ScanReport`]: shifts detected and healed,
-//! duplicates dropped, and the requests that cost (1 % more when nothing moves).
+//! concurrency. Chats and customers are read in a stable order unless the caller asks for
+//! another; in an order where a changed record jumps to the front (chats by `lastMessageAt`,
+//! say), the scan reads the head again after its main pass (see
+//! [`Paginator::moves_to_front`]). Where the scan cannot prove it read everything it ends with
+//! [`Error::Incomplete`], never quietly. [`Paginator::report`] gives a [`ScanReport`] of what
+//! moved and what it cost, and [`Pages::position`] a [`ScanPosition`] that
+//! [`Paginator::resume`] carries on from after a crash.
 //!
 //! # The rate budget
 //!
