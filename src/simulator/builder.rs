@@ -94,7 +94,9 @@ impl SimulatorBuilder {
     }
 
     /// `GET /customers` with `count` customers, total at the top level, sortable by
-    /// `customers.firstSeen`/`customers.lastSeen`; and `POST /customers/search` over them.
+    /// `customers.firstSeen`/`customers.lastSeen`; and `POST /customers/search` over them. The
+    /// default order and `firstSeen` are the creation order; `lastSeen` is the order of last
+    /// activity, which [`Mutation::Touch`] changes.
     ///
     /// ```
     /// use helpcrunch_pager::simulator::Simulator;
@@ -111,7 +113,9 @@ impl SimulatorBuilder {
     }
 
     /// `GET /chats` with `count` chats, total under `meta`, sortable by the four documented
-    /// fields; and `POST /chats/search` over them.
+    /// fields; and `POST /chats/search` over them. The default order, `createdAt` and
+    /// `closedAt` are the creation order; `lastMessageAt` and `lastCustomerMessageAt` are the
+    /// order of last activity, which [`Mutation::Touch`] changes.
     ///
     /// ```
     /// use helpcrunch_pager::simulator::Simulator;

@@ -1,8 +1,10 @@
-//! The simulated account's collections: ids only, with each record rendered from its id on
-//! demand, so that a collection of a million records costs eight bytes a record, not the JSON.
+//! The simulated account's collections: ids only, with each record rendered from its id (and
+//! its stamp, if it was touched) on demand, so that a collection of a million records costs
+//! eight bytes a record, not the JSON.
 
 use std::fmt::Write;
 
+use super::activity::Activity;
 use super::records::{self, Kind};
 
 /// Where a collection's page puts its total, as the docs show per endpoint.
@@ -18,10 +20,12 @@ pub(crate) enum TotalStyle {
 pub(crate) struct Collection {
     pub(crate) kind: Kind,
     pub(crate) total_style: TotalStyle,
-    /// In the order the API lists them by default.
+    /// In the order the API lists them by default, the creation order.
     pub(crate) ids: Vec<u64>,
     /// The id the next inserted record gets.
     pub(crate) next_id: u64,
+    /// The touched records and the order of last activity.
+    pub(crate) activity: Activity,
 }
 
 impl Collection {
@@ -31,6 +35,7 @@ impl Collection {
             total_style,
             next_id: Self::first_new_id(&ids),
             ids,
+            activity: Activity::default(),
         }
     }
 
@@ -56,7 +61,8 @@ impl Collection {
             } else {
                 ids[i]
             };
-            records::render(self.kind, id, &mut out).expect("writing to a String cannot fail");
+            records::render(self.kind, id, self.stamp(id), &mut out)
+                .expect("writing to a String cannot fail");
         }
         let total = total.max(0);
         match style {

@@ -26,11 +26,14 @@
 //! # Ok(()) }
 //! ```
 
+mod activity;
 mod builder;
 mod data;
 mod fault;
+mod fields;
 mod mutation;
 mod rate;
+mod read;
 mod records;
 mod search;
 mod server;
@@ -139,11 +142,12 @@ impl Simulator {
         }
     }
 
-    /// What the mutations have inserted and deleted so far.
+    /// What the mutations have inserted, deleted and touched so far.
     ///
     /// ```
     /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
     /// assert!(sim.changes().inserted.is_empty());
+    /// assert!(sim.changes().touched.is_empty());
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn changes(&self) -> Changes {

@@ -1,8 +1,10 @@
 //! Records that change while a scan reads them: inserted at the front (as new messages are, in
 //! a newest-first list) or deleted before the reader's cursor, the two moves that make offset
-//! paging repeat or skip a record.
+//! paging repeat or skip a record; or touched, which moves a record the reader has not reached
+//! to the front of an order by activity, where it is skipped.
 
 use super::data::Collection;
+use super::read::Read;
 
 /// A change the simulator makes to a collection just before it answers a request for it.
 ///
@@ -23,10 +25,39 @@ pub enum Mutation {
     /// Deletes this many records from positions before the request's offset (as many as there
     /// are), moving every later record back.
     DeleteBefore(usize),
+    /// Updates this many records, as a new message does to a chat or a visit to a customer.
+    /// Each gets an activity stamp later than any record's so far, which a chat's
+    /// `lastMessageAt` shows (and its `lastCustomerMessageAt`, less 100 seconds) and a
+    /// customer's `lastSeen`; a sort by those fields serves it first in `desc` order, last in
+    /// `asc`, while the default order and the other sorts keep it where it was. The records
+    /// are picked at random among those at or past the request's offset in the order that
+    /// request reads: the ones its reader has not reached, which the move makes it skip
+    /// (anywhere, for a request with no offset). Departments, agents, messages and other
+    /// collections have no such field: a touch leaves them as they are.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{Mutation, Simulator};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A new message in one chat just before the first page is read.
+    /// let sim = Simulator::builder().chats(10).mutation(1, Mutation::Touch(1)).start()?;
+    /// let body = reqwest::Client::new()
+    ///     .get(format!("{}/chats?sort=chats.lastMessageAt&order=desc", sim.base_url()))
+    ///     .bearer_auth(sim.api_key())
+    ///     .send()
+    ///     .await?
+    ///     .text()
+    ///     .await?;
+    /// let page: serde_json::Value = serde_json::from_str(&body)?;
+    /// assert_eq!(page["data"][0]["id"], sim.changes().touched[0], "the latest activity first");
+    /// assert_eq!(page["data"].as_array().map(Vec::len), Some(10));
+    /// # Ok(()) }
+    /// ```
+    Touch(usize),
 }
 
-/// What the mutations did, for a test to tell the records that stayed from those that came
-/// or went.
+/// What the mutations did, for a test to tell the records that stayed from those that came,
+/// went or moved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Changes {
@@ -34,14 +65,16 @@ pub struct Changes {
     pub inserted: Vec<u64>,
     /// Ids deleted, in the order they were.
     pub deleted: Vec<u64>,
+    /// Ids touched, in the order they were: an id touched twice is here twice.
+    pub touched: Vec<u64>,
 }
 
 impl Collection {
-    /// Applies `mutation` for a request at `cursor`.
+    /// Applies `mutation` just before `read`.
     pub(crate) fn apply(
         &mut self,
         mutation: Mutation,
-        cursor: u64,
+        read: &Read,
         rng: &mut fastrand::Rng,
         changes: &mut Changes,
     ) {
@@ -53,16 +86,29 @@ impl Collection {
                     self.ids.insert(0, id);
                     changes.inserted.push(id);
                 }
+                self.reordered(None);
             }
             Mutation::DeleteBefore(n) => {
                 // Only records that were before the cursor: each deletion leaves one fewer.
-                let mut before = (cursor as usize).min(self.ids.len());
+                let mut before = (read.offset() as usize).min(self.ids.len());
                 for _ in 0..n.min(before) {
                     let id = self.ids.remove(rng.usize(..before));
+                    self.reordered(Some(id));
                     changes.deleted.push(id);
                     before -= 1;
                 }
             }
+            Mutation::Touch(n) if self.has_activity() => {
+                let unread = read.unread(self);
+                let mut picked = rng.choose_multiple(unread.iter().copied(), n.min(unread.len()));
+                // The reservoir keeps early picks in place: shuffled, the stamps follow no order.
+                rng.shuffle(&mut picked);
+                for id in picked {
+                    self.touch(id);
+                    changes.touched.push(id);
+                }
+            }
+            Mutation::Touch(_) => {}
         }
     }
 
@@ -76,20 +122,75 @@ impl Collection {
 mod tests {
     use super::*;
     use crate::simulator::data::TotalStyle;
+    use crate::simulator::fields::Order;
     use crate::simulator::records::Kind;
+
+    fn at(offset: u64) -> Read {
+        Read::from_offset(offset)
+    }
 
     #[test]
     fn inserts_go_to_the_front_and_deletes_stay_before_the_cursor() {
         let mut c = Collection::new(Kind::Generic, TotalStyle::TopLevel, (1..=10).collect());
         let (mut rng, mut changes) = (fastrand::Rng::with_seed(7), Changes::default());
-        c.apply(Mutation::InsertFront(2), 0, &mut rng, &mut changes);
+        c.apply(Mutation::InsertFront(2), &at(0), &mut rng, &mut changes);
         assert_eq!(&c.ids[..3], [12, 11, 1]);
-        c.apply(Mutation::DeleteBefore(3), 4, &mut rng, &mut changes);
+        c.apply(Mutation::DeleteBefore(3), &at(4), &mut rng, &mut changes);
         assert_eq!(changes.inserted, [11, 12]);
         assert_eq!(changes.deleted.len(), 3);
         assert!(changes.deleted.iter().all(|id| [12, 11, 1, 2].contains(id)));
         assert_eq!(c.ids.len(), 9);
-        c.apply(Mutation::DeleteBefore(5), 0, &mut rng, &mut changes);
+        c.apply(Mutation::DeleteBefore(5), &at(0), &mut rng, &mut changes);
         assert_eq!(c.ids.len(), 9, "nothing is before offset 0");
+    }
+
+    #[test]
+    fn a_touch_picks_distinct_records_the_reader_has_not_reached() {
+        let mut c = Collection::new(Kind::Chat, TotalStyle::Meta, (1..=100).collect());
+        let (mut rng, mut changes) = (fastrand::Rng::with_seed(7), Changes::default());
+        c.apply(Mutation::Touch(10), &at(60), &mut rng, &mut changes);
+        let mut touched = changes.touched.clone();
+        touched.sort_unstable();
+        touched.dedup();
+        assert_eq!(touched.len(), 10);
+        assert!(touched.iter().all(|&id| id > 60), "{touched:?}");
+        assert_eq!(c.order(Order::Activity)[90..], changes.touched[..]);
+        assert_eq!(
+            c.ids,
+            (1..=100).collect::<Vec<_>>(),
+            "the creation order stays"
+        );
+    }
+
+    #[test]
+    fn a_touch_past_a_descending_offset_picks_from_the_low_end() {
+        let mut c = Collection::new(Kind::Customer, TotalStyle::TopLevel, (1..=100).collect());
+        let (mut rng, mut changes) = (fastrand::Rng::with_seed(3), Changes::default());
+        let desc = Read::list(
+            Kind::Customer,
+            "sort=customers.lastSeen&order=desc&offset=90",
+        );
+        c.apply(Mutation::Touch(5), &desc.unwrap(), &mut rng, &mut changes);
+        assert_eq!(changes.touched.len(), 5);
+        assert!(
+            changes.touched.iter().all(|&id| id <= 10),
+            "{:?}",
+            changes.touched
+        );
+        c.apply(Mutation::Touch(50), &at(98), &mut rng, &mut changes);
+        assert_eq!(
+            changes.touched.len(),
+            7,
+            "only two records are past offset 98"
+        );
+    }
+
+    #[test]
+    fn a_touch_leaves_collections_with_no_activity_as_they_are() {
+        let mut c = Collection::new(Kind::Department, TotalStyle::Meta, (1..=10).collect());
+        let (mut rng, mut changes) = (fastrand::Rng::with_seed(7), Changes::default());
+        c.apply(Mutation::Touch(3), &at(0), &mut rng, &mut changes);
+        assert!(changes.touched.is_empty());
+        assert_eq!(c.stamp(1), None);
     }
 }

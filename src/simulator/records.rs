@@ -3,7 +3,9 @@
 //! roles, statuses and ratings the crate does not know; `null` departments and assignees;
 //! `agents` as one object instead of a list.
 //!
-//! Every time field grows with the id, so sorting by any of them is sorting by id.
+//! Every time field grows with the id, so sorting by any of them is sorting by id, until a
+//! record is touched: then its activity fields (`lastMessageAt`, `lastCustomerMessageAt`,
+//! `lastSeen`) show the stamp the touch gave it instead.
 
 use std::fmt::{self, Write};
 
@@ -36,21 +38,15 @@ pub(crate) const CHAT_STATUSES: [&str; 7] = [
     "empty",
 ];
 
-/// A field's value, for search filters.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum FieldValue {
-    Int(i64),
-    Text(String),
-    Null,
-}
-
-/// Writes record `id` of `kind` as JSON.
-pub(crate) fn render(kind: Kind, id: u64, out: &mut String) -> fmt::Result {
+/// Writes record `id` of `kind` as JSON; `stamp`, where the record was touched, is its last
+/// activity instead of [`last_activity`]'s.
+pub(crate) fn render(kind: Kind, id: u64, stamp: Option<u64>, out: &mut String) -> fmt::Result {
+    let active = stamp.or_else(|| last_activity(kind, id)).unwrap_or(0);
     match kind {
         Kind::Department => department(id, out),
         Kind::Agent => agent(id, out),
-        Kind::Customer => customer(id, out),
-        Kind::Chat => chat(id, out),
+        Kind::Customer => customer(id, active, out),
+        Kind::Chat => chat(id, active, out),
         Kind::Message => message(id, out),
         Kind::Generic => write!(out, r#"{{"id":{id},"name":"Record {id}"}}"#),
     }
@@ -85,15 +81,26 @@ fn time(secs: u64, form: u64, out: &mut String) -> fmt::Result {
     }
 }
 
-fn customer_first_seen(id: u64) -> Option<u64> {
+pub(crate) fn customer_first_seen(id: u64) -> Option<u64> {
     (id % 13 != 0).then_some(EPOCH + id * 60)
 }
 
-fn customer_email(id: u64) -> Option<String> {
+pub(crate) fn customer_email(id: u64) -> Option<String> {
     (id % 11 != 0).then(|| format!("customer{id}@example.com"))
 }
 
-fn customer(id: u64, out: &mut String) -> fmt::Result {
+/// The last activity of record `id` of `kind` while untouched: the value its activity fields
+/// show (`lastMessageAt`, with `lastCustomerMessageAt` 100 seconds before it, or `lastSeen`),
+/// growing with the id. `None` for kinds with no activity field.
+pub(crate) fn last_activity(kind: Kind, id: u64) -> Option<u64> {
+    match kind {
+        Kind::Chat => Some(chat_created_at(id) + 300),
+        Kind::Customer => Some(EPOCH + id * 60 + 3_600),
+        _ => None,
+    }
+}
+
+fn customer(id: u64, last_seen: u64, out: &mut String) -> fmt::Result {
     write!(out, r#"{{"id":{id},"name":"#)?;
     if id % 7 == 0 {
         out.push_str("null");
@@ -115,7 +122,7 @@ fn customer(id: u64, out: &mut String) -> fmt::Result {
         None => out.push_str("null"),
     }
     out.push_str(r#","lastSeen":"#);
-    time(EPOCH + id * 60 + 3_600, id + 1, out)?;
+    time(last_seen, id + 1, out)?;
     write!(
         out,
         r#","location":{{"regionCode":"30","countryCode":"UA","city":"Kyiv"}},"device":{{"id":"{id}","ip":"192.0.2.{}","timezone":"Europe/Kyiv","platform":"web","userAgent":"Mozilla/5.0"}}"#,
@@ -138,7 +145,7 @@ fn customer(id: u64, out: &mut String) -> fmt::Result {
     )
 }
 
-fn chat_status(id: u64) -> &'static str {
+pub(crate) fn chat_status(id: u64) -> &'static str {
     [
         "new",
         "opened",
@@ -152,32 +159,32 @@ fn chat_status(id: u64) -> &'static str {
     ][(id % 9) as usize]
 }
 
-fn chat_created_at(id: u64) -> u64 {
+pub(crate) fn chat_created_at(id: u64) -> u64 {
     EPOCH + id * 120
 }
 
-fn chat_assignee(id: u64) -> Option<u64> {
+pub(crate) fn chat_assignee(id: u64) -> Option<u64> {
     (id % 5 != 0).then_some(100 + id % 4)
 }
 
-fn chat_department(id: u64) -> Option<u64> {
+pub(crate) fn chat_department(id: u64) -> Option<u64> {
     (id % 6 != 0).then_some(1 + id % 3)
 }
 
-fn chat_rating(id: u64) -> Option<&'static str> {
+pub(crate) fn chat_rating(id: u64) -> Option<&'static str> {
     (chat_status(id) == "closed")
         .then_some(["great", "average", "poor", "perfect"][(id % 4) as usize])
 }
 
-fn chat(id: u64, out: &mut String) -> fmt::Result {
+fn chat(id: u64, last_message: u64, out: &mut String) -> fmt::Result {
     let status = chat_status(id);
     let created = chat_created_at(id);
     write!(out, r#"{{"id":{id},"status":"{status}","createdAt":"#)?;
     time(created, id, out)?;
     out.push_str(r#","lastMessageAt":"#);
-    time(created + 300, id + 2, out)?;
+    time(last_message, id + 2, out)?;
     out.push_str(r#","lastCustomerMessageAt":"#);
-    time(created + 200, id + 1, out)?;
+    time(last_message - 100, id + 1, out)?;
     if status == "closed" {
         out.push_str(r#","closedAt":"#);
         time(created + 600, id, out)?;
@@ -269,53 +276,6 @@ fn message(id: u64, out: &mut String) -> fmt::Result {
     Ok(())
 }
 
-/// The type a searchable field has, which a filter's value must match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FieldType {
-    Integer,
-    Date,
-    Text,
-}
-
-/// The searchable fields of `kind` (without the `chats.`/`customers.` prefix), their types and
-/// the value of record `id`.
-pub(crate) fn field(kind: Kind, name: &str, id: u64) -> Option<(FieldType, FieldValue)> {
-    use FieldType::*;
-    let int = |v: Option<u64>| v.map_or(FieldValue::Null, |v| FieldValue::Int(v as i64));
-    let text = |v: Option<String>| v.map_or(FieldValue::Null, FieldValue::Text);
-    Some(match (kind, name) {
-        (Kind::Customer, "id") => (Integer, int(Some(id))),
-        (Kind::Customer, "email") => (Text, text(customer_email(id))),
-        (Kind::Customer, "name") => (Text, text((id % 7 != 0).then(|| format!("Customer {id}")))),
-        (Kind::Customer, "userId") => (Text, text((id % 3 == 0).then(|| format!("user_{id}")))),
-        (Kind::Customer, "firstSeen") => (Date, int(customer_first_seen(id))),
-        (Kind::Customer, "lastSeen") => (Date, int(Some(EPOCH + id * 60 + 3_600))),
-        (Kind::Chat, "id") => (Integer, int(Some(id))),
-        (Kind::Chat, "status") => (Text, text(Some(chat_status(id).to_owned()))),
-        (Kind::Chat, "rating") => (Text, text(chat_rating(id).map(str::to_owned))),
-        (Kind::Chat, "createdAt") => (Date, int(Some(chat_created_at(id)))),
-        (Kind::Chat, "assignee") => (Integer, int(chat_assignee(id))),
-        (Kind::Chat, "department") => (Integer, int(chat_department(id))),
-        (Kind::Chat, "customer") => (Integer, int(Some(id * 7))),
-        (Kind::Chat, "customer.email") => {
-            (Text, text(Some(format!("customer{}@example.com", id * 7))))
-        }
-        _ => return None,
-    })
-}
-
-/// The fields `kind` can be sorted by (without the prefix).
-pub(crate) fn sortable(kind: Kind, name: &str) -> bool {
-    match kind {
-        Kind::Customer => matches!(name, "firstSeen" | "lastSeen"),
-        Kind::Chat => matches!(
-            name,
-            "createdAt" | "lastCustomerMessageAt" | "lastMessageAt" | "closedAt"
-        ),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,7 +283,7 @@ mod tests {
 
     fn json(kind: Kind, id: u64) -> Value {
         let mut out = String::new();
-        render(kind, id, &mut out).unwrap();
+        render(kind, id, None, &mut out).unwrap();
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{kind:?} {id}: {e}\n{out}"))
     }
 
@@ -360,26 +320,54 @@ mod tests {
         assert_eq!(json(Kind::Customer, 4)["customData"]["plan"], "pro");
     }
 
+    /// A timestamp in any of the three forms, to whole seconds.
+    fn secs(v: &Value) -> u64 {
+        v.as_u64().unwrap_or_else(|| {
+            let s = v.as_str().unwrap();
+            s.split('.').next().unwrap().parse().unwrap()
+        })
+    }
+
+    fn stamped(kind: Kind, id: u64, stamp: u64) -> Value {
+        let mut out = String::new();
+        render(kind, id, Some(stamp), &mut out).unwrap();
+        serde_json::from_str(&out).unwrap()
+    }
+
     #[test]
-    fn search_fields_agree_with_the_rendered_records() {
-        for id in 1..=40 {
-            let c = json(Kind::Chat, id);
-            let (_, status) = field(Kind::Chat, "status", id).unwrap();
+    fn untouched_activity_grows_with_the_id() {
+        for id in 1..=30 {
+            let (c, next) = (json(Kind::Chat, id), json(Kind::Chat, id + 1));
             assert_eq!(
-                status,
-                FieldValue::Text(c["status"].as_str().unwrap().into())
+                secs(&c["lastMessageAt"]),
+                last_activity(Kind::Chat, id).unwrap()
             );
-            let (_, assignee) = field(Kind::Chat, "assignee", id).unwrap();
-            match c["assignee"]["id"].as_u64() {
-                Some(a) => assert_eq!(assignee, FieldValue::Int(a as i64)),
-                None => assert_eq!(assignee, FieldValue::Null),
-            }
+            assert_eq!(
+                secs(&c["lastCustomerMessageAt"]) + 100,
+                secs(&c["lastMessageAt"])
+            );
+            assert!(secs(&next["lastMessageAt"]) > secs(&c["lastMessageAt"]));
             let u = json(Kind::Customer, id);
-            let (_, email) = field(Kind::Customer, "email", id).unwrap();
-            match u["email"].as_str() {
-                Some(e) => assert_eq!(email, FieldValue::Text(e.into())),
-                None => assert_eq!(email, FieldValue::Null),
-            }
+            assert_eq!(
+                secs(&u["lastSeen"]),
+                last_activity(Kind::Customer, id).unwrap()
+            );
+        }
+        assert_eq!(last_activity(Kind::Department, 1), None);
+    }
+
+    #[test]
+    fn a_stamp_shows_in_the_activity_fields_and_nowhere_else() {
+        let stamp = 1_900_000_000;
+        for id in 1..=9 {
+            let (before, after) = (json(Kind::Chat, id), stamped(Kind::Chat, id, stamp));
+            assert_eq!(secs(&after["lastMessageAt"]), stamp);
+            assert_eq!(secs(&after["lastCustomerMessageAt"]), stamp - 100);
+            assert_eq!(after["createdAt"], before["createdAt"]);
+            assert_eq!(after["closedAt"], before["closedAt"]);
+            let (before, after) = (json(Kind::Customer, id), stamped(Kind::Customer, id, stamp));
+            assert_eq!(secs(&after["lastSeen"]), stamp);
+            assert_eq!(after["firstSeen"], before["firstSeen"]);
         }
     }
 }

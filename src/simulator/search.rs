@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::records::{self, FieldType, FieldValue, Kind, CHAT_STATUSES};
+use super::fields::{self, FieldType, FieldValue, Order};
+use super::records::{Kind, CHAT_STATUSES};
 use crate::window::MAX_PAGE_SIZE;
 
 /// A field error as the API reports it: `("filter[0].field", "This value should not be blank.")`.
@@ -17,6 +18,7 @@ const NOT_A_CHOICE: &str = "The value you selected is not a valid choice.";
 pub(crate) struct Search {
     filters: Vec<Filter>,
     any: bool,
+    pub(crate) order: Order,
     pub(crate) reverse: bool,
     pub(crate) window: (u64, u32),
 }
@@ -58,9 +60,9 @@ impl Search {
             }
         };
         let text = |key| body.get(key).and_then(Value::as_str);
-        let reverse = sort_order(kind, text("sort"), text("order")).unwrap_or_else(|e| {
+        let (order, reverse) = sort_order(kind, text("sort"), text("order")).unwrap_or_else(|e| {
             errors.push(e);
-            false
+            (Order::Creation, false)
         });
         let window = window(body.get("offset"), body.get("limit")).unwrap_or_else(|e| {
             errors.push(e);
@@ -72,14 +74,15 @@ impl Search {
         Ok(Self {
             filters,
             any,
+            order,
             reverse,
             window,
         })
     }
 
-    /// Whether record `id` of `kind` matches.
-    pub(crate) fn matches(&self, kind: Kind, id: u64) -> bool {
-        let mut results = self.filters.iter().map(|f| f.matches(kind, id));
+    /// Whether record `id` of `kind` (touched with `stamp`, if it was) matches.
+    pub(crate) fn matches(&self, kind: Kind, id: u64, stamp: Option<u64>) -> bool {
+        let mut results = self.filters.iter().map(|f| f.matches(kind, id, stamp));
         if self.any {
             self.filters.is_empty() || results.any(|m| m)
         } else {
@@ -100,7 +103,7 @@ impl Filter {
             return Err((at("field"), "This value should not be blank."));
         }
         let name = field.strip_prefix(prefix(kind)).unwrap_or("");
-        let Some((ty, _)) = records::field(kind, name, 1) else {
+        let Some((ty, _)) = fields::field(kind, name, 1, None) else {
             return Err((at("field"), NOT_A_CHOICE));
         };
         let operator = raw.get("operator").and_then(Value::as_str).unwrap_or("");
@@ -132,9 +135,9 @@ impl Filter {
         })
     }
 
-    fn matches(&self, kind: Kind, id: u64) -> bool {
+    fn matches(&self, kind: Kind, id: u64, stamp: Option<u64>) -> bool {
         use std::cmp::Ordering::*;
-        let Some((_, actual)) = records::field(kind, &self.field, id) else {
+        let Some((_, actual)) = fields::field(kind, &self.field, id, stamp) else {
             return false;
         };
         let actual = match actual {
@@ -192,24 +195,27 @@ fn as_int(v: &Value) -> Option<i64> {
     }
 }
 
-/// Checks `sort` and `order` for `kind`; `Ok(true)` when the order is descending.
+/// Checks `sort` and `order` for `kind`: the order the sort serves (the creation order with
+/// no sort), and whether `order` reverses it (`desc`).
 pub(crate) fn sort_order(
     kind: Kind,
     sort: Option<&str>,
     order: Option<&str>,
-) -> Result<bool, FieldError> {
-    if let Some(sort) = sort {
-        let name = sort.strip_prefix(prefix(kind)).unwrap_or(sort);
-        if !records::sortable(kind, name) {
-            return Err(("sort".into(), NOT_A_CHOICE));
+) -> Result<(Order, bool), FieldError> {
+    let by = match sort {
+        None => Order::Creation,
+        Some(sort) => {
+            let name = sort.strip_prefix(prefix(kind)).unwrap_or(sort);
+            fields::sort_order(kind, name).ok_or(("sort".into(), NOT_A_CHOICE))?
         }
-    }
-    match order {
-        None => Ok(false),
-        Some(o) if o.eq_ignore_ascii_case("asc") => Ok(false),
-        Some(o) if o.eq_ignore_ascii_case("desc") => Ok(true),
-        Some(_) => Err(("order".into(), NOT_A_CHOICE)),
-    }
+    };
+    let reverse = match order {
+        None => false,
+        Some(o) if o.eq_ignore_ascii_case("asc") => false,
+        Some(o) if o.eq_ignore_ascii_case("desc") => true,
+        Some(_) => return Err(("order".into(), NOT_A_CHOICE)),
+    };
+    Ok((by, reverse))
 }
 
 /// The window from `offset` and `limit` (numbers or strings of digits), with HelpCrunch's
@@ -299,7 +305,9 @@ mod tests {
                               {"field": "chats.id", "operator": "<=", "value": "12"}]}),
         )
         .unwrap();
-        let hits: Vec<u64> = (1..=20).filter(|&id| s.matches(Kind::Chat, id)).collect();
+        let hits: Vec<u64> = (1..=20)
+            .filter(|&id| s.matches(Kind::Chat, id, None))
+            .collect();
         assert_eq!(hits, [11, 12]);
         let s = parse(
             Kind::Chat,
@@ -308,7 +316,9 @@ mod tests {
                               {"field": "chats.id", "operator": "=", "value": 3}]}),
         )
         .unwrap();
-        let hits: Vec<u64> = (1..=20).filter(|&id| s.matches(Kind::Chat, id)).collect();
+        let hits: Vec<u64> = (1..=20)
+            .filter(|&id| s.matches(Kind::Chat, id, None))
+            .collect();
         assert_eq!(hits, [1, 3]);
         let s = parse(
             Kind::Customer,
@@ -316,7 +326,7 @@ mod tests {
         )
         .unwrap();
         let hits: Vec<u64> = (1..=20)
-            .filter(|&id| s.matches(Kind::Customer, id))
+            .filter(|&id| s.matches(Kind::Customer, id, None))
             .collect();
         assert_eq!(
             hits,
@@ -332,7 +342,20 @@ mod tests {
             json!({"filter": [{"field": "chats.status", "operator": "=", "value": "4"}]}),
         )
         .unwrap();
-        let hits: Vec<u64> = (1..=18).filter(|&id| s.matches(Kind::Chat, id)).collect();
+        let hits: Vec<u64> = (1..=18)
+            .filter(|&id| s.matches(Kind::Chat, id, None))
+            .collect();
         assert_eq!(hits, [3, 4, 12, 13], "onhold and on hold");
+    }
+
+    #[test]
+    fn a_touched_customer_is_found_by_its_new_last_seen() {
+        let s = parse(
+            Kind::Customer,
+            json!({"filter": [{"field": "customers.lastSeen", "operator": ">", "value": 1_900_000_000}]}),
+        )
+        .unwrap();
+        assert!(!s.matches(Kind::Customer, 5, None));
+        assert!(s.matches(Kind::Customer, 5, Some(1_900_000_001)));
     }
 }

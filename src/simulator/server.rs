@@ -15,8 +15,9 @@ use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
-use super::data::{Collection, TotalStyle};
+use super::data::Collection;
 use super::fault::{error_body, errors_json};
+use super::read::{query_param, Read};
 use super::records::Kind;
 use super::search;
 use super::Fault;
@@ -290,40 +291,50 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
 
 /// The answer a request gets when nothing goes wrong: a page, or the API's error for a bad one.
 fn page(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
-    let config = &state.config;
     let path = req
         .path
         .strip_prefix("/v1/")
         .unwrap_or("")
         .trim_end_matches('/');
-    let skew = config.total_skew;
-    let mut collections = state.collections.lock().unwrap_or_else(|p| p.into_inner());
-    let target = match *req.method {
+    let key = match *req.method {
         Method::GET => Some(path),
         Method::POST => path.strip_suffix("/search"),
         _ => None,
-    }
-    .filter(|key| collections.contains_key(*key));
-    if let Some(collection) = target.and_then(|key| collections.get_mut(key)) {
-        mutate(state, n, req.offset(), collection);
-    }
-    match (req.method, target.and_then(|key| collections.get(key))) {
-        (&Method::GET, Some(collection)) => list(collection, req.query, skew),
-        (&Method::POST, Some(collection))
-            if matches!(collection.kind, Kind::Customer | Kind::Chat) =>
+    };
+    let mut collections = state.collections.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(collection) = key.and_then(|key| collections.get_mut(key)) else {
+        if *req.method != Method::POST && path.starts_with("chats/") && path.ends_with("/messages")
         {
-            search(collection, req.body.unwrap_or_default(), skew)
+            return Reply::new(404, errors_json(&[("not_found", "Chat not found")]));
         }
-        (&Method::POST, _) => Reply::error(404),
-        (_, None) if path.starts_with("chats/") && path.ends_with("/messages") => {
-            Reply::new(404, errors_json(&[("not_found", "Chat not found")]))
+        return Reply::error(404);
+    };
+    let kind = collection.kind;
+    let read = match *req.method {
+        Method::GET => Some(Read::list(kind, req.query)),
+        _ if matches!(kind, Kind::Customer | Kind::Chat) => {
+            Some(Read::search(kind, req.body.unwrap_or_default()))
         }
-        _ => Reply::error(404),
+        _ => None,
+    };
+    let refused;
+    let due_before = match &read {
+        Some(Ok(read)) => read,
+        _ => {
+            refused = Read::from_offset(req.offset().unwrap_or(0));
+            &refused
+        }
+    };
+    mutate(state, n, due_before, collection);
+    match read {
+        Some(Ok(read)) => Reply::ok(read.page(collection, state.config.total_skew)),
+        Some(Err(errors)) => Reply::invalid(&errors),
+        None => Reply::error(404),
     }
 }
 
 /// Applies the mutations due before request `n` to the collection it reads.
-fn mutate(state: &State, n: u64, cursor: Option<u64>, collection: &mut Collection) {
+fn mutate(state: &State, n: u64, read: &Read, collection: &mut Collection) {
     let config = &state.config;
     let due = config.mutations.get(&n).into_iter().flatten().chain(
         config
@@ -335,109 +346,6 @@ fn mutate(state: &State, n: u64, cursor: Option<u64>, collection: &mut Collectio
     let mut changes = state.changes.lock().unwrap_or_else(|p| p.into_inner());
     let (log, rng) = &mut *changes;
     for mutation in due {
-        collection.apply(*mutation, cursor.unwrap_or(0), rng, log);
-    }
-}
-
-/// A page of a `GET` list.
-fn list(collection: &Collection, query: &str, skew: i64) -> Reply {
-    let param = |name| query_param(query, name);
-    let sortable = matches!(collection.kind, Kind::Customer | Kind::Chat);
-    let reverse = if sortable {
-        search::sort_order(
-            collection.kind,
-            param("sort").as_deref(),
-            param("order").as_deref(),
-        )
-    } else {
-        Ok(false)
-    };
-    let window = search::window(
-        param("offset").map(serde_json::Value::String).as_ref(),
-        param("limit").map(serde_json::Value::String).as_ref(),
-    );
-    match reverse.and_then(|r| window.map(|w| (r, w))) {
-        Ok((reverse, window)) => {
-            let total = collection.ids.len() as i64 + skew;
-            Reply::ok(collection.render_page(
-                &collection.ids,
-                reverse,
-                window,
-                (total, collection.total_style),
-            ))
-        }
-        Err(e) => Reply::invalid(&[e]),
-    }
-}
-
-/// A page of a `POST` search.
-fn search(collection: &Collection, body: &[u8], skew: i64) -> Reply {
-    let kind = collection.kind;
-    match search::Search::parse(kind, body) {
-        Ok(search) => {
-            let hits: Vec<u64> = collection
-                .ids
-                .iter()
-                .copied()
-                .filter(|&id| search.matches(kind, id))
-                .collect();
-            let total = hits.len() as i64 + skew;
-            Reply::ok(collection.render_page(
-                &hits,
-                search.reverse,
-                search.window,
-                (total, TotalStyle::TopLevel),
-            ))
-        }
-        Err(errors) => Reply::invalid(&errors),
-    }
-}
-
-/// The value of `name` in a query string, percent-decoded.
-fn query_param(query: &str, name: &str) -> Option<String> {
-    url_pairs(query).find(|(k, _)| k == name).map(|(_, v)| v)
-}
-
-fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_are_percent_decoded() {
-        assert_eq!(
-            query_param("sort=chats.createdAt&order=desc", "order").as_deref(),
-            Some("desc")
-        );
-        assert_eq!(query_param("q=a%20b+c%2", "q").as_deref(), Some("a b c%2"));
-        assert_eq!(query_param("offset=5", "limit"), None);
+        collection.apply(*mutation, read, rng, log);
     }
 }
