@@ -68,6 +68,12 @@ impl Read {
         })
     }
 
+    /// The same read from `offset` on.
+    pub(crate) fn at(mut self, offset: u64) -> Self {
+        self.window.0 = offset;
+        self
+    }
+
     /// Where the read starts.
     pub(crate) fn offset(&self) -> u64 {
         self.window.0
