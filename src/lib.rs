@@ -78,8 +78,11 @@
 //!
 //! 429, 5xx, truncated bodies, timeouts and connection errors are retried with exponential
 //! backoff and full jitter; `Retry-After` and `X-RateLimit-Reset` decide the wait when present.
-//! 400, 401, 403, 404 and bodies that are not a page end the stream with a typed [`Error`].
-//! See [`RetryPolicy`].
+//! The policy's total wait bounds how long a page keeps trying (there is no count of attempts
+//! unless one is set), and no server-given wait or pause is ever longer than it. 400, 401,
+//! 403, 404 and bodies that are not a page end the stream with a typed [`Error`]; so does a
+//! redirect ([`Error::Redirect`]), which is never followed, so that no request leaves outside
+//! the budget and the key never goes to another host. See [`RetryPolicy`].
 //!
 //! # Features
 //!

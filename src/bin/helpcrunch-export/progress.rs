@@ -91,12 +91,24 @@ impl Progress {
         ));
         if scan.shifts_detected > 0 || scan.duplicates_dropped > 0 {
             line.push_str(&format!(
-                "; records moved during the export: {} shifts detected, {} healed \
-                 ({} extra requests), {} duplicates dropped",
-                scan.shifts_detected,
-                scan.shifts_healed,
-                scan.extra_requests,
-                scan.duplicates_dropped
+                "; records moved during the export: {} shifts detected, {} healed, {} \
+                 duplicates dropped",
+                scan.shifts_detected, scan.shifts_healed, scan.duplicates_dropped
+            ));
+        }
+        if scan.short_pages > 0 {
+            line.push_str(&format!("; {} short pages confirmed", scan.short_pages));
+        }
+        if scan.head_rounds > 0 {
+            line.push_str(&format!(
+                "; the head of the list read again {} times",
+                scan.head_rounds
+            ));
+        }
+        if scan.extra_requests > 0 {
+            line.push_str(&format!(
+                "; {} extra requests for all that",
+                scan.extra_requests
             ));
         }
         line
