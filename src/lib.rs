@@ -87,6 +87,8 @@
 //! # Features
 //!
 //! - `simulator`: [`simulator::Simulator`], a fake HelpCrunch over loopback HTTP for tests.
+//! - `raw_value`: records as raw JSON, `Box<serde_json::value::RawValue>`, with their sort keys
+//!   read where the order moves.
 //! - `cli`: the `helpcrunch-export` binary, which streams any collection into a JSON Lines file
 //!   with a progress bar and resumes after a crash (`cargo install helpcrunch-pager --features
 //!   cli`). The library's default build pulls in neither clap nor indicatif.

@@ -76,6 +76,24 @@ pub(crate) fn known_key<T: 'static>(field: &'static str) -> Option<KeyOf<T>> {
                 .and_then(|()| by::<T, Customer>(|c| c.last_seen))
         })
         .or_else(|| by::<T, serde_json::Value>(move |v| value_key(v, field)))
+        .or_else(|| raw_key::<T>(field))
+}
+
+/// The sort key of raw JSON records, read from the field of that name.
+#[cfg(feature = "raw_value")]
+fn raw_key<T: 'static>(field: &'static str) -> Option<KeyOf<T>> {
+    use serde_json::value::RawValue;
+    (TypeId::of::<T>() == TypeId::of::<Box<RawValue>>()).then(|| -> KeyOf<T> {
+        Arc::new(move |record: &T| {
+            let raw = (record as &dyn Any).downcast_ref::<Box<RawValue>>()?;
+            value_key(&serde_json::from_str(raw.get()).ok()?, field)
+        })
+    })
+}
+
+#[cfg(not(feature = "raw_value"))]
+fn raw_key<T: 'static>(_: &'static str) -> Option<KeyOf<T>> {
+    None
 }
 
 /// The timestamp in `field` of a JSON record, read as leniently as the models read theirs.

@@ -1,0 +1,305 @@
+//! Every record that stays in a collection for the whole scan comes out exactly once, or the
+//! scan ends with a typed error: short pages inside the collection, orders in which a changed
+//! record jumps to the front, deletes and inserts while a scan is stopped and resumed, and a
+//! shift too far to heal.
+
+mod support;
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures::{StreamExt, TryStreamExt};
+use helpcrunch_pager::simulator::{Fault, Mutation, Simulator};
+use helpcrunch_pager::{Chat, ChatSort, Department, Error, Order, ScanReport};
+use serde_json::Value;
+use support::*;
+
+const FAST: u32 = 600_000;
+
+/// Asserts that `got` holds every id in `expected` once, and nothing twice.
+fn assert_each_once(got: &[u64], expected: impl IntoIterator<Item = u64>) {
+    let mut count: HashMap<u64, usize> = HashMap::new();
+    for id in got {
+        *count.entry(*id).or_default() += 1;
+    }
+    if let Some((id, n)) = count.iter().find(|(_, &n)| n > 1) {
+        panic!("record {id} came {n} times");
+    }
+    let missing: Vec<u64> = expected
+        .into_iter()
+        .filter(|id| !count.contains_key(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} records lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(20)]
+    );
+}
+
+#[tokio::test]
+async fn short_pages_inside_the_collection_lose_nothing_at_concurrency_1_and_8() {
+    for concurrency in [1, 8] {
+        let sim = Simulator::builder()
+            .departments(10_000)
+            .fault_rate(0.03, Fault::Short)
+            .seed(concurrency as u64)
+            .start()
+            .unwrap();
+        let mut departments = client_for(&sim, FAST)
+            .departments()
+            .concurrency(concurrency);
+        let got = bounded("a scan with short pages", async {
+            let mut got = Vec::new();
+            while let Some(d) = departments.try_next().await.unwrap() {
+                got.push(d.id);
+            }
+            got
+        })
+        .await;
+        assert_each_once_in_order(&got, 10_000);
+        let report = departments.report();
+        let short = sim
+            .requests()
+            .iter()
+            .filter(|r| r.fault == Some(Fault::Short))
+            .count() as u64;
+        assert!(short > 0, "the fault fired");
+        assert!(report.short_pages > 0, "{report:?}");
+        assert!(
+            report.extra_requests >= report.short_pages,
+            "each short page confirmed by a request, counted: {report:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn short_pages_through_the_generic_json_path_lose_nothing() {
+    let sim = Simulator::builder()
+        .customers(4_000)
+        .fault_rate(0.05, Fault::Short)
+        .start()
+        .unwrap();
+    let got = ids(
+        "generic scan",
+        client_for(&sim, FAST).paginate::<Value>("customers"),
+        |v| v["id"].as_u64().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_each_once_in_order(&got, 4_000);
+}
+
+#[tokio::test]
+async fn when_nothing_is_wrong_a_scan_makes_no_extra_request() {
+    let sim = Simulator::builder().departments(20_000).start().unwrap();
+    let mut departments = client_for(&sim, FAST).departments();
+    let n = bounded(
+        "a clean scan",
+        (&mut departments).try_fold(0, |n, _| async move { Ok(n + 1) }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 20_000);
+    let report = departments.report();
+    assert_eq!(report.extra_requests, 0, "{report:?}");
+    assert_eq!((report.short_pages, report.head_rounds), (0, 0));
+    assert_eq!(sim.stats().requests, 203, "one record of overlap a page");
+}
+
+/// A plain offset loop, as the community clients page: what a moving order costs them.
+async fn naive_ids(sim: &Simulator, query: &str) -> Vec<u64> {
+    let http = reqwest::Client::new();
+    let mut got = Vec::new();
+    loop {
+        let url = format!(
+            "{}/chats?{query}&offset={}&limit=100",
+            sim.base_url(),
+            got.len()
+        );
+        let bytes = http
+            .get(url)
+            .bearer_auth(sim.api_key())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        let data = body["data"].as_array().unwrap();
+        got.extend(data.iter().map(|c| c["id"].as_u64().unwrap()));
+        if data.len() < 100 {
+            return got;
+        }
+    }
+}
+
+fn inbox(chats: usize) -> Simulator {
+    Simulator::builder()
+        .chats(chats)
+        .mutate_every(3, Mutation::Touch(1))
+        .start()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_inbox_order_that_moves_loses_a_plain_loop_records_but_not_a_scan() {
+    let naive = inbox(5_000);
+    let lost = 5_000
+        - naive_ids(&naive, "sort=chats.lastMessageAt&order=desc")
+            .await
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .len();
+    assert!(lost > 0, "the moving order costs a plain loop records");
+
+    for concurrency in [1, 8] {
+        let sim = inbox(5_000);
+        let mut chats = client_for(&sim, FAST)
+            .chats()
+            .sort(ChatSort::LastMessageAt)
+            .order(Order::Desc)
+            .concurrency(concurrency);
+        let got = bounded("an inbox scan", async {
+            let mut got = Vec::new();
+            while let Some(c) = chats.try_next().await.unwrap() {
+                got.push(c.id);
+            }
+            got
+        })
+        .await;
+        assert!(!sim.changes().touched.is_empty());
+        assert_each_once(&got, 1..=5_000);
+        let report: ScanReport = chats.report();
+        assert!(report.head_rounds >= 1, "{report:?}");
+        assert!(report.extra_requests >= report.head_rounds, "{report:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_moving_order_through_the_generic_json_path_loses_nothing() {
+    let sim = inbox(3_000);
+    let got = ids(
+        "generic inbox",
+        client_for(&sim, FAST)
+            .paginate::<Value>("chats")
+            .query("sort", "chats.lastMessageAt")
+            .query("order", "desc")
+            .concurrency(4),
+        |v| v["id"].as_u64().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_each_once(&got, 1..=3_000);
+}
+
+#[tokio::test]
+async fn chats_and_customers_are_read_in_a_stable_order_by_default() {
+    let sim = Simulator::builder()
+        .chats(2_000)
+        .customers(2_000)
+        .mutate_every(2, Mutation::Touch(2))
+        .start()
+        .unwrap();
+    let client = client_for(&sim, FAST);
+    let mut chats = client.chats();
+    let got = ids("chats", &mut chats, |c: &Chat| c.id).await.unwrap();
+    assert_each_once_in_order(&got, 2_000);
+    assert_eq!(
+        chats.report().head_rounds,
+        0,
+        "a stable order needs no re-read"
+    );
+    let got = ids("customers", client.customers(), |c| c.id)
+        .await
+        .unwrap();
+    assert_each_once_in_order(&got, 2_000);
+    let queries: Vec<String> = sim.requests().into_iter().map(|r| r.query).collect();
+    assert!(queries
+        .iter()
+        .filter(|q| q.contains("offset"))
+        .all(|q| q.contains("sort=chats.createdAt&order=asc")
+            || q.contains("sort=customers.firstSeen&order=asc")));
+}
+
+/// Reads `pages` pages of departments, then stops: the ids yielded and where the scan stood.
+async fn read_then_stop(
+    sim: &Simulator,
+    concurrency: usize,
+    pages: usize,
+) -> (Vec<u64>, helpcrunch_pager::ScanPosition) {
+    let mut stream = client_for(sim, FAST)
+        .departments()
+        .concurrency(concurrency)
+        .pages();
+    let mut got = Vec::new();
+    for _ in 0..pages {
+        let page = stream.next().await.unwrap().unwrap();
+        got.extend(page.items.iter().map(|d: &Department| d.id));
+    }
+    (got, stream.position().unwrap())
+}
+
+#[tokio::test]
+async fn a_resumed_scan_heals_deletes_and_inserts_made_while_it_was_stopped() {
+    for concurrency in [1, 8] {
+        let sim = Simulator::builder().departments(5_000).start().unwrap();
+        let (mut got, position) = read_then_stop(&sim, concurrency, 20).await;
+        // While it is stopped: records it had read are deleted, and new ones arrive.
+        sim.mutate("departments", Mutation::DeleteBefore(60), position.offset());
+        sim.mutate("departments", Mutation::InsertFront(25), 0);
+        let written = got.clone();
+        let rest = ids(
+            "the resumed scan",
+            client_for(&sim, FAST)
+                .departments()
+                .concurrency(concurrency)
+                .resume(position, written),
+            |d| d.id,
+        )
+        .await
+        .unwrap();
+        got.extend(rest);
+        let deleted: BTreeSet<u64> = sim.changes().deleted.into_iter().collect();
+        assert_eq!(deleted.len(), 60);
+        assert_each_once(&got, (1..=5_000).filter(|id| !deleted.contains(id)));
+    }
+}
+
+#[tokio::test]
+async fn a_shift_too_far_to_heal_is_a_typed_error_and_a_resume_finishes_the_scan() {
+    let sim = Simulator::builder()
+        .departments(10_000)
+        .mutation(92, Mutation::DeleteBefore(8_000))
+        .start()
+        .unwrap();
+    let mut pages = client_for(&sim, FAST).departments().concurrency(1).pages();
+    let mut got = Vec::new();
+    let err = bounded("a scan that cannot heal", async {
+        loop {
+            match pages.next().await {
+                Some(Ok(page)) => got.extend(page.items.iter().map(|d: &Department| d.id)),
+                Some(Err(e)) => return e,
+                None => panic!("the scan ended as if whole"),
+            }
+        }
+    })
+    .await;
+    assert!(matches!(err, Error::Incomplete { .. }), "{err:?}");
+    assert!(err.to_string().contains("could not prove"), "{err}");
+    assert!(pages.next().await.is_none());
+
+    let position = pages.position().unwrap();
+    let rest = ids(
+        "the resume",
+        client_for(&sim, FAST)
+            .departments()
+            .resume(position, got.clone()),
+        |d| d.id,
+    )
+    .await
+    .unwrap();
+    got.extend(rest);
+    let deleted: BTreeSet<u64> = sim.changes().deleted.into_iter().collect();
+    assert_each_once(&got, (1..=10_000).filter(|id| !deleted.contains(id)));
+}
