@@ -1,6 +1,10 @@
 //! Random fault schedules (which request fails, and how) and random mutation schedules (which
-//! request sees records inserted or deleted): every scan ends within its bound, and either
-//! every record that stayed arrived exactly once, or a typed error came.
+//! request sees records inserted, deleted or jump to the front of an inbox order): every scan
+//! ends within its bound, and either every record that stayed arrived exactly once, or a typed
+//! error came.
+//!
+//! `PROPTEST_CASES=600 cargo test --all-features --test fault_schedules` runs more cases than
+//! the suite's 24.
 
 mod support;
 
@@ -9,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::{Fault, Mutation, Simulator};
-use helpcrunch_pager::{Department, Error};
+use helpcrunch_pager::{Chat, ChatSort, Department, Error, Order};
 use proptest::prelude::*;
 use support::*;
 
@@ -34,6 +38,9 @@ fn fault() -> impl Strategy<Value = Fault> {
         Just(Fault::Total(Some("18446744073709551615".into()))),
         Just(Fault::Longer),
         Just(Fault::DuplicateId),
+        Just(Fault::Short),
+        Just(Fault::Short),
+        Just(Fault::Short),
     ]
 }
 
@@ -41,7 +48,27 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (1usize..6).prop_map(Mutation::InsertFront),
         (1usize..6).prop_map(Mutation::DeleteBefore),
+        (1usize..6).prop_map(Mutation::Touch),
     ]
+}
+
+/// What a scan reads: departments in their order, or chats in an inbox order, newest message
+/// first, where a touched chat jumps to the front.
+#[derive(Debug, Clone, Copy)]
+enum List {
+    Departments,
+    Inbox,
+}
+
+fn list() -> impl Strategy<Value = List> {
+    prop_oneof![Just(List::Departments), Just(List::Inbox)]
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(24)
 }
 
 #[derive(Debug)]
@@ -54,8 +81,12 @@ fn scan(
     faults: &[(u64, Fault)],
     mutations: &[(u64, Mutation)],
     concurrency: usize,
+    list: List,
 ) -> (Simulator, Outcome, Duration) {
-    let mut builder = Simulator::builder().departments(RECORDS);
+    let mut builder = match list {
+        List::Departments => Simulator::builder().departments(RECORDS),
+        List::Inbox => Simulator::builder().chats(RECORDS),
+    };
     for (n, fault) in faults {
         builder = builder.fault(*n, fault.clone());
     }
@@ -69,14 +100,28 @@ fn scan(
         .build()
         .unwrap();
     let started = Instant::now();
-    let outcome = runtime.block_on(bounded(
-        "a scan under faults",
-        client
-            .departments()
-            .concurrency(concurrency)
-            .map_ok(|d: Department| d.id)
-            .try_collect::<Vec<u64>>(),
-    ));
+    let outcome = runtime.block_on(bounded("a scan under faults", async {
+        match list {
+            List::Departments => {
+                client
+                    .departments()
+                    .concurrency(concurrency)
+                    .map_ok(|d: Department| d.id)
+                    .try_collect::<Vec<u64>>()
+                    .await
+            }
+            List::Inbox => {
+                client
+                    .chats()
+                    .sort(ChatSort::LastMessageAt)
+                    .order(Order::Desc)
+                    .concurrency(concurrency)
+                    .map_ok(|c: Chat| c.id)
+                    .try_collect::<Vec<u64>>()
+                    .await
+            }
+        }
+    }));
     let took = started.elapsed();
     let outcome = match outcome {
         Ok(ids) => Outcome::Records(ids),
@@ -86,15 +131,16 @@ fn scan(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn a_scan_under_faults_and_moving_records_ends_whole_or_with_a_typed_error(
         faults in prop::collection::vec((1u64..16, fault()), 0..4),
         mutations in prop::collection::vec((1u64..16, mutation()), 0..5),
-        concurrency in 1usize..=4,
+        concurrency in prop_oneof![1usize..=4, Just(8usize)],
+        list in list(),
     ) {
-        let (sim, outcome, took) = scan(&faults, &mutations, concurrency);
+        let (sim, outcome, took) = scan(&faults, &mutations, concurrency, list);
         prop_assert!(took < BOUND);
         match outcome {
             Outcome::Records(got) => {
@@ -122,6 +168,10 @@ proptest! {
                     "unexpected {:?}", e
                 );
                 prop_assert!(!faults.is_empty(), "failed with no fault: {}", e);
+                prop_assert!(
+                    faults.iter().any(|(_, f)| *f != Fault::Short),
+                    "a short page is confirmed, never an error: {}", e
+                );
             }
         }
     }
@@ -136,7 +186,7 @@ fn faults_that_can_pass_are_retried_and_lose_nothing() {
         (6, Fault::Truncated),
         (7, Fault::Status(502)),
     ];
-    let (sim, outcome, _) = scan(&faults, &[], 2);
+    let (sim, outcome, _) = scan(&faults, &[], 2, List::Departments);
     let Outcome::Records(got) = outcome else {
         panic!("{outcome:?}")
     };
@@ -153,7 +203,7 @@ fn pages_that_cannot_be_right_are_typed_errors() {
         Fault::Body(r#"{"data": {"id": 1}, "total": 1}"#.into()),
         Fault::Body("<html>oops</html>".into()),
     ] {
-        let (_, outcome, _) = scan(&[(2, fault.clone())], &[], 1);
+        let (_, outcome, _) = scan(&[(2, fault.clone())], &[], 1, List::Departments);
         match outcome {
             Outcome::Failed(Error::Decode {
                 offset, message, ..
@@ -169,7 +219,7 @@ fn pages_that_cannot_be_right_are_typed_errors() {
 fn a_page_too_long_or_with_an_id_twice_is_asked_again_then_refused() {
     for fault in [Fault::Longer, Fault::DuplicateId] {
         // Once: asked again, and the scan is whole.
-        let (sim, outcome, _) = scan(&[(2, fault.clone())], &[], 1);
+        let (sim, outcome, _) = scan(&[(2, fault.clone())], &[], 1, List::Departments);
         let Outcome::Records(got) = outcome else {
             panic!("{fault:?}: {outcome:?}")
         };
@@ -181,7 +231,12 @@ fn a_page_too_long_or_with_an_id_twice_is_asked_again_then_refused() {
             "{fault:?}: the same window twice"
         );
         // Twice in a row: a typed error.
-        let (_, outcome, _) = scan(&[(2, fault.clone()), (3, fault.clone())], &[], 1);
+        let (_, outcome, _) = scan(
+            &[(2, fault.clone()), (3, fault.clone())],
+            &[],
+            1,
+            List::Departments,
+        );
         match outcome {
             Outcome::Failed(Error::Decode { offset: 99, .. }) => {}
             other => panic!("{fault:?} twice: {other:?}"),
@@ -195,6 +250,7 @@ fn an_absurd_total_does_not_stop_a_scan_at_the_real_end() {
         &[(1, Fault::Total(Some("18446744073709551615".into())))],
         &[],
         4,
+        List::Departments,
     );
     let Outcome::Records(got) = outcome else {
         panic!("{outcome:?}")

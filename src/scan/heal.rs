@@ -51,9 +51,11 @@ where
                     limit: size,
                 })
                 .await?;
-            let short = window.is_short();
             let received = window.received as u64;
             let total = window.total;
+            // A window that ends before its total says the list does is cut short (a lagging
+            // replica), not the end: read on from its last record.
+            let at_end = window.is_short() && start.saturating_add(received) >= total;
             let window_ids = self.ids_of(&window.items);
             let seen = &self.ledger.seen;
             let known = |id: u64| seen.contains(id) || found.taken.contains(&id);
@@ -84,7 +86,7 @@ where
                     .skip(from),
                 &self.ledger.seen,
             );
-            if reached_page || short {
+            if reached_page || at_end {
                 return Ok(found.records);
             }
             // The window's last record is known now: the next starts on it.
