@@ -83,10 +83,22 @@ fn scan(
     concurrency: usize,
     list: List,
 ) -> (Simulator, Outcome, Duration) {
-    let mut builder = match list {
+    scan_with(faults, mutations, concurrency, list, 0)
+}
+
+/// [`scan`], with totals that overcount by `skew` (the docs' agents example: 5 for 4).
+fn scan_with(
+    faults: &[(u64, Fault)],
+    mutations: &[(u64, Mutation)],
+    concurrency: usize,
+    list: List,
+    skew: i64,
+) -> (Simulator, Outcome, Duration) {
+    let builder = match list {
         List::Departments => Simulator::builder().departments(RECORDS),
         List::Inbox => Simulator::builder().chats(RECORDS),
     };
+    let mut builder = builder.total_skew(skew);
     for (n, fault) in faults {
         builder = builder.fault(*n, fault.clone());
     }
@@ -139,8 +151,9 @@ proptest! {
         mutations in prop::collection::vec((1u64..16, mutation()), 0..5),
         concurrency in prop_oneof![1usize..=4, Just(8usize)],
         list in list(),
+        skew in prop_oneof![3 => Just(0i64), 1 => Just(1i64), 1 => Just(150i64)],
     ) {
-        let (sim, outcome, took) = scan(&faults, &mutations, concurrency, list);
+        let (sim, outcome, took) = scan_with(&faults, &mutations, concurrency, list, skew);
         prop_assert!(took < BOUND);
         match outcome {
             Outcome::Records(got) => {

@@ -195,20 +195,20 @@ where
         let (page, ids) = self.resound(page).await?;
         self.planner.saw_total(page.total);
         let overlaps = self.planner.overlaps();
-        let recovered = match self.ledger.continuity(&ids, overlaps) {
-            Continuity::Connected => Vec::new(),
+        let (recovered, reached) = match self.ledger.continuity(&ids, overlaps) {
+            Continuity::Connected => (Vec::new(), None),
             Continuity::MovedOn => {
                 self.count(|r| {
                     r.shifts_detected += 1;
                     r.shifts_healed += 1;
                 });
-                Vec::new()
+                (Vec::new(), None)
             }
             Continuity::MovedBack => {
                 self.count(|r| r.shifts_detected += 1);
-                let recovered = self.heal(page.offset, &ids).await?;
+                let healed = self.heal(page.offset, &ids).await?;
                 self.count(|r| r.shifts_healed += 1);
-                recovered
+                (healed.records, healed.reached)
             }
         };
         // A resume's first page has been placed; later heals read back the usual distance.
@@ -234,10 +234,19 @@ where
         if dropped > 0 {
             self.count(|r| r.duplicates_dropped += dropped);
         }
-        if received > 0 {
-            self.ledger.anchor = last;
-        }
-        let end = offset.saturating_add(received as u64);
+        // Where the scan now stands: past the page's last record; for an empty page, past the
+        // last record the heal read (the page's own offset may lie past the list's end).
+        let end = match (received, reached) {
+            (0, Some(reached)) => {
+                self.ledger.anchor = reached.id;
+                reached.end
+            }
+            (0, None) => offset,
+            (n, _) => {
+                self.ledger.anchor = last;
+                offset.saturating_add(n as u64)
+            }
+        };
         if self.stage == Stage::Main {
             self.keep_position(end);
         }

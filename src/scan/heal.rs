@@ -34,7 +34,7 @@ where
         &mut self,
         page_offset: u64,
         ids: &[Option<u64>],
-    ) -> Result<Vec<(T, Option<u64>)>, Error> {
+    ) -> Result<Healed<T>, Error> {
         let page_ids: HashSet<u64> = ids.iter().flatten().copied().collect();
         let size = self.page_size.get();
         let step = u64::from(size) - 1;
@@ -43,6 +43,7 @@ where
             taken: HashSet::new(),
         };
         let mut start = page_offset.saturating_sub(step);
+        let mut cut_at: Option<u64> = None;
         let most = std::mem::replace(&mut self.read_back, MAX_READ_BACK);
         for _ in 0..most {
             let window = self
@@ -54,8 +55,11 @@ where
             let received = window.received as u64;
             let total = window.total;
             // A window that ends before its total says the list does is cut short (a lagging
-            // replica), not the end: read on from its last record.
-            let at_end = window.is_short() && start.saturating_add(received) >= total;
+            // replica) or its total overcounts: read on from its last record, and take the end
+            // for the end when that read ends there too.
+            let ends_at = start.saturating_add(received);
+            let short = window.is_short();
+            let at_end = short && (ends_at >= total || cut_at.is_some_and(|cut| ends_at <= cut));
             let window_ids = self.ids_of(&window.items);
             let seen = &self.ledger.seen;
             let known = |id: u64| seen.contains(id) || found.taken.contains(&id);
@@ -77,6 +81,10 @@ where
             }
             let from = last_known.map_or(0, |i| i + 1);
             let reached_page = end < window_ids.len();
+            let before_page = end.checked_sub(1).map(|i| Reached {
+                id: window_ids[i],
+                end: start + i as u64 + 1,
+            });
             found.take(
                 window
                     .items
@@ -87,7 +95,13 @@ where
                 &self.ledger.seen,
             );
             if reached_page || at_end {
-                return Ok(found.records);
+                return Ok(Healed {
+                    records: found.records,
+                    reached: before_page,
+                });
+            }
+            if short {
+                cut_at = Some(ends_at);
             }
             // The window's last record is known now: the next starts on it.
             start += received.saturating_sub(1).max(1);
@@ -101,6 +115,20 @@ where
             ),
         ))
     }
+}
+
+/// What a heal found: the records the scan had skipped, in order, and the last record it read
+/// before the page's own, with the offset just past it (where an empty page leaves the scan).
+pub(super) struct Healed<T> {
+    pub(super) records: Vec<(T, Option<u64>)>,
+    pub(super) reached: Option<Reached>,
+}
+
+/// A record a heal read last, and the offset just past it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reached {
+    pub(super) id: Option<u64>,
+    pub(super) end: u64,
 }
 
 /// The records a heal has found so far.
