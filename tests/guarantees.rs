@@ -303,3 +303,31 @@ async fn a_shift_too_far_to_heal_is_a_typed_error_and_a_resume_finishes_the_scan
     let deleted: BTreeSet<u64> = sim.changes().deleted.into_iter().collect();
     assert_each_once(&got, (1..=10_000).filter(|id| !deleted.contains(id)));
 }
+
+#[tokio::test]
+async fn a_total_that_undercounts_is_read_past_in_full_pages() {
+    for concurrency in [1, 8] {
+        let sim = Simulator::builder()
+            .departments(5_000)
+            .total_skew(-4_900)
+            .start()
+            .unwrap();
+        let got = ids(
+            "a scan past a total of 100",
+            client_for(&sim, FAST)
+                .departments()
+                .concurrency(concurrency),
+            |d| d.id,
+        )
+        .await
+        .unwrap();
+        assert_each_once_in_order(&got, 5_000);
+        // 51 windows of 99 new records (the first of 100), and at most the windows in
+        // flight when the last short page came back; not 2,450 windows of two.
+        let requests = sim.stats().requests;
+        assert!(
+            requests <= 51 + concurrency as u64,
+            "{requests} requests at concurrency {concurrency}"
+        );
+    }
+}
