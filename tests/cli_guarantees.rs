@@ -7,32 +7,13 @@
 mod cli;
 mod support;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use cli::*;
 use helpcrunch_pager::simulator::{Fault, Mutation, Simulator};
+use support::assert_each_once;
 
 const FAST: &str = "600000";
-
-/// Asserts that `got` holds every id in `expected` once, and nothing twice.
-fn assert_each_once(got: &[u64], expected: impl IntoIterator<Item = u64>) {
-    let mut count: HashMap<u64, usize> = HashMap::new();
-    for id in got {
-        *count.entry(*id).or_default() += 1;
-    }
-    if let Some((id, n)) = count.iter().find(|(_, &n)| n > 1) {
-        panic!("record {id} came {n} times");
-    }
-    let missing: Vec<u64> = expected
-        .into_iter()
-        .filter(|id| !count.contains_key(id))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} records lost: {missing:?}",
-        missing.len()
-    );
-}
 
 #[test]
 fn an_export_with_short_pages_writes_every_record_at_concurrency_1_and_8() {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use futures::{StreamExt, TryStreamExt};
 use helpcrunch_pager::simulator::{Fault, Mutation, Simulator};
@@ -14,27 +14,6 @@ use serde_json::Value;
 use support::*;
 
 const FAST: u32 = 600_000;
-
-/// Asserts that `got` holds every id in `expected` once, and nothing twice.
-fn assert_each_once(got: &[u64], expected: impl IntoIterator<Item = u64>) {
-    let mut count: HashMap<u64, usize> = HashMap::new();
-    for id in got {
-        *count.entry(*id).or_default() += 1;
-    }
-    if let Some((id, n)) = count.iter().find(|(_, &n)| n > 1) {
-        panic!("record {id} came {n} times");
-    }
-    let missing: Vec<u64> = expected
-        .into_iter()
-        .filter(|id| !count.contains_key(id))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} records lost: {:?}",
-        missing.len(),
-        &missing[..missing.len().min(20)]
-    );
-}
 
 #[tokio::test]
 async fn short_pages_inside_the_collection_lose_nothing_at_concurrency_1_and_8() {
@@ -106,34 +85,6 @@ async fn when_nothing_is_wrong_a_scan_makes_no_extra_request() {
     assert_eq!(sim.stats().requests, 203, "one record of overlap a page");
 }
 
-/// A plain offset loop, as the community clients page: what a moving order costs them.
-async fn naive_ids(sim: &Simulator, query: &str) -> Vec<u64> {
-    let http = reqwest::Client::new();
-    let mut got = Vec::new();
-    loop {
-        let url = format!(
-            "{}/chats?{query}&offset={}&limit=100",
-            sim.base_url(),
-            got.len()
-        );
-        let bytes = http
-            .get(url)
-            .bearer_auth(sim.api_key())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let body: Value = serde_json::from_slice(&bytes).unwrap();
-        let data = body["data"].as_array().unwrap();
-        got.extend(data.iter().map(|c| c["id"].as_u64().unwrap()));
-        if data.len() < 100 {
-            return got;
-        }
-    }
-}
-
 fn inbox(chats: usize) -> Simulator {
     Simulator::builder()
         .chats(chats)
@@ -145,10 +96,16 @@ fn inbox(chats: usize) -> Simulator {
 #[tokio::test]
 async fn an_inbox_order_that_moves_loses_a_plain_loop_records_but_not_a_scan() {
     let naive = inbox(5_000);
+    // A plain offset loop, as the community clients page.
     let lost = 5_000
-        - naive_ids(&naive, "sort=chats.lastMessageAt&order=desc")
+        - plain_loop(&naive, "chats", "sort=chats.lastMessageAt&order=desc")
             .await
-            .into_iter()
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(r).unwrap()["id"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect::<BTreeSet<_>>()
             .len();
     assert!(lost > 0, "the moving order costs a plain loop records");

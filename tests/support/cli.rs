@@ -8,7 +8,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use helpcrunch_pager::simulator::Simulator;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::support::BOUND;
@@ -94,34 +93,7 @@ pub fn run(mut cmd: Command) -> Ran {
 
 /// Every record of `path` exactly as the server sent it, read page by page with plain reqwest.
 pub async fn source(sim: &Simulator, path: &str) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        data: Vec<Box<RawValue>>,
-    }
-    let http = reqwest::Client::new();
-    let mut records = Vec::new();
-    loop {
-        let url = format!(
-            "{}/{path}?offset={}&limit=100",
-            sim.base_url(),
-            records.len()
-        );
-        let bytes = http
-            .get(url)
-            .bearer_auth(sim.api_key())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let page: Body = serde_json::from_slice(&bytes).unwrap();
-        let n = page.data.len();
-        records.extend(page.data.into_iter().map(|r| r.get().to_owned()));
-        if n < 100 {
-            return records;
-        }
-    }
+    super::support::plain_loop(sim, path, "").await
 }
 
 pub fn lines(path: &Path) -> Vec<String> {

@@ -66,6 +66,62 @@ pub fn assert_each_once_in_order(ids: &[u64], n: u64) {
     }
 }
 
+/// Asserts that `got` holds every id in `expected` once, and nothing twice (records that came
+/// or went during the scan may be there or not).
+pub fn assert_each_once(got: &[u64], expected: impl IntoIterator<Item = u64>) {
+    let mut count: std::collections::HashMap<u64, usize> = Default::default();
+    for id in got {
+        *count.entry(*id).or_default() += 1;
+    }
+    if let Some((id, n)) = count.iter().find(|(_, &n)| n > 1) {
+        panic!("record {id} came {n} times");
+    }
+    let missing: Vec<u64> = expected
+        .into_iter()
+        .filter(|id| !count.contains_key(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} records lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(20)]
+    );
+}
+
+/// The records of `path` (with `query`, such as `sort=chats.createdAt`), read page by page
+/// from offset 0 with plain reqwest until a page comes back short, as a naive client pages:
+/// each record's JSON text as the server sent it.
+pub async fn plain_loop(sim: &Simulator, path: &str, query: &str) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        data: Vec<Box<serde_json::value::RawValue>>,
+    }
+    let http = reqwest::Client::new();
+    let mut records = Vec::new();
+    loop {
+        let url = format!(
+            "{}/{path}?{query}&offset={}&limit=100",
+            sim.base_url(),
+            records.len()
+        );
+        let bytes = http
+            .get(url)
+            .bearer_auth(sim.api_key())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let page: Body = serde_json::from_slice(&bytes).unwrap();
+        let n = page.data.len();
+        records.extend(page.data.into_iter().map(|r| r.get().to_owned()));
+        if n < 100 {
+            return records;
+        }
+    }
+}
+
 /// The most requests the server saw arrive in any span of `window`.
 pub fn most_in_any_window(log: &[RequestRecord], window: Duration) -> usize {
     let mut most = 0;
