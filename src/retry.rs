@@ -16,6 +16,8 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 /// then decide. Every wait, the server's included, counts towards `max_total_wait`, which is
 /// what ends a page's retries: a wait that would pass it ends them at once instead of sleeping
 /// first, so a server asking for an hour fails the page now rather than freezing the client.
+/// The clock counts too: from the first failure, no retry starts later than `max_total_wait`,
+/// so a server that keeps answering `Retry-After: 0` cannot keep a page retrying for ever.
 /// `max_total_wait` is also the longest the client ever holds all its requests back for one
 /// rate-limit signal.
 ///
@@ -157,6 +159,7 @@ impl RetryPolicy {
             policy: *self,
             waited: Duration::ZERO,
             attempts: 0,
+            first_failure: None,
         }
     }
 }
@@ -173,6 +176,10 @@ pub(crate) struct Schedule {
     policy: RetryPolicy,
     waited: Duration,
     attempts: u32,
+    /// When the first attempt failed: the total wait is also kept against the clock from
+    /// then, so that waits of zero (`Retry-After: 0`, a date in the past) cannot retry for
+    /// ever.
+    first_failure: Option<tokio::time::Instant>,
 }
 
 /// What follows a failed attempt.
@@ -198,8 +205,15 @@ impl Schedule {
         if self.attempts >= self.policy.max_attempts {
             return Next::GiveUp { hold };
         }
+        let since_first = self
+            .first_failure
+            .get_or_insert_with(tokio::time::Instant::now)
+            .elapsed();
         match self.waited.checked_add(delay) {
-            Some(waited) if waited <= self.policy.max_total_wait => {
+            Some(waited)
+                if waited <= self.policy.max_total_wait
+                    && since_first.saturating_add(delay) <= self.policy.max_total_wait =>
+            {
                 self.waited = waited;
                 Next::Retry(delay)
             }
@@ -435,6 +449,20 @@ mod tests {
         assert_eq!(reset("1700000004"), Some(Duration::from_secs(4)), "seconds");
         assert_eq!(reset("1e30"), Some(Duration::MAX), "too far to represent");
         assert_eq!(reset("inf"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_of_zero_end_when_the_clock_passes_the_total() {
+        let mut s = RetryPolicy::new()
+            .with_max_total_wait(Duration::from_secs(1))
+            .schedule();
+        let mut retries = 0;
+        while let Next::Retry(_) = s.after_failure(Some(Duration::ZERO)) {
+            retries += 1;
+            assert!(retries < 1_000, "a zero wait never ends the retries");
+            tokio::time::advance(Duration::from_millis(30)).await;
+        }
+        assert_eq!(retries, 34, "one attempt every 30 ms for a second");
     }
 
     #[test]
