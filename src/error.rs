@@ -261,6 +261,19 @@ impl Error {
         matches!(self.last(), Error::Network { timeout: true, .. })
     }
 
+    /// Whether the scan could not prove it read every record ([`Error::Incomplete`]): the
+    /// records it yielded are sound, and running it again (or resuming it) may finish it.
+    ///
+    /// ```
+    /// use helpcrunch_pager::Error;
+    /// let e = Error::Incomplete { path: "chats".into(), offset: 300, reason: "records moved too far".into() };
+    /// assert!(e.is_incomplete());
+    /// assert!(!Error::InvalidInput("bad".into()).is_incomplete());
+    /// ```
+    pub fn is_incomplete(&self) -> bool {
+        matches!(self, Error::Incomplete { .. })
+    }
+
     /// Whether the retry policy gave up on a failure that might pass later.
     ///
     /// ```

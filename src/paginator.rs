@@ -473,9 +473,23 @@ impl<T: 'static> Setup<T> {
             .is_some_and(|o| o.trim().eq_ignore_ascii_case("asc"));
         let moving = match (self.key, moves) {
             (Some(key), _) => Some(Some(key)),
-            (None, Some(field)) if !ascending => Some(models::known_key::<T>(field)),
+            (None, Some(field)) if !ascending => Some(models::known_key::<T>(&field)),
             (None, _) => None,
         };
+        if page_size.get() == 1 && self.ids.is_some() {
+            return Err(Error::InvalidInput(
+                "page size 1 leaves no room for the one record of overlap that lets a scan see \
+                 records move; use 2 or more"
+                    .into(),
+            ));
+        }
+        if moving.is_some() && self.start_offset > 0 && self.resume.is_none() {
+            return Err(Error::InvalidInput(
+                "start_offset skips records by position, which an order that moves does not \
+                 keep; sort by a stable field, or carry on with resume()"
+                    .into(),
+            ));
+        }
         let start = match self.resume {
             Some((position, seen)) => Start::Resume(position, seen),
             None => Start::Offset(self.start_offset),

@@ -3,6 +3,7 @@
 
 mod support;
 
+use futures::TryStreamExt;
 use helpcrunch_pager::simulator::{Fault, Simulator};
 use helpcrunch_pager::{Client, Department, Error, RetryPolicy};
 use serde_json::Value;
@@ -150,34 +151,46 @@ async fn a_body_cut_short_is_retried() {
 }
 
 #[tokio::test]
-async fn a_total_larger_than_the_records_ends_at_the_first_short_page() {
-    // The docs' own agents example: "total": 5 with four records.
+async fn a_total_one_past_the_records_is_confirmed_and_a_total_far_past_is_an_error() {
+    // The docs' own agents example: "total": 5 with four records. Two more reads end at the
+    // same record, and the scan takes the total for one that overcounts.
     let sim = Simulator::builder()
         .agents(4)
         .total_skew(1)
         .start()
         .unwrap();
-    let got = ids(
-        "agents",
-        client_for(&sim, FAST).paginate::<Value>("agents"),
-        |v| v["id"].as_u64().unwrap(),
-    )
-    .await
-    .unwrap();
+    let mut agents = client_for(&sim, FAST).paginate::<Value>("agents");
+    let got = ids("agents", &mut agents, |v| v["id"].as_u64().unwrap())
+        .await
+        .unwrap();
     assert_each_once_in_order(&got, 4);
+    assert_eq!(sim.stats().requests, 3);
+    assert_eq!(agents.report().short_pages, 2);
 
-    // A total that promises far more than there is must not make the scan run on.
+    // A total that promises far more than the pages hold cannot be reconciled: the scan reads
+    // on from the end a few times, waiting longer each time, then says so.
     let sim = Simulator::builder()
         .departments(1_000)
         .total_skew(1_000_000_000)
         .start()
         .unwrap();
-    let got = ids("lying total", client_for(&sim, FAST).departments(), dept_id)
-        .await
-        .unwrap();
+    let mut got = Vec::new();
+    let mut departments = client_for(&sim, FAST).departments();
+    let err = bounded("lying total", async {
+        loop {
+            match departments.try_next().await {
+                Ok(Some(d)) => got.push(d.id),
+                Ok(None) => panic!("a total it cannot reconcile ended the scan as if whole"),
+                Err(e) => return e,
+            }
+        }
+    })
+    .await;
+    assert!(err.is_incomplete(), "{err:?}");
+    assert!(err.to_string().contains("while the total says"), "{err}");
     assert_each_once_in_order(&got, 1_000);
     assert!(
-        sim.stats().requests <= 11 + 8,
+        sim.stats().requests <= 11 + 8 + 7,
         "{} requests",
         sim.stats().requests
     );

@@ -288,3 +288,138 @@ async fn a_total_that_undercounts_is_read_past_in_full_pages() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_read_back_that_cannot_be_right_is_asked_again_like_any_page() {
+    // Page size 10: the heal after the deletion reads back on requests 6 and on; a read-back
+    // with records past its limit, or with an id twice, would yield what it holds.
+    for fault in [Fault::Longer, Fault::DuplicateId] {
+        for n in [6, 7, 8] {
+            let sim = Simulator::builder()
+                .departments(1_000)
+                .mutation(5, Mutation::DeleteBefore(15))
+                .fault(n, fault.clone())
+                .start()
+                .unwrap();
+            let got = ids(
+                "a heal with a bad read",
+                client_for(&sim, FAST)
+                    .departments()
+                    .page_size(10)
+                    .concurrency(1),
+                |d| d.id,
+            )
+            .await
+            .unwrap();
+            let deleted: BTreeSet<u64> = sim.changes().deleted.into_iter().collect();
+            assert!(
+                got.iter().all(|&id| id <= 1_000),
+                "{fault:?} at {n}: a bogus record"
+            );
+            assert_each_once(&got, (1..=1_000).filter(|id| !deleted.contains(id)));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_offset_is_an_error_not_an_endless_scan() {
+    let first_page = serde_json::json!({
+        "data": (1..=100).map(|id| serde_json::json!({"id": id})).collect::<Vec<_>>(),
+        "total": 1_000,
+    })
+    .to_string();
+    let sim = Simulator::builder()
+        .collection("articles", 1_000)
+        .fault_rate(1.0, Fault::Body(first_page))
+        .start()
+        .unwrap();
+    let err = ids(
+        "a server stuck on its first page",
+        client_for(&sim, FAST).paginate::<Value>("articles"),
+        |v| v["id"].as_u64().unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_incomplete(), "{err:?}");
+    assert!(err.to_string().contains("ignore offset"), "{err}");
+    assert!(
+        sim.stats().requests < 30,
+        "{} requests",
+        sim.stats().requests
+    );
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Unnamed {
+    #[allow(dead_code)]
+    name: String,
+}
+
+#[tokio::test]
+async fn records_without_ids_whose_total_changes_are_an_error_not_a_silent_loss() {
+    let sim = Simulator::builder()
+        .collection("articles", 1_000)
+        .mutate_every(4, Mutation::DeleteBefore(1))
+        .start()
+        .unwrap();
+    let err = client_for(&sim, FAST)
+        .paginate::<Unnamed>("articles")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(err.is_incomplete(), "{err:?}");
+    assert!(err.to_string().contains(".ids()"), "{err}");
+
+    // The same records with nothing moving read whole, as plain offset paging.
+    let sim = Simulator::builder()
+        .collection("articles", 1_000)
+        .start()
+        .unwrap();
+    let all = client_for(&sim, FAST)
+        .paginate::<Unnamed>("articles")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1_000);
+}
+
+#[tokio::test]
+async fn settings_that_would_lose_records_are_refused_before_any_request() {
+    let sim = Simulator::builder()
+        .departments(10)
+        .chats(10)
+        .start()
+        .unwrap();
+    let client = client_for(&sim, FAST);
+    let e = client
+        .departments()
+        .page_size(1)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("page size 1"), "{e}");
+    let e = client
+        .chats()
+        .sort(ChatSort::LastMessageAt)
+        .order(Order::Desc)
+        .start_offset(5)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("start_offset"), "{e}");
+    assert_eq!(sim.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn a_position_past_every_offset_is_an_error_not_an_empty_success() {
+    let sim = Simulator::builder().departments(10).start().unwrap();
+    let position: helpcrunch_pager::ScanPosition =
+        serde_json::from_str(r#"{"offset": 18446744073709551615, "total": 10}"#).unwrap();
+    let e = client_for(&sim, FAST)
+        .departments()
+        .resume(position, [])
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(e.is_incomplete(), "{e:?}");
+}

@@ -41,6 +41,7 @@ pub(crate) fn known_ids<T: 'static>() -> Option<IdOf<T>> {
         .or_else(|| by::<T, Chat>(|r| Some(r.id)))
         .or_else(|| by::<T, Message>(|r| Some(r.id)))
         .or_else(|| by::<T, serde_json::Value>(value_id))
+        .or_else(raw::ids::<T>)
 }
 
 /// The `id` of a JSON record: a non-negative integer or a string of digits.
@@ -53,9 +54,10 @@ pub(crate) fn value_id(record: &serde_json::Value) -> Option<u64> {
 }
 
 /// How to read the sort key `field` (such as `lastMessageAt`) of a `T` the crate knows: chats
-/// and customers by their moving fields, and `serde_json::Value` by the field of that name.
-/// `None` for any other type or field.
-pub(crate) fn known_key<T: 'static>(field: &'static str) -> Option<KeyOf<T>> {
+/// and customers by their fields (or their `extra` map, for a field they do not name),
+/// `serde_json::Value` and raw JSON records by the field of that name. `None` for any other
+/// type.
+pub(crate) fn known_key<T: 'static>(field: &str) -> Option<KeyOf<T>> {
     fn by<T: 'static, M: 'static>(
         key: impl Fn(&M) -> Option<Timestamp> + Send + Sync + 'static,
     ) -> Option<KeyOf<T>> {
@@ -63,40 +65,87 @@ pub(crate) fn known_key<T: 'static>(field: &'static str) -> Option<KeyOf<T>> {
             Arc::new(move |record: &T| (record as &dyn Any).downcast_ref::<M>().and_then(&key))
         })
     }
-    let chat: Option<fn(&Chat) -> Option<Timestamp>> = match field {
-        "lastMessageAt" => Some(|c: &Chat| c.last_message_at),
-        "lastCustomerMessageAt" => Some(|c: &Chat| c.last_customer_message_at),
-        "closedAt" => Some(|c: &Chat| c.closed_at),
-        _ => None,
-    };
-    chat.and_then(by::<T, Chat>)
-        .or_else(|| {
-            (field == "lastSeen")
-                .then_some(())
-                .and_then(|()| by::<T, Customer>(|c| c.last_seen))
-        })
-        .or_else(|| by::<T, serde_json::Value>(move |v| value_key(v, field)))
-        .or_else(|| raw_key::<T>(field))
-}
-
-/// The sort key of raw JSON records, read from the field of that name.
-#[cfg(feature = "raw_value")]
-fn raw_key<T: 'static>(field: &'static str) -> Option<KeyOf<T>> {
-    use serde_json::value::RawValue;
-    (TypeId::of::<T>() == TypeId::of::<Box<RawValue>>()).then(|| -> KeyOf<T> {
-        Arc::new(move |record: &T| {
-            let raw = (record as &dyn Any).downcast_ref::<Box<RawValue>>()?;
-            value_key(&serde_json::from_str(raw.get()).ok()?, field)
+    let name: Arc<str> = field.into();
+    let (chat, customer, value) = (name.clone(), name.clone(), name.clone());
+    by::<T, Chat>(move |c| match &*chat {
+        "lastMessageAt" => c.last_message_at,
+        "lastCustomerMessageAt" => c.last_customer_message_at,
+        "closedAt" => c.closed_at,
+        "createdAt" => c.created_at,
+        other => c.extra.get(other).and_then(timestamp),
+    })
+    .or_else(|| {
+        by::<T, Customer>(move |c| match &*customer {
+            "lastSeen" => c.last_seen,
+            "firstSeen" => c.first_seen,
+            other => c.extra.get(other).and_then(timestamp),
         })
     })
-}
-
-#[cfg(not(feature = "raw_value"))]
-fn raw_key<T: 'static>(_: &'static str) -> Option<KeyOf<T>> {
-    None
+    .or_else(|| by::<T, serde_json::Value>(move |v| value_key(v, &value)))
+    .or_else(|| raw::key::<T>(name))
 }
 
 /// The timestamp in `field` of a JSON record, read as leniently as the models read theirs.
 pub(crate) fn value_key(record: &serde_json::Value, field: &str) -> Option<Timestamp> {
-    Timestamp::deserialize(record.get(field)?).ok()
+    timestamp(record.get(field)?)
+}
+
+fn timestamp(value: &serde_json::Value) -> Option<Timestamp> {
+    Timestamp::deserialize(value).ok()
+}
+
+/// Raw JSON records (`Box<RawValue>`, feature `raw_value`): their ids and sort keys, read
+/// from the JSON text.
+#[cfg(feature = "raw_value")]
+mod raw {
+    use std::any::{Any, TypeId};
+    use std::sync::Arc;
+
+    use serde_json::value::RawValue;
+
+    use crate::scan::{IdOf, KeyOf};
+
+    fn is_raw<T: 'static>() -> bool {
+        TypeId::of::<T>() == TypeId::of::<Box<RawValue>>()
+    }
+
+    fn parsed<T: 'static>(record: &T) -> Option<serde_json::Value> {
+        let raw = (record as &dyn Any).downcast_ref::<Box<RawValue>>()?;
+        serde_json::from_str(raw.get()).ok()
+    }
+
+    pub(super) fn ids<T: 'static>() -> Option<IdOf<T>> {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            id: Option<serde_json::Value>,
+        }
+        is_raw::<T>().then(|| -> IdOf<T> {
+            Arc::new(|record: &T| {
+                let raw = (record as &dyn Any).downcast_ref::<Box<RawValue>>()?;
+                let id = serde_json::from_str::<Id>(raw.get()).ok()?.id?;
+                super::value_id(&serde_json::json!({ "id": id }))
+            })
+        })
+    }
+
+    pub(super) fn key<T: 'static>(field: Arc<str>) -> Option<KeyOf<T>> {
+        is_raw::<T>().then(|| -> KeyOf<T> {
+            Arc::new(move |record: &T| super::value_key(&parsed(record)?, &field))
+        })
+    }
+}
+
+#[cfg(not(feature = "raw_value"))]
+mod raw {
+    use std::sync::Arc;
+
+    use crate::scan::{IdOf, KeyOf};
+
+    pub(super) fn ids<T: 'static>() -> Option<IdOf<T>> {
+        None
+    }
+
+    pub(super) fn key<T: 'static>(_: Arc<str>) -> Option<KeyOf<T>> {
+        None
+    }
 }

@@ -2,6 +2,7 @@
 //! where a pass ends, and the head rounds of an order that moves.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::stream::{FuturesOrdered, StreamExt};
 use roaring::RoaringTreemap;
@@ -21,8 +22,13 @@ use super::report::{with, ScanReport, SharedState};
 use super::task::Task;
 
 /// The most short pages in a row, none of them bringing a record, before a scan whose pages
-/// keep ending before their total gives up.
-const MAX_CONFIRMATIONS: u32 = 8;
+/// keep ending before their total gives up. Each waits longer before it asks (25 ms, doubling
+/// to 800 ms), so that a lagging replica has about 1.6 s in all to catch up.
+const MAX_CONFIRMATIONS: u32 = 6;
+
+/// The most full pages in a row that hold only records read already (a server that ignores
+/// `offset` serves the first page again and again) before the scan gives up.
+const MAX_BARREN: u32 = 8;
 
 /// Where a scan starts.
 #[derive(Debug)]
@@ -58,6 +64,16 @@ pub(crate) struct Scan<T> {
     confirming: Option<u64>,
     /// Short pages in a row that brought no record.
     confirmations: u32,
+    /// Reads in a row that ended where the one before did and brought nothing.
+    settled: u32,
+    /// The total the page before reported.
+    last_total: Option<u64>,
+    /// Full pages in a row that brought nothing new.
+    barren: u32,
+    /// Where records cannot be told apart (no ids), the first total: a change means records
+    /// moved, which offsets alone cannot follow.
+    first_total: Option<u64>,
+    unchecked: bool,
     /// How many windows the next heal may read back.
     pub(super) read_back: u32,
     head: Option<Head<T>>,
@@ -139,6 +155,11 @@ where
             stage,
             confirming: None,
             confirmations: 0,
+            settled: 0,
+            last_total: None,
+            barren: 0,
+            first_total: None,
+            unchecked: false,
             read_back,
             head: moving.map(|key| Head::new(key, before)),
         }
@@ -164,10 +185,10 @@ where
                     Some(Ok(page)) => Some(self.accept(page).await),
                     Some(Err(e)) => Some(Err(e)),
                     // Nothing left to plan: the offsets reached the top of a u64.
-                    None => {
-                        self.stop();
-                        None
-                    }
+                    None => Some(Err(self.incomplete(
+                        u64::MAX,
+                        "the offsets ran out at the top of a 64-bit number".into(),
+                    ))),
                 }
             }
         }
@@ -236,6 +257,23 @@ where
         }
         // Where the scan now stands: past the page's last record; for an empty page, past the
         // last record the heal read (the page's own offset may lie past the list's end).
+        if self.ids.is_none() || (received > 0 && last.is_none()) {
+            self.unchecked = true;
+        }
+        let first_total = *self.first_total.get_or_insert(total);
+        if self.unchecked && total != first_total {
+            return Err(self.incomplete(
+                offset,
+                format!(
+                    "the total went from {first_total} to {total} during a scan of records \
+                     without ids: records came or went, and offsets alone cannot tell which \
+                     were skipped; give the paginator .ids() to follow them"
+                ),
+            ));
+        }
+        if let Some(head) = self.head.as_mut().filter(|_| self.stage == Stage::Head) {
+            head.brought |= !items.is_empty();
+        }
         let end = match (received, reached) {
             (0, Some(reached)) => {
                 self.ledger.anchor = reached.id;
@@ -275,9 +313,32 @@ where
             self.stop();
             return Ok(());
         }
+        // How far a total may be from the records without the scan calling it wrong: the docs'
+        // agents example reports 5 for 4, and a count can race the rows it counts.
+        let tolerance = (read.total / 1_000).max(1);
+        let fell = self
+            .last_total
+            .is_some_and(|last| read.total.saturating_add(tolerance) < last);
+        self.last_total = Some(read.total);
         if read.full && at_head != AtHead::Unmoved {
+            self.barren = if read.brought == 0 && self.stage == Stage::Main {
+                self.barren + 1
+            } else {
+                0
+            };
+            if self.barren > MAX_BARREN {
+                return Err(self.incomplete(
+                    read.end,
+                    format!(
+                        "{} full pages in a row held only records read already: the server \
+                         seems to ignore offset",
+                        self.barren
+                    ),
+                ));
+            }
             self.confirming = None;
             self.confirmations = 0;
+            self.settled = 0;
             self.fill();
             if self.in_flight.is_empty() {
                 // Full to the last window: the collection grew past its totals.
@@ -285,15 +346,18 @@ where
             }
             return Ok(());
         }
-        let agrees = read.end >= read.total;
-        let confirmed = self.confirming == Some(read.end) && read.brought == 0;
-        if agrees || confirmed || at_head == AtHead::Unmoved {
-            self.confirming = None;
-            self.confirmations = 0;
-            return self.end_pass();
+        if at_head == AtHead::Unmoved || (read.end >= read.total && !fell) {
+            return self.end_at_last();
         }
-        // Short, while the total says there is more: a lagging replica or a query cut off
-        // looks like this, and so does a total that overcounts. Ask from where it ended.
+        // Short while the total says there is more (or a total that fell at once): a lagging
+        // replica or a query cut off looks like this, and so does a total that overcounts.
+        // Read on from the page's end, waiting longer each time.
+        let same_end = self.confirming == Some(read.end) && read.brought == 0;
+        self.settled = if same_end { self.settled + 1 } else { 0 };
+        if self.settled >= 2 && read.total.saturating_sub(read.end) <= tolerance {
+            // Three reads in a row end here, the total just past: a total that overcounts.
+            return self.end_at_last();
+        }
         self.confirmations = if read.brought == 0 {
             self.confirmations + 1
         } else {
@@ -303,9 +367,9 @@ where
             return Err(self.incomplete(
                 read.end,
                 format!(
-                    "{MAX_CONFIRMATIONS} pages in a row ended before the total of {} and brought \
-                     no record",
-                    read.total
+                    "pages keep ending at offset {} while the total says {}, through {} \
+                     confirming reads",
+                    read.end, read.total, MAX_CONFIRMATIONS
                 ),
             ));
         }
@@ -322,6 +386,13 @@ where
         Ok(())
     }
 
+    fn end_at_last(&mut self) -> Result<(), Error> {
+        self.confirming = None;
+        self.confirmations = 0;
+        self.settled = 0;
+        self.end_pass()
+    }
+
     /// The end of the main pass or of a head round.
     fn end_pass(&mut self) -> Result<(), Error> {
         self.in_flight = FuturesOrdered::new();
@@ -332,6 +403,8 @@ where
         if self.stage == Stage::Head {
             head.before = head.now.take();
         }
+        head.brought_before = self.stage == Stage::Main || head.brought;
+        head.brought = false;
         head.rounds += 1;
         if head.rounds > MAX_ROUNDS {
             let reason = format!(
@@ -362,7 +435,11 @@ where
             }
             Stage::Head if first_of_pass => {
                 let mark = head.mark(&page.items, ids);
-                if head.before.as_ref().is_some_and(|b| b.ids == mark.ids) {
+                // Without a key, ids alone can look the same after records moved (the first
+                // page's chats each got a message, in order): a round that found records it
+                // had not yielded cannot be the last.
+                let same = head.before.as_ref() == Some(&mark);
+                if same && (head.key.is_some() || !head.brought_before) {
                     return AtHead::Still;
                 }
                 head.now = Some(mark);
@@ -405,8 +482,12 @@ where
                 r.extra_requests += u64::from(extra);
             });
             let (client, request) = (self.client.clone(), Arc::clone(&self.request));
+            let pause = confirmation_pause(self.confirmations);
             self.in_flight.push_back(Task::spawn(
-                async move { client.fetch_page::<T>(&request, window).await },
+                async move {
+                    tokio::time::sleep(pause).await;
+                    client.fetch_page::<T>(&request, window).await
+                },
                 &self.request.path,
                 window.offset,
             ));
@@ -429,7 +510,10 @@ where
 
     /// The page and its records' ids if it is sound; otherwise the same window asked once
     /// more (a server can glitch once), and a typed error if that answer is no better.
-    async fn resound(&mut self, page: Page<T>) -> Result<(Page<T>, Vec<Option<u64>>), Error> {
+    pub(super) async fn resound(
+        &mut self,
+        page: Page<T>,
+    ) -> Result<(Page<T>, Vec<Option<u64>>), Error> {
         let ids = self.ids_of(&page.items);
         if ledger::unsound(page.received, page.limit, &ids).is_none() {
             return Ok((page, ids));
@@ -473,6 +557,15 @@ where
 
     pub(super) fn count(&self, f: impl FnOnce(&mut ScanReport)) {
         with(&self.shared, |s| f(&mut s.report));
+    }
+}
+
+/// How long a confirming read waits before it asks, after `n` short pages in a row that
+/// brought nothing: none after the first, then 25 ms, doubling to 800 ms.
+fn confirmation_pause(n: u32) -> Duration {
+    match n {
+        0 => Duration::ZERO,
+        n => Duration::from_millis(25 << (n - 1).min(5)),
     }
 }
 

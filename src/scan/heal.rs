@@ -52,15 +52,19 @@ where
                     limit: size,
                 })
                 .await?;
+            // Checked as every page is: a read that cannot be right would yield what it holds.
+            let (window, window_ids) = self.resound(window).await?;
             let received = window.received as u64;
             let total = window.total;
-            // A window that ends before its total says the list does is cut short (a lagging
-            // replica) or its total overcounts: read on from its last record, and take the end
-            // for the end when that read ends there too.
+            // A short window is the end only where the page being healed is empty (a page
+            // with records lies past it) and where it agrees with its total, or a second read
+            // ends there too (a total that overcounts). Otherwise it was cut short (a lagging
+            // replica): read on from its last record.
             let ends_at = start.saturating_add(received);
             let short = window.is_short();
-            let at_end = short && (ends_at >= total || cut_at.is_some_and(|cut| ends_at <= cut));
-            let window_ids = self.ids_of(&window.items);
+            let at_end = short
+                && page_ids.is_empty()
+                && (ends_at >= total || cut_at.is_some_and(|cut| ends_at <= cut));
             let seen = &self.ledger.seen;
             let known = |id: u64| seen.contains(id) || found.taken.contains(&id);
             let end = window_ids

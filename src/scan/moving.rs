@@ -23,15 +23,15 @@ use super::position::HeadMark;
 /// How the sort key of a record is read, for an order that moves.
 pub(crate) type KeyOf<T> = Arc<dyn Fn(&T) -> Option<Timestamp> + Send + Sync>;
 
-/// The field behind a `sort` value whose records jump to the front when they change, such as
-/// `lastMessageAt` for `chats.lastMessageAt`; `None` for a stable order.
-pub(crate) fn moving_field(sort: &str) -> Option<&'static str> {
-    match sort.trim() {
-        "chats.lastMessageAt" => Some("lastMessageAt"),
-        "chats.lastCustomerMessageAt" => Some("lastCustomerMessageAt"),
-        "chats.closedAt" => Some("closedAt"),
-        "customers.lastSeen" => Some("lastSeen"),
-        _ => None,
+/// The field behind a `sort` value whose records may jump to the front when they change, such
+/// as `lastMessageAt` for `chats.lastMessageAt`; `None` for the orders known to stay put (the
+/// time a record was created). A sort the crate does not know is taken to move: following it
+/// costs a request when nothing moves, and missing a move would lose a record.
+pub(crate) fn moving_field(sort: &str) -> Option<String> {
+    let sort = sort.trim();
+    match sort {
+        "chats.createdAt" | "customers.firstSeen" | "customers.createdAt" | "" => None,
+        other => Some(other.rsplit('.').next().unwrap_or(other).to_owned()),
     }
 }
 
@@ -43,6 +43,10 @@ pub(crate) struct Head<T> {
     /// The head as the round under way found it.
     pub(crate) now: Option<HeadMark>,
     pub(crate) rounds: u32,
+    /// Whether the round under way has yielded a record.
+    pub(crate) brought: bool,
+    /// Whether the pass or round before did.
+    pub(crate) brought_before: bool,
 }
 
 /// The most head rounds before a scan that cannot see the head stand still gives up.
@@ -55,6 +59,8 @@ impl<T> Head<T> {
             before,
             now: None,
             rounds: 0,
+            brought: false,
+            brought_before: true,
         }
     }
 
@@ -89,8 +95,19 @@ mod tests {
 
     #[test]
     fn only_the_fields_that_change_with_activity_move() {
-        assert_eq!(moving_field("chats.lastMessageAt"), Some("lastMessageAt"));
-        assert_eq!(moving_field("customers.lastSeen"), Some("lastSeen"));
+        assert_eq!(
+            moving_field("chats.lastMessageAt").as_deref(),
+            Some("lastMessageAt")
+        );
+        assert_eq!(
+            moving_field("customers.lastSeen").as_deref(),
+            Some("lastSeen")
+        );
+        assert_eq!(
+            moving_field("chats.updatedAt").as_deref(),
+            Some("updatedAt"),
+            "unknown: moves"
+        );
         assert_eq!(moving_field("chats.createdAt"), None);
         assert_eq!(moving_field("customers.firstSeen"), None);
     }
