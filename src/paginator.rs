@@ -50,9 +50,9 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// front are followed too (see [`moves_to_front`](Self::moves_to_front)).
 ///
 /// The `page_size`, `start_offset`, `concurrency` and `query` settings are read when the stream
-/// is first polled. Bad settings (a page size outside `1..=100`, a concurrency of 0, a path with
-/// a query string) come out as the stream's first item, an [`Error::InvalidInput`], before any
-/// request.
+/// is first polled. Bad settings (a page size outside `1..=100`, or 1 where records have ids, a
+/// concurrency of 0, a path with a query string, a `start_offset` in an order that moves) come
+/// out as the stream's first item, an [`Error::InvalidInput`], before any request.
 ///
 /// ```no_run
 /// use futures::TryStreamExt;
@@ -159,11 +159,12 @@ where
     /// list again until it reaches records that did not move, and until the head stands still
     /// (see [`ScanReport::head_rounds`]); when nothing moves that costs one request.
     ///
-    /// Chats sorted by `lastMessageAt`, `lastCustomerMessageAt` or `closedAt` and customers
-    /// sorted by `lastSeen` (with `order` other than `asc`) are known to move and need no
-    /// call: the crate reads the field from [`Chat`](crate::Chat), [`Customer`](crate::Customer)
-    /// and `serde_json::Value` records. For another type sorted so, give the key here, or each
-    /// round reads the whole list.
+    /// A list sorted by anything but the time its records were created (`chats.createdAt`,
+    /// `customers.firstSeen`, `customers.createdAt`), with `order` other than `asc`, is taken
+    /// to move and needs no call: the crate reads the sort field from [`Chat`](crate::Chat),
+    /// [`Customer`](crate::Customer) (their `extra` map for a field they do not name),
+    /// `serde_json::Value` and raw JSON records. For another type sorted so, give the key here,
+    /// or each round reads the whole list.
     ///
     /// ```no_run
     /// use futures::TryStreamExt;
@@ -229,7 +230,8 @@ where
         with_shared(&self.shared, |s| s.report)
     }
 
-    /// Records per request, `1..=100` (default 100).
+    /// Records per request, `1..=100` (default 100); at least 2 where records have ids, since
+    /// each page overlaps the one before by a record.
     ///
     /// ```
     /// use futures::{StreamExt, TryStreamExt};
