@@ -79,33 +79,38 @@ fn an_export_of_chats_that_keep_changing_writes_each_once_in_a_stable_order() {
 }
 
 #[test]
-fn a_search_in_an_order_that_moves_writes_each_match_once() {
-    let sim = Simulator::builder()
-        .chats(3_000)
-        .mutate_every(3, Mutation::Touch(1))
-        .start()
-        .unwrap();
-    let dir = scratch("inbox-search");
-    let file = dir.join("c.jsonl");
-    let ran = run(export_from(
-        &sim,
-        FAST,
-        &[
-            "chats/search",
-            "--filter",
-            r#"{"filter":[],"sort":"chats.lastMessageAt","order":"desc"}"#,
-            "--output",
-            file.to_str().unwrap(),
-        ],
-    ));
-    assert!(ran.status.success(), "{}", ran.stderr);
-    assert!(!sim.changes().touched.is_empty());
-    assert_each_once(&ids(&lines(&file)), 1..=3_000);
-    assert!(
-        ran.stderr.contains("head of the list read again"),
-        "{}",
-        ran.stderr
-    );
+fn a_search_in_an_order_that_moves_writes_each_match_once_at_concurrency_1_and_8() {
+    for concurrency in ["1", "8"] {
+        let sim = Simulator::builder()
+            .chats(3_000)
+            .mutate_every(3, Mutation::Touch(1))
+            .start()
+            .unwrap();
+        let dir = scratch(&format!("inbox-search-{concurrency}"));
+        let file = dir.join("c.jsonl");
+        let ran = run(export_from(
+            &sim,
+            FAST,
+            &[
+                "chats/search",
+                "--filter",
+                r#"{"filter":[],"sort":"chats.lastMessageAt","order":"desc"}"#,
+                "--concurrency",
+                concurrency,
+                "--output",
+                file.to_str().unwrap(),
+            ],
+        ));
+        assert!(ran.status.success(), "{}", ran.stderr);
+        assert!(!sim.changes().touched.is_empty());
+        assert_each_once(&ids(&lines(&file)), 1..=3_000);
+        assert!(
+            ran.stderr.contains("head of the list read again"),
+            "{}",
+            ran.stderr
+        );
+        assert!(ran.stderr.contains("extra requests"), "{}", ran.stderr);
+    }
 }
 
 #[test]
