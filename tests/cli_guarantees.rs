@@ -15,6 +15,19 @@ use support::assert_each_once;
 
 const FAST: &str = "600000";
 
+/// Exports `args` from `sim` into a fresh file of the test `name`, at `concurrency`, with the
+/// limiter out of the way: what it said, and the file's ids.
+fn export_ids(sim: &Simulator, name: &str, concurrency: &str, args: &[&str]) -> (Ran, Vec<u64>) {
+    let file = scratch(&format!("{name}-{concurrency}")).join("out.jsonl");
+    let mut cmd = export_from(sim, FAST, args);
+    cmd.args(["--concurrency", concurrency, "--output"])
+        .arg(&file);
+    let ran = run(cmd);
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let got = ids(&lines(&file));
+    (ran, got)
+}
+
 #[test]
 fn an_export_with_short_pages_writes_every_record_at_concurrency_1_and_8() {
     for concurrency in ["1", "8"] {
@@ -23,21 +36,8 @@ fn an_export_with_short_pages_writes_every_record_at_concurrency_1_and_8() {
             .fault_rate(0.03, Fault::Short)
             .start()
             .unwrap();
-        let dir = scratch(&format!("short-{concurrency}"));
-        let file = dir.join("d.jsonl");
-        let ran = run(export_from(
-            &sim,
-            FAST,
-            &[
-                "departments",
-                "--concurrency",
-                concurrency,
-                "--output",
-                file.to_str().unwrap(),
-            ],
-        ));
-        assert!(ran.status.success(), "{}", ran.stderr);
-        assert_eq!(ids(&lines(&file)), (1..=10_000).collect::<Vec<_>>());
+        let (ran, got) = export_ids(&sim, "short", concurrency, &["departments"]);
+        assert_eq!(got, (1..=10_000).collect::<Vec<_>>());
         assert!(
             ran.stderr.contains("short pages confirmed"),
             "{}",
@@ -55,22 +55,9 @@ fn an_export_of_chats_that_keep_changing_writes_each_once_in_a_stable_order() {
             .mutate_every(3, Mutation::Touch(1))
             .start()
             .unwrap();
-        let dir = scratch(&format!("inbox-{concurrency}"));
-        let file = dir.join("c.jsonl");
-        let ran = run(export_from(
-            &sim,
-            FAST,
-            &[
-                "chats",
-                "--concurrency",
-                concurrency,
-                "--output",
-                file.to_str().unwrap(),
-            ],
-        ));
-        assert!(ran.status.success(), "{}", ran.stderr);
+        let (_, got) = export_ids(&sim, "inbox", concurrency, &["chats"]);
         assert!(!sim.changes().touched.is_empty());
-        assert_eq!(ids(&lines(&file)), (1..=5_000).collect::<Vec<_>>());
+        assert_eq!(got, (1..=5_000).collect::<Vec<_>>());
         assert!(sim
             .requests()
             .iter()
@@ -86,24 +73,15 @@ fn a_search_in_an_order_that_moves_writes_each_match_once_at_concurrency_1_and_8
             .mutate_every(3, Mutation::Touch(1))
             .start()
             .unwrap();
-        let dir = scratch(&format!("inbox-search-{concurrency}"));
-        let file = dir.join("c.jsonl");
-        let ran = run(export_from(
+        let filter = r#"{"filter":[],"sort":"chats.lastMessageAt","order":"desc"}"#;
+        let (ran, got) = export_ids(
             &sim,
-            FAST,
-            &[
-                "chats/search",
-                "--filter",
-                r#"{"filter":[],"sort":"chats.lastMessageAt","order":"desc"}"#,
-                "--concurrency",
-                concurrency,
-                "--output",
-                file.to_str().unwrap(),
-            ],
-        ));
-        assert!(ran.status.success(), "{}", ran.stderr);
+            "inbox-search",
+            concurrency,
+            &["chats/search", "--filter", filter],
+        );
         assert!(!sim.changes().touched.is_empty());
-        assert_each_once(&ids(&lines(&file)), 1..=3_000);
+        assert_each_once(&got, 1..=3_000);
         assert!(
             ran.stderr.contains("head of the list read again"),
             "{}",
