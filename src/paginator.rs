@@ -50,9 +50,9 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// front are followed too (see [`moves_to_front`](Self::moves_to_front)).
 ///
 /// The `page_size`, `start_offset`, `concurrency` and `query` settings are read when the stream
-/// is first polled. Bad settings (a page size outside `1..=100`, or 1 where records have ids, a
-/// concurrency of 0, a path with a query string, a `start_offset` in an order that moves) come
-/// out as the stream's first item, an [`Error::InvalidInput`], before any request.
+/// is first polled. Bad settings (a page size outside `1..=100`, a concurrency of 0, a path with
+/// a query string, a `start_offset` in an order that moves, an order that moves without ids)
+/// come out as the stream's first item, an [`Error::InvalidInput`], before any request.
 ///
 /// ```no_run
 /// use futures::TryStreamExt;
@@ -230,8 +230,9 @@ where
         with_shared(&self.shared, |s| s.report)
     }
 
-    /// Records per request, `1..=100` (default 100); at least 2 where records have ids, since
-    /// each page overlaps the one before by a record.
+    /// Records per request, `1..=100` (default 100). Where records have ids each window after
+    /// the first starts on the last record of the one before, so with a page size of 1 those
+    /// windows ask for two.
     ///
     /// ```
     /// use futures::{StreamExt, TryStreamExt};
@@ -478,13 +479,18 @@ impl<T: 'static> Setup<T> {
             (None, Some(field)) if !ascending => Some(models::known_key::<T>(&field)),
             (None, _) => None,
         };
-        if page_size.get() == 1 && self.ids.is_some() {
+        if moving.is_some() && self.ids.is_none() {
             return Err(Error::InvalidInput(
-                "page size 1 leaves no room for the one record of overlap that lets a scan see \
-                 records move; use 2 or more"
-                    .into(),
+                "an order that moves is followed by record ids: give the paginator .ids()".into(),
             ));
         }
+        // Windows after the first overlap the one before by a record: with pages of one, they
+        // hold two (the anchor and one new record).
+        let first_limit = page_size;
+        let page_size = match (page_size.get(), self.ids.is_some()) {
+            (1, true) => PageSize::new(2)?,
+            _ => page_size,
+        };
         if moving.is_some() && self.start_offset > 0 && self.resume.is_none() {
             return Err(Error::InvalidInput(
                 "start_offset skips records by position, which an order that moves does not \
@@ -498,6 +504,7 @@ impl<T: 'static> Setup<T> {
         };
         let settings = Settings {
             page_size,
+            first_limit,
             start,
             concurrency: self.concurrency,
             ids: self.ids,

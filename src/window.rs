@@ -168,9 +168,9 @@ impl Iterator for Windows {
 /// when the collection does.
 ///
 /// With an overlap of one, each window starts on the last record of the one before (the
-/// anchor), which lets the scan see that the records moved between two pages. The last window
-/// of the plan asks for one record past the known total (the probe): a full answer means the
-/// collection grew, and from then on the plan reads full pages until one comes back short.
+/// anchor), which lets the scan see that the records moved between two pages. Every window is a
+/// full page, and the last one reaches past the known total (the probe): a full answer means
+/// the collection grew, and from then on the plan reads on until a page comes back short.
 #[derive(Debug, Clone)]
 pub(crate) struct Planner {
     /// The first position no window has covered yet.
@@ -243,13 +243,9 @@ impl Iterator for Planner {
             return None;
         }
         let offset = self.cursor - self.overlap;
-        let limit = if self.growing {
-            self.page_size
-        } else {
-            // Anchor, the records up to the horizon, and the probe past it.
-            let wanted = (self.horizon - self.cursor).saturating_add(self.overlap + 1);
-            self.page_size.min(wanted)
-        };
+        // Always a full page, the last one too: it costs the same request, and a list that
+        // grows at its end while it is read is then outrun, not chased a record at a time.
+        let limit = self.page_size;
         self.cursor = offset.saturating_add(limit);
         Some(Window {
             offset,
@@ -327,28 +323,29 @@ mod tests {
     fn an_overlapping_plan_anchors_each_window_on_the_last_record_and_probes_past_the_total() {
         let first = Window::first(0, PageSize::MAX);
         let w = |offset, limit| Window { offset, limit };
-        assert_eq!(plan(first, 250, 100, true), [w(99, 100), w(198, 53)]);
-        // 199 new records after the first page, and one more (the probe) to see the end.
-        assert_eq!(plan(first, 250, 100, false), [w(100, 100), w(200, 51)]);
-        assert_eq!(plan(first, 100, 100, true), [w(99, 2)]);
+        assert_eq!(plan(first, 250, 100, true), [w(99, 100), w(198, 100)]);
+        // Full pages past the first, the last reaching past the total to see the end.
+        assert_eq!(plan(first, 250, 100, false), [w(100, 100), w(200, 100)]);
+        assert_eq!(plan(first, 100, 100, true), [w(99, 100)]);
         assert_eq!(plan(first, 40, 100, true), []);
     }
 
     #[test]
-    fn a_plan_grows_with_the_total_and_reads_full_pages_after_a_full_last_window() {
+    fn a_plan_grows_with_the_total_and_reads_on_after_a_full_last_window() {
+        let w = |offset, limit| Window { offset, limit };
         let mut p = Planner::at(100, true, 150, PageSize::MAX, true);
         assert_eq!(
             p.next(),
-            Some(Window {
-                offset: 99,
-                limit: 52
-            })
+            Some(w(99, 100)),
+            "a full page past the total of 150"
         );
         assert_eq!(p.next(), None);
+        p.saw_total(400);
+        assert_eq!(p.next(), Some(w(198, 100)), "planned on to a larger total");
         p.grow();
-        let w = |offset, limit| Window { offset, limit };
-        assert_eq!(p.next(), Some(w(150, 100)), "full pages once it grew");
-        assert_eq!(p.next(), Some(w(249, 100)));
+        assert_eq!(p.next(), Some(w(297, 100)));
+        assert_eq!(p.next(), Some(w(396, 100)));
+        assert_eq!(p.next(), Some(w(495, 100)), "past the total once it grew");
     }
 
     #[test]
@@ -369,8 +366,8 @@ mod tests {
         past_the_total.restart_at(5, true);
         assert_eq!(
             past_the_total.next(),
-            Some(w(4, 2)),
-            "the anchor and one more"
+            Some(w(4, 100)),
+            "a full page from the anchor"
         );
         let mut plain = Planner::at(40, true, 1_000, PageSize::MAX, false);
         assert_eq!(plain.next(), Some(w(40, 100)));

@@ -385,19 +385,8 @@ async fn records_without_ids_whose_total_changes_are_an_error_not_a_silent_loss(
 
 #[tokio::test]
 async fn settings_that_would_lose_records_are_refused_before_any_request() {
-    let sim = Simulator::builder()
-        .departments(10)
-        .chats(10)
-        .start()
-        .unwrap();
+    let sim = Simulator::builder().chats(10).start().unwrap();
     let client = client_for(&sim, FAST);
-    let e = client
-        .departments()
-        .page_size(1)
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("page size 1"), "{e}");
     let e = client
         .chats()
         .sort(ChatSort::LastMessageAt)
@@ -407,7 +396,53 @@ async fn settings_that_would_lose_records_are_refused_before_any_request() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("start_offset"), "{e}");
+    let e = client
+        .paginate::<Unnamed>("chats")
+        .query("sort", "chats.lastMessageAt")
+        .query("order", "desc")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(".ids()"), "{e}");
     assert_eq!(sim.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn pages_of_one_still_overlap_and_lose_nothing_to_deletes() {
+    let sim = Simulator::builder()
+        .departments(200)
+        .mutate_every(7, Mutation::DeleteBefore(1))
+        .start()
+        .unwrap();
+    let mut departments = client_for(&sim, FAST).departments().page_size(1);
+    let got = ids("pages of one", &mut departments, |d| d.id)
+        .await
+        .unwrap();
+    let deleted: BTreeSet<u64> = sim.changes().deleted.into_iter().collect();
+    assert!(!deleted.is_empty());
+    assert_each_once(&got, (1..=200).filter(|id| !deleted.contains(id)));
+    assert!(departments.report().shifts_detected > 0);
+    let log = sim.requests();
+    assert_eq!(
+        log[0].query, "offset=0&limit=1",
+        "the first page is the size asked for"
+    );
+    assert!(log[1..].iter().all(|r| r.query.ends_with("limit=2")));
+}
+
+#[tokio::test]
+async fn records_whose_ids_cannot_be_read_are_not_yielded_twice_at_page_boundaries() {
+    let sim = Simulator::builder().departments(1_000).start().unwrap();
+    let got = ids(
+        "records without readable ids",
+        client_for(&sim, FAST)
+            .paginate::<Value>("departments")
+            .ids(|_| None),
+        |v| v["id"].as_u64().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_each_once_in_order(&got, 1_000);
 }
 
 #[tokio::test]
@@ -422,4 +457,102 @@ async fn a_position_past_every_offset_is_an_error_not_an_empty_success() {
         .await
         .unwrap_err();
     assert!(e.is_incomplete(), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_resume_without_ids_after_records_moved_is_an_error_not_a_silent_loss() {
+    let sim = Simulator::builder()
+        .collection("articles", 1_000)
+        .start()
+        .unwrap();
+    let mut pages = client_for(&sim, FAST)
+        .paginate::<Unnamed>("articles")
+        .concurrency(1)
+        .pages();
+    for _ in 0..3 {
+        pages.next().await.unwrap().unwrap();
+    }
+    let position = pages.position().unwrap();
+    drop(pages);
+    sim.mutate("articles", Mutation::DeleteBefore(60), position.offset());
+    let e = client_for(&sim, FAST)
+        .paginate::<Unnamed>("articles")
+        .resume(position, [])
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(e.is_incomplete(), "{e:?}");
+}
+
+#[tokio::test]
+async fn lists_that_shrink_or_grow_fast_while_read_are_read_whole() {
+    for concurrency in [1, 8] {
+        let shrinking = Simulator::builder()
+            .departments(3_000)
+            .mutate_every(2, Mutation::DeleteBefore(5))
+            .start()
+            .unwrap();
+        let got = ids(
+            "a shrinking list",
+            client_for(&shrinking, FAST)
+                .departments()
+                .concurrency(concurrency),
+            |d| d.id,
+        )
+        .await
+        .unwrap();
+        let deleted: BTreeSet<u64> = shrinking.changes().deleted.into_iter().collect();
+        assert_each_once(&got, (1..=3_000).filter(|id| !deleted.contains(id)));
+
+        // A chat's messages, newest first, one arriving every other request, with a total one
+        // too high.
+        let busy = Simulator::builder()
+            .chat_messages(7, 500)
+            .total_skew(1)
+            .mutate_every(2, Mutation::InsertFront(1))
+            .start()
+            .unwrap();
+        let got = ids(
+            "a busy chat",
+            client_for(&busy, FAST)
+                .chat_messages(7)
+                .concurrency(concurrency),
+            |m| m.id,
+        )
+        .await
+        .unwrap();
+        assert_each_once(&got, (1..=500).map(|n| 7_000_000 + n));
+    }
+}
+
+#[tokio::test]
+async fn totals_a_few_records_too_high_are_settled_after_three_reads() {
+    let sim = Simulator::builder()
+        .agents(4)
+        .total_skew(2)
+        .start()
+        .unwrap();
+    let got = ids("agents", client_for(&sim, FAST).agents(), |a| a.id)
+        .await
+        .unwrap();
+    assert_each_once_in_order(&got, 4);
+    assert_eq!(sim.stats().requests, 3);
+}
+
+#[tokio::test]
+async fn a_resume_after_many_records_arrived_at_the_front_reads_on_to_the_end() {
+    let sim = Simulator::builder().departments(3_000).start().unwrap();
+    let (mut got, position) = read_then_stop(&sim, 1, 5).await;
+    sim.mutate("departments", Mutation::InsertFront(2_000), 0);
+    let rest = ids(
+        "the resumed scan",
+        client_for(&sim, FAST)
+            .departments()
+            .resume(position, got.clone()),
+        |d| d.id,
+    )
+    .await
+    .unwrap();
+    got.extend(rest);
+    assert_each_once(&got, 1..=3_000);
 }

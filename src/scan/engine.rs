@@ -42,6 +42,9 @@ pub(crate) enum Start {
 /// A scan's settings, checked.
 pub(crate) struct Settings<T> {
     pub(crate) page_size: PageSize,
+    /// The first window's limit: the page size asked for, which may be 1 where the scan plans
+    /// windows of at least 2 (a record of overlap and one new).
+    pub(crate) first_limit: PageSize,
     pub(crate) start: Start,
     pub(crate) concurrency: usize,
     pub(crate) ids: Option<IdOf<T>>,
@@ -53,6 +56,7 @@ pub(crate) struct Scan<T> {
     pub(super) client: Client,
     pub(super) request: Arc<ListRequest>,
     pub(super) page_size: PageSize,
+    first_limit: PageSize,
     concurrency: usize,
     pub(super) ids: Option<IdOf<T>>,
     shared: SharedState,
@@ -68,8 +72,13 @@ pub(crate) struct Scan<T> {
     settled: u32,
     /// The total the page before reported.
     last_total: Option<u64>,
-    /// Full pages in a row that brought nothing new.
+    /// How far the last short page ended before its total.
+    last_gap: Option<u64>,
+    /// Full pages in a row that held exactly the records of the page before.
     barren: u32,
+    /// The ids of the page before, and where it ended.
+    prev_ids: Vec<Option<u64>>,
+    prev_end: Option<u64>,
     /// Where records cannot be told apart (no ids), the first total: a change means records
     /// moved, which offsets alone cannot follow.
     first_total: Option<u64>,
@@ -102,12 +111,18 @@ where
     ) -> Self {
         let Settings {
             page_size,
+            first_limit,
             start,
             concurrency,
             ids,
             moving,
         } = settings;
         let overlap = ids.is_some();
+        // A resume compares its totals with the one the stopped scan saw last.
+        let first_total = match &start {
+            Start::Resume(position, _) => Some(position.total),
+            Start::Offset(_) => None,
+        };
         let read_back = match &start {
             Start::Offset(_) => MAX_READ_BACK,
             Start::Resume(position, _) => u32::try_from(
@@ -153,12 +168,16 @@ where
             planner,
             in_flight: FuturesOrdered::new(),
             stage,
+            first_limit,
             confirming: None,
             confirmations: 0,
             settled: 0,
             last_total: None,
+            last_gap: None,
             barren: 0,
-            first_total: None,
+            prev_ids: Vec::new(),
+            prev_end: None,
+            first_total,
             unchecked: false,
             read_back,
             head: moving.map(|key| Head::new(key, before)),
@@ -195,7 +214,7 @@ where
     }
 
     async fn first(&mut self, offset: u64) -> Result<Page<T>, Error> {
-        let window = Window::first(offset, self.page_size);
+        let window = Window::first(offset, self.first_limit);
         window.end()?;
         self.count(|r| r.requests += 1);
         let page = self.client.fetch_page::<T>(&self.request, window).await?;
@@ -236,14 +255,28 @@ where
         self.read_back = MAX_READ_BACK;
         let at_head = self.note_head(&page, &ids);
         let Page {
-            items,
+            mut items,
             offset,
             limit,
             total,
             received,
         } = page;
+        let mut ids = ids;
+        let barren = self.ids.is_some() && ids.iter().any(Option::is_some) && ids == self.prev_ids;
         let last = ids.last().copied().flatten();
+        // A window that starts on the last record of the page before repeats it; where that
+        // record had no id to drop it by, it is dropped by position (and the totals, checked
+        // below, say whether positions held).
+        let unanchored_overlap = overlaps
+            && self.ledger.anchor.is_none()
+            && self.prev_end == Some(offset.saturating_add(1))
+            && self.prev_ids.last().is_some_and(Option::is_none);
+        if unanchored_overlap && !items.is_empty() {
+            items.remove(0);
+            ids.remove(0);
+        }
         let anchored = overlaps && self.ledger.anchor.is_some();
+        let ids_before_admit = ids.clone();
         let (items, dropped) = if self.ids.is_some() {
             self.ledger.admit(
                 recovered.into_iter().chain(items.into_iter().zip(ids)),
@@ -254,6 +287,9 @@ where
         };
         if dropped > 0 {
             self.count(|r| r.duplicates_dropped += dropped);
+        }
+        if received > 0 {
+            self.prev_ids = ids_before_admit;
         }
         // Where the scan now stands: past the page's last record; for an empty page, past the
         // last record the heal read (the page's own offset may lie past the list's end).
@@ -274,17 +310,19 @@ where
         if let Some(head) = self.head.as_mut().filter(|_| self.stage == Stage::Head) {
             head.brought |= !items.is_empty();
         }
-        let end = match (received, reached) {
+        let (end, read_total) = match (received, reached) {
+            // The read-back read the list after the page did: its end and total go together.
             (0, Some(reached)) => {
                 self.ledger.anchor = reached.id;
-                reached.end
+                (reached.end, reached.total)
             }
-            (0, None) => offset,
+            (0, None) => (offset, total),
             (n, _) => {
                 self.ledger.anchor = last;
-                offset.saturating_add(n as u64)
+                (offset.saturating_add(n as u64), total)
             }
         };
+        self.prev_end = Some(end);
         if self.stage == Stage::Main {
             self.keep_position(end);
         }
@@ -292,8 +330,9 @@ where
             Read {
                 end,
                 full: received >= limit as usize,
-                total,
+                total: read_total,
                 brought: items.len(),
+                barren,
             },
             at_head,
         )?;
@@ -316,12 +355,15 @@ where
         // How far a total may be from the records without the scan calling it wrong: the docs'
         // agents example reports 5 for 4, and a count can race the rows it counts.
         let tolerance = (read.total / 1_000).max(1);
-        let fell = self
-            .last_total
-            .is_some_and(|last| read.total.saturating_add(tolerance) < last);
+        // A total that fell at once costs one confirming read (a replica that lost rows would
+        // show that), not more: a list that keeps shrinking keeps its totals falling.
+        let fell = self.confirming.is_none()
+            && self
+                .last_total
+                .is_some_and(|last| read.total.saturating_add(tolerance) < last);
         self.last_total = Some(read.total);
         if read.full && at_head != AtHead::Unmoved {
-            self.barren = if read.brought == 0 && self.stage == Stage::Main {
+            self.barren = if read.barren && self.stage == Stage::Main {
                 self.barren + 1
             } else {
                 0
@@ -330,8 +372,8 @@ where
                 return Err(self.incomplete(
                     read.end,
                     format!(
-                        "{} full pages in a row held only records read already: the server \
-                         seems to ignore offset",
+                        "{} full pages in a row held the same records as the page before: the \
+                         server seems to ignore offset",
                         self.barren
                     ),
                 ));
@@ -339,6 +381,7 @@ where
             self.confirming = None;
             self.confirmations = 0;
             self.settled = 0;
+            self.last_gap = None;
             self.fill();
             if self.in_flight.is_empty() {
                 // Full to the last window: the collection grew past its totals.
@@ -352,10 +395,15 @@ where
         // Short while the total says there is more (or a total that fell at once): a lagging
         // replica or a query cut off looks like this, and so does a total that overcounts.
         // Read on from the page's end, waiting longer each time.
-        let same_end = self.confirming == Some(read.end) && read.brought == 0;
-        self.settled = if same_end { self.settled + 1 } else { 0 };
-        if self.settled >= 2 && read.total.saturating_sub(read.end) <= tolerance {
-            // Three reads in a row end here, the total just past: a total that overcounts.
+        // Reads settle where they bring nothing and end as far before the total as the read
+        // before did (records arriving at the front move the end and the total together).
+        let gap = read.total.saturating_sub(read.end);
+        let steady = self.confirming.is_some() && read.brought == 0 && self.last_gap == Some(gap);
+        self.settled = if steady { self.settled + 1 } else { 0 };
+        self.last_gap = Some(gap);
+        if self.settled >= 2 && gap <= (read.total / 100).max(5) {
+            // Three reads in a row end here, the total a little past: a total that overcounts
+            // (the docs' agents example reports 5 for 4). Further past, it is not reconciled.
             return self.end_at_last();
         }
         self.confirmations = if read.brought == 0 {
@@ -390,6 +438,9 @@ where
         self.confirming = None;
         self.confirmations = 0;
         self.settled = 0;
+        self.last_gap = None;
+        self.prev_end = None;
+        self.prev_ids.clear();
         self.end_pass()
     }
 
@@ -439,7 +490,7 @@ where
                 // page's chats each got a message, in order): a round that found records it
                 // had not yielded cannot be the last.
                 let same = head.before.as_ref() == Some(&mark);
-                if same && (head.key.is_some() || !head.brought_before) {
+                if same && (mark.newest.is_some() || !head.brought_before) {
                     return AtHead::Still;
                 }
                 head.now = Some(mark);
@@ -580,6 +631,8 @@ struct Read {
     total: u64,
     /// How many records it brought that had not been yielded.
     brought: usize,
+    /// Whether it held exactly the records of the page before.
+    barren: bool,
 }
 
 /// Where a page stands to the head of an order that moves.

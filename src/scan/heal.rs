@@ -88,6 +88,7 @@ where
             let before_page = end.checked_sub(1).map(|i| Reached {
                 id: window_ids[i],
                 end: start + i as u64 + 1,
+                total,
             });
             found.take(
                 window
@@ -128,11 +129,12 @@ pub(super) struct Healed<T> {
     pub(super) reached: Option<Reached>,
 }
 
-/// A record a heal read last, and the offset just past it.
+/// A record a heal read last, the offset just past it, and the total its read reported.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Reached {
     pub(super) id: Option<u64>,
     pub(super) end: u64,
+    pub(super) total: u64,
 }
 
 /// The records a heal has found so far.

@@ -47,10 +47,9 @@ pub(crate) struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     requests_per_minute: u32,
 
-    /// Records per request, 2 to 100 (each page overlaps the one before by a record, which is
-    /// how the export sees records move).
+    /// Records per request, 1 to 100.
     #[arg(long, value_name = "N", default_value_t = 100,
-          value_parser = clap::value_parser!(u32).range(2..=100))]
+          value_parser = clap::value_parser!(u32).range(1..=100))]
     page_size: u32,
 
     /// Pages in flight at once (the rate limit, not this, sets the pace).
