@@ -159,7 +159,11 @@ impl Client {
         let body = request.body(window);
         let mut schedule = self.inner.retry.schedule();
         loop {
+            let queued = tokio::time::Instant::now();
             self.inner.budget.acquire().await;
+            // Waiting for the budget (behind other streams, or a 429's pause) is not the
+            // page's own retrying: it does not count against the policy's total wait.
+            schedule.queued_for(queued.elapsed());
             self.inner.counters.sent();
             let attempt = schedule.attempts().saturating_add(1);
             tracing::Span::current().record("attempt", attempt);

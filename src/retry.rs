@@ -221,6 +221,14 @@ impl Schedule {
         }
     }
 
+    /// Leaves `wait`, spent queued for the rate budget, out of the clock the total wait is kept
+    /// against.
+    pub(crate) fn queued_for(&mut self, wait: Duration) {
+        if let Some(first) = &mut self.first_failure {
+            *first = first.checked_add(wait).unwrap_or(*first);
+        }
+    }
+
     /// Attempts made so far.
     pub(crate) fn attempts(&self) -> u32 {
         self.attempts
@@ -463,6 +471,24 @@ mod tests {
             tokio::time::advance(Duration::from_millis(30)).await;
         }
         assert_eq!(retries, 34, "one attempt every 30 ms for a second");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_queued_for_the_budget_is_not_retrying_time() {
+        let mut s = RetryPolicy::new()
+            .with_max_total_wait(Duration::from_secs(1))
+            .schedule();
+        assert!(matches!(
+            s.after_failure(Some(Duration::ZERO)),
+            Next::Retry(_)
+        ));
+        // Held back five minutes behind a 429's pause, then failing again: still retried.
+        tokio::time::advance(Duration::from_secs(300)).await;
+        s.queued_for(Duration::from_secs(300));
+        assert!(matches!(
+            s.after_failure(Some(Duration::ZERO)),
+            Next::Retry(_)
+        ));
     }
 
     #[test]
