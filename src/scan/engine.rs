@@ -536,7 +536,10 @@ where
             let pause = confirmation_pause(self.confirmations);
             self.in_flight.push_back(Task::spawn(
                 async move {
-                    tokio::time::sleep(pause).await;
+                    // Not even a zero sleep where there is no pause: it waits for the timer.
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
                     client.fetch_page::<T>(&request, window).await
                 },
                 &self.request.path,
