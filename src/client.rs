@@ -5,9 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER,
-};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 use tracing::{field, Instrument};
@@ -18,6 +16,7 @@ use crate::envelope::{self, Page};
 use crate::error::{ApiErrorEntry, Error};
 use crate::request::ListRequest;
 use crate::retry::{self, Next, RetryPolicy};
+use crate::signals::Signals;
 use crate::stats::{ClientStats, Counters};
 use crate::window::Window;
 
@@ -242,7 +241,8 @@ impl Client {
             .map_err(network)?;
         let status = response.status().as_u16();
         tracing::Span::current().record("status", status);
-        let server_wait = server_wait(response.headers(), SystemTime::now());
+        let signals = Signals::read(response.headers(), SystemTime::now());
+        let server_wait = signals.wait();
         let body = read_capped(response).await.map_err(|e| match e {
             BodyError::Network(e) => network(e),
             BodyError::TooLarge => Failure::fatal(Error::Decode {
@@ -265,7 +265,7 @@ impl Client {
             }));
         }
         if (200..300).contains(&status) {
-            if let Some(wait) = server_wait.filter(|_| rate_limit_exhausted(&body.headers)) {
+            if let Some(wait) = server_wait.filter(|_| signals.exhausted()) {
                 // The budget holds back no longer than the retry policy's total wait.
                 self.inner.budget.pause_for(wait);
             }
@@ -337,25 +337,6 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Body, BodyError>
     Ok(Body { headers, bytes })
 }
 
-/// The server's own word on how long to wait: `Retry-After`, else `X-RateLimit-Reset`.
-fn server_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let header = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    header(RETRY_AFTER.as_str())
-        .and_then(|v| retry::parse_retry_after(v, now))
-        .or_else(|| header("x-ratelimit-reset").and_then(|v| retry::parse_rate_limit_reset(v, now)))
-}
-
-fn rate_limit_exhausted(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-ratelimit-remaining")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == "0")
-}
-
 fn parse_error_body(bytes: &[u8]) -> (Vec<ApiErrorEntry>, Option<String>) {
     #[derive(serde::Deserialize)]
     struct ErrorBody {
@@ -382,17 +363,6 @@ mod tests {
         assert!(client.inner.auth.is_sensitive());
         assert!(!format!("{:?}", client.inner.auth).contains(key));
         assert!(!format!("{client:?}").contains(key));
-    }
-
-    #[test]
-    fn the_server_wait_prefers_retry_after_then_rate_limit_reset() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut h = HeaderMap::new();
-        assert_eq!(server_wait(&h, now), None);
-        h.insert("x-ratelimit-reset", HeaderValue::from_static("1700000009"));
-        assert_eq!(server_wait(&h, now), Some(Duration::from_secs(9)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
-        assert_eq!(server_wait(&h, now), Some(Duration::from_secs(2)));
     }
 
     #[test]

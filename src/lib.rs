@@ -108,6 +108,7 @@ mod request;
 pub mod retry;
 mod scan;
 mod search;
+mod signals;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 mod sort;

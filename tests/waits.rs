@@ -314,6 +314,24 @@ async fn a_rate_limit_reset_in_epoch_milliseconds_pauses_for_milliseconds() {
 }
 
 #[tokio::test]
+async fn the_ietf_ratelimit_fields_spent_pause_the_budget_until_their_reset() {
+    let server = Scripted::start(|a| match a.n {
+        1 => Answer::page()
+            .header("RateLimit-Policy", r#""default";q=120;w=60"#)
+            .header("RateLimit", r#""default";r=0;t=1"#),
+        _ => Answer::page(),
+    });
+    let client = server.client(Duration::from_secs(60));
+    let ids = scan(&client).await.unwrap();
+    assert_eq!(ids, (1..=RECORDS).collect::<Vec<_>>());
+    let held = gap(&server.arrivals(), 0, 1);
+    assert!(
+        held >= Duration::from_millis(950),
+        "the spent quota was not honoured: {held:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_429_whose_retries_ran_out_holds_back_the_clients_other_streams() {
     // The server asks for a second; the policy allows 400 ms in all: the agents page fails at
     // once, and the whole client holds back for the 400 ms.

@@ -1,0 +1,184 @@
+//! The server's rate signals, read in one place: `Retry-After`, the `X-RateLimit-*` headers
+//! most APIs send, and the IETF `RateLimit` / `RateLimit-Policy` fields (the current draft's
+//! `"name";r=50;t=30` and `"name";q=100;w=60`, and the older drafts' `RateLimit-Limit`,
+//! `RateLimit-Remaining` and `RateLimit-Reset`). HelpCrunch documents none of them, so each is
+//! read where present and nothing is assumed where absent.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::retry::{parse_rate_limit_reset, parse_retry_after};
+
+/// What one answer said about the rate limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Signals {
+    /// `Retry-After`.
+    pub(crate) retry_after: Option<Duration>,
+    /// How long until the current window resets.
+    pub(crate) reset: Option<Duration>,
+    /// Requests left in the current window.
+    pub(crate) remaining: Option<u64>,
+    /// Requests the window allows.
+    pub(crate) limit: Option<u64>,
+    /// How long the window is.
+    pub(crate) window: Option<Duration>,
+}
+
+impl Signals {
+    /// Reads every signal `headers` carry, relative to `now`. Unreadable values are ignored.
+    pub(crate) fn read(headers: &HeaderMap, now: SystemTime) -> Self {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u64>().ok());
+        let mut signals = Self {
+            retry_after: header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, now)),
+            reset: header("x-ratelimit-reset")
+                .or_else(|| header("ratelimit-reset"))
+                .and_then(|v| parse_rate_limit_reset(v, now)),
+            remaining: number("x-ratelimit-remaining").or_else(|| number("ratelimit-remaining")),
+            limit: number("x-ratelimit-limit").or_else(|| number("ratelimit-limit")),
+            window: None,
+        };
+        // The current draft's fields, one item per policy; the most restrictive one counts.
+        if let Some(current) = header("ratelimit") {
+            for item in items(current) {
+                let remaining = param(item, &["r", "remaining"]);
+                if remaining.is_some_and(|r| signals.remaining.is_none_or(|had| r < had)) {
+                    signals.remaining = remaining;
+                    if let Some(t) = param(item, &["t", "reset"]) {
+                        signals.reset = Some(Duration::from_secs(t));
+                    }
+                }
+            }
+        }
+        if let Some(policy) = header("ratelimit-policy") {
+            for item in items(policy) {
+                let quota = param(item, &["q"]).or_else(|| leading_number(item));
+                if quota.is_some_and(|q| signals.limit.is_none_or(|had| q < had)) {
+                    signals.limit = quota;
+                    signals.window = param(item, &["w"]).map(Duration::from_secs);
+                }
+            }
+        }
+        signals
+    }
+
+    /// The server's own word on how long to wait: `Retry-After`, else when the window resets.
+    pub(crate) fn wait(&self) -> Option<Duration> {
+        self.retry_after.or(self.reset)
+    }
+
+    /// Whether the window's requests are spent, so that the next one would be refused.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.remaining == Some(0)
+    }
+}
+
+/// The members of a structured-field list (`a;x=1, b;x=2`), or of an older draft's dictionary
+/// (`limit=100, remaining=50`), which reads as one member per key.
+fn items(value: &str) -> impl Iterator<Item = &str> {
+    let dictionary = !value.contains(';');
+    let whole = dictionary.then_some(value);
+    value
+        .split(',')
+        .filter(move |_| !dictionary)
+        .chain(whole)
+        .map(str::trim)
+}
+
+/// The value of the first of `keys` among an item's `key=value` parameters.
+fn param(item: &str, keys: &[&str]) -> Option<u64> {
+    item.split([';', ','])
+        .filter_map(|part| part.split_once('='))
+        .find(|(key, _)| keys.contains(&key.trim()))
+        .and_then(|(_, value)| value.trim().trim_matches('"').parse().ok())
+}
+
+/// An older policy's bare quota: `100;w=60`.
+fn leading_number(item: &str) -> Option<u64> {
+    item.split(';').next()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn read(pairs: &[(&'static str, &'static str)]) -> Signals {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_static(value));
+        }
+        Signals::read(&headers, now)
+    }
+
+    #[test]
+    fn nothing_is_assumed_where_nothing_is_said() {
+        assert_eq!(read(&[]), Signals::default());
+        assert_eq!(read(&[]).wait(), None);
+        assert!(!read(&[]).exhausted());
+    }
+
+    #[test]
+    fn the_wait_prefers_retry_after_then_the_reset() {
+        let s = read(&[("x-ratelimit-reset", "1700000009")]);
+        assert_eq!(s.wait(), Some(Duration::from_secs(9)));
+        let s = read(&[("x-ratelimit-reset", "1700000009"), ("retry-after", "2")]);
+        assert_eq!(s.wait(), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn the_x_ratelimit_headers_and_the_older_drafts_read_alike() {
+        for (limit, remaining, reset) in [
+            (
+                "x-ratelimit-limit",
+                "x-ratelimit-remaining",
+                "x-ratelimit-reset",
+            ),
+            ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"),
+        ] {
+            let s = read(&[(limit, "120"), (remaining, "0"), (reset, "30")]);
+            assert_eq!(s.limit, Some(120));
+            assert!(s.exhausted());
+            assert_eq!(s.wait(), Some(Duration::from_secs(30)));
+        }
+    }
+
+    #[test]
+    fn the_current_drafts_fields_take_the_most_restrictive_policy() {
+        let s = read(&[
+            ("ratelimit", r#""burst";r=40;t=1, "daily";r=0;t=3600"#),
+            (
+                "ratelimit-policy",
+                r#""burst";q=100;w=60, "daily";q=1000;w=86400"#,
+            ),
+        ]);
+        assert!(s.exhausted());
+        assert_eq!(s.wait(), Some(Duration::from_secs(3_600)));
+        assert_eq!(
+            (s.limit, s.window),
+            (Some(100), Some(Duration::from_secs(60)))
+        );
+        let older = read(&[
+            ("ratelimit", "limit=100, remaining=7, reset=5"),
+            ("ratelimit-policy", "100;w=60"),
+        ]);
+        assert_eq!(older.remaining, Some(7));
+        assert_eq!(older.reset, Some(Duration::from_secs(5)));
+        assert_eq!(older.limit, Some(100));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_header_value_panics(value in "[ -~]{0,80}") {
+            for name in ["ratelimit", "ratelimit-policy", "x-ratelimit-reset", "retry-after"] {
+                let mut headers = HeaderMap::new();
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(name, v);
+                }
+                let _ = Signals::read(&headers, SystemTime::UNIX_EPOCH);
+            }
+        }
+    }
+}
