@@ -46,7 +46,12 @@ pub(crate) fn known_ids<T: 'static>() -> Option<IdOf<T>> {
 
 /// The `id` of a JSON record: a non-negative integer or a string of digits.
 pub(crate) fn value_id(record: &serde_json::Value) -> Option<u64> {
-    match record.get("id")? {
+    id_from(record.get("id")?)
+}
+
+/// An id as JSON holds it: a non-negative integer or a string of digits.
+fn id_from(id: &serde_json::Value) -> Option<u64> {
+    match id {
         serde_json::Value::Number(n) => n.as_u64(),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -122,8 +127,7 @@ mod raw {
         is_raw::<T>().then(|| -> IdOf<T> {
             Arc::new(|record: &T| {
                 let raw = (record as &dyn Any).downcast_ref::<Box<RawValue>>()?;
-                let id = serde_json::from_str::<Id>(raw.get()).ok()?.id?;
-                super::value_id(&serde_json::json!({ "id": id }))
+                super::id_from(&serde_json::from_str::<Id>(raw.get()).ok()?.id?)
             })
         })
     }

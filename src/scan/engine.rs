@@ -26,8 +26,8 @@ use super::task::Task;
 /// to 800 ms), so that a lagging replica has about 1.6 s in all to catch up.
 const MAX_CONFIRMATIONS: u32 = 6;
 
-/// The most full pages in a row that hold only records read already (a server that ignores
-/// `offset` serves the first page again and again) before the scan gives up.
+/// The most full pages in a row that hold exactly the records of the page before (a server
+/// that ignores `offset` serves the first page again and again) before the scan gives up.
 const MAX_BARREN: u32 = 8;
 
 /// Where a scan starts.
@@ -215,16 +215,10 @@ where
 
     async fn first(&mut self, offset: u64) -> Result<Page<T>, Error> {
         let window = Window::first(offset, self.first_limit);
-        window.end()?;
+        let end = window.end()?;
         self.count(|r| r.requests += 1);
         let page = self.client.fetch_page::<T>(&self.request, window).await?;
-        self.planner = Planner::at(
-            window.end()?,
-            true,
-            page.total,
-            self.page_size,
-            self.ids.is_some(),
-        );
+        self.planner = Planner::at(end, true, page.total, self.page_size, self.ids.is_some());
         self.stage = Stage::Main;
         self.accept(page).await
     }
@@ -291,8 +285,6 @@ where
         if received > 0 {
             self.prev_ids = ids_before_admit;
         }
-        // Where the scan now stands: past the page's last record; for an empty page, past the
-        // last record the heal read (the page's own offset may lie past the list's end).
         if self.ids.is_none() || (received > 0 && last.is_none()) {
             self.unchecked = true;
         }
@@ -310,6 +302,8 @@ where
         if let Some(head) = self.head.as_mut().filter(|_| self.stage == Stage::Head) {
             head.brought |= !items.is_empty();
         }
+        // Where the scan now stands: past the page's last record; for an empty page, past the
+        // last record the heal read (the page's own offset may lie past the list's end).
         let (end, read_total) = match (received, reached) {
             // The read-back read the list after the page did: its end and total go together.
             (0, Some(reached)) => {
@@ -378,10 +372,7 @@ where
                     ),
                 ));
             }
-            self.confirming = None;
-            self.confirmations = 0;
-            self.settled = 0;
-            self.last_gap = None;
+            self.no_longer_confirming();
             self.fill();
             if self.in_flight.is_empty() {
                 // Full to the last window: the collection grew past its totals.
@@ -435,13 +426,18 @@ where
     }
 
     fn end_at_last(&mut self) -> Result<(), Error> {
+        self.no_longer_confirming();
+        self.prev_end = None;
+        self.prev_ids.clear();
+        self.end_pass()
+    }
+
+    /// A page settled where the list goes on or ends: no short page is being confirmed.
+    fn no_longer_confirming(&mut self) {
         self.confirming = None;
         self.confirmations = 0;
         self.settled = 0;
         self.last_gap = None;
-        self.prev_end = None;
-        self.prev_ids.clear();
-        self.end_pass()
     }
 
     /// The end of the main pass or of a head round.
