@@ -33,8 +33,8 @@ pub(crate) async fn run(job: Job) -> Result<String, Failure> {
         Some(body) => client.search::<Box<RawValue>>(job.collection.clone(), body.clone()),
         None => client.paginate::<Box<RawValue>>(job.collection.clone()),
     };
+    // The library reads raw records' ids (and sort keys) itself, as `line_id` reads them back.
     let paginator = paginator
-        .ids(|r| line_id(r.get()))
         .page_size(job.page_size)
         .concurrency(job.concurrency);
     let mut pages = match state.resume.take() {
@@ -265,8 +265,8 @@ impl State {
     }
 }
 
-/// A record's `id`, for the scan's checks: a number, or a string of digits. Reads the raw JSON
-/// of a record as the API sent it, or as a line of the output holds it.
+/// A record's `id` as a line of the output holds it (a number, or a string of digits, read as
+/// the library reads the ids of raw records): the ids an interrupted export had written.
 fn line_id(record: &str) -> Option<u64> {
     #[derive(serde::Deserialize)]
     struct Id {
