@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use cli::*;
 use helpcrunch_pager::simulator::Simulator;
 use serde_json::Value;
-use support::BOUND;
 
 fn account() -> Simulator {
     Simulator::builder()
@@ -383,17 +382,7 @@ fn screen_of(mut cmd: Command) -> (ExitStatus, String) {
         }
         String::from_utf8_lossy(&screen).into_owned()
     });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the export did not finish within {BOUND:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_bounded(&mut child, started);
     (status, reader.join().unwrap())
 }
 

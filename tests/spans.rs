@@ -8,19 +8,10 @@ mod support;
 use helpcrunch_pager::simulator::Simulator;
 use support::*;
 use tracing::Instrument;
-use tracing_subscriber::fmt::format::FmtSpan;
 
 #[tokio::test]
 async fn windows_on_their_own_tasks_are_traced_inside_the_callers_span() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_span_events(FmtSpan::CLOSE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::installed();
 
     let sim = Simulator::builder().departments(800).start().unwrap();
     let client = client_for(&sim, 600_000);

@@ -6,21 +6,12 @@ mod support;
 use helpcrunch_pager::simulator::{Fault, Simulator};
 use helpcrunch_pager::{Client, Department};
 use support::*;
-use tracing_subscriber::fmt::format::FmtSpan;
 
 const KEY: &str = "sk-live-4f1c9a7e-never-print-me";
 
 #[tokio::test]
 async fn page_spans_carry_offset_attempt_and_status_and_never_the_key() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_span_events(FmtSpan::CLOSE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::installed();
 
     let sim = Simulator::builder()
         .api_key(KEY)

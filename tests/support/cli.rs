@@ -67,9 +67,21 @@ pub fn finish(mut child: Child, started: Instant) -> Ran {
         err.read_to_string(&mut s).unwrap();
         s
     });
-    let status = loop {
+    let status = wait_bounded(&mut child, started);
+    Ran {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        took: started.elapsed(),
+    }
+}
+
+/// Waits for `child` to exit, killing it and failing the test if it runs past [`BOUND`] from
+/// `started`.
+pub fn wait_bounded(child: &mut Child, started: Instant) -> ExitStatus {
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status;
+            return status;
         }
         if started.elapsed() > BOUND {
             let _ = child.kill();
@@ -77,12 +89,6 @@ pub fn finish(mut child: Child, started: Instant) -> Ran {
             panic!("helpcrunch-export did not finish within {BOUND:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
-    };
-    Ran {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        took: started.elapsed(),
     }
 }
 
