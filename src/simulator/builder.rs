@@ -19,6 +19,7 @@ use super::{server, Changes, Fault, Mutation, RateLimit, Simulator, State, DEFAU
 /// - rate limit: none
 /// - latency: none
 /// - `Retry-After` on 429: not sent (HelpCrunch does not document one)
+/// - `X-RateLimit-*` and `RateLimit-Policy`: not sent (HelpCrunch documents none)
 #[derive(Debug, Clone)]
 pub struct SimulatorBuilder {
     pub(super) api_key: String,
@@ -26,6 +27,7 @@ pub struct SimulatorBuilder {
     pub(super) rate_limit: Option<RateLimit>,
     pub(super) latency: Duration,
     pub(super) retry_after: bool,
+    pub(super) rate_headers: bool,
     pub(super) total_skew: i64,
     pub(super) faults: BTreeMap<u64, Fault>,
     pub(super) mutations: BTreeMap<u64, Vec<Mutation>>,
@@ -42,6 +44,7 @@ impl Default for SimulatorBuilder {
             rate_limit: None,
             latency: Duration::ZERO,
             retry_after: false,
+            rate_headers: false,
             total_skew: 0,
             faults: BTreeMap::new(),
             mutations: BTreeMap::new(),
@@ -206,6 +209,49 @@ impl SimulatorBuilder {
     /// ```
     pub fn retry_after(mut self, send: bool) -> Self {
         self.retry_after = send;
+        self
+    }
+
+    /// Whether the answers the rate limit has counted or refused (200s and 429s alike; not a
+    /// 401, which never reaches it) say where the client stands, as many APIs do:
+    ///
+    /// - `X-RateLimit-Limit`: the requests a window allows (1 for a leaky bucket);
+    /// - `X-RateLimit-Remaining`: those left in the current window after this one (0 on a 429,
+    ///   and right after a leaky bucket's accepted request);
+    /// - `X-RateLimit-Reset`: seconds until the window frees the next request, with
+    ///   millisecond decimals (`2.345`), rounded up: until a fixed window ends, until a
+    ///   sliding window's oldest request leaves it, until a leaky bucket's next slot;
+    /// - `RateLimit-Policy`: `"default";q=<limit>;w=<window>`, the window in whole seconds
+    ///   rounded up, at least 1 (a leaky bucket: `q=1` and its interval).
+    ///
+    /// Without a rate limit nothing is sent.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{RateLimit, Simulator};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = Simulator::builder()
+    ///     .departments(10)
+    ///     .rate_limit(RateLimit::fixed_window(3, Duration::from_secs(60)))
+    ///     .rate_headers(true)
+    ///     .start()?;
+    /// let answer = reqwest::Client::new()
+    ///     .get(format!("{}/departments", sim.base_url()))
+    ///     .bearer_auth(sim.api_key())
+    ///     .send()
+    ///     .await?;
+    /// let header = |name| answer.headers()[name].to_str().unwrap();
+    /// assert_eq!(header("x-ratelimit-limit"), "3");
+    /// assert_eq!(header("x-ratelimit-remaining"), "2");
+    /// assert_eq!(header("ratelimit-policy"), r#""default";q=3;w=60"#);
+    /// let reset: f64 = header("x-ratelimit-reset").parse()?;
+    /// assert!(0.0 < reset && reset <= 60.0);
+    /// # Ok(()) }
+    /// ```
+    pub fn rate_headers(mut self, send: bool) -> Self {
+        self.rate_headers = send;
         self
     }
 

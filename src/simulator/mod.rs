@@ -31,6 +31,7 @@ mod builder;
 mod data;
 mod fault;
 mod fields;
+mod headers;
 mod mutation;
 mod rate;
 mod read;
@@ -186,6 +187,47 @@ impl Simulator {
         collection.apply(mutation, &read, rng, log);
     }
 
+    /// Changes the rate limit while the server runs; `None` removes it. What the requests
+    /// already accepted mean carries over, so a change is not a free burst: a fixed window
+    /// keeps its count (windows are still counted from the server's start), a sliding window
+    /// its log, a leaky bucket the time of its last accepted request. A change to another
+    /// algorithm, or a limit where there was none, starts afresh.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{RateLimit, Simulator};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let four_a_minute = RateLimit::fixed_window(4, Duration::from_secs(60));
+    /// let sim = Simulator::builder().departments(10).rate_limit(four_a_minute).start()?;
+    /// let http = reqwest::Client::new();
+    /// let url = format!("{}/departments", sim.base_url());
+    /// let get = || http.get(&url).bearer_auth(sim.api_key()).send();
+    /// assert_eq!(get().await?.status(), 200);
+    /// assert_eq!(get().await?.status(), 200);
+    ///
+    /// // Halved: the two requests already made fill the new limit.
+    /// sim.set_rate_limit(Some(RateLimit::fixed_window(2, Duration::from_secs(60))));
+    /// assert_eq!(get().await?.status(), 429);
+    ///
+    /// sim.set_rate_limit(Some(four_a_minute));
+    /// assert_eq!(get().await?.status(), 200);
+    /// assert_eq!(get().await?.status(), 200);
+    /// assert_eq!(get().await?.status(), 429);
+    ///
+    /// sim.set_rate_limit(None);
+    /// assert_eq!(get().await?.status(), 200);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        let mut rate = self.state.rate.lock().unwrap_or_else(|p| p.into_inner());
+        match (rate.as_mut(), limit) {
+            (Some(state), Some(limit)) => state.set_limit(limit, Instant::now()),
+            (_, limit) => *rate = limit.map(|l| RateState::new(l, self.state.started)),
+        }
+    }
+
     /// What the mutations have inserted, deleted and touched so far.
     ///
     /// ```
@@ -257,6 +299,92 @@ mod tests {
         );
         sim.mutate("chats", Mutation::InsertFront(1), 0);
         assert_eq!(sim.changes().inserted, [51]);
+    }
+
+    fn accepts_now(sim: &Simulator) -> bool {
+        let mut rate = sim.state.rate.lock().unwrap();
+        rate.as_mut()
+            .is_none_or(|r| r.check(Instant::now()).is_ok())
+    }
+
+    #[test]
+    fn a_rate_limit_can_be_set_removed_and_set_again_while_the_server_runs() {
+        let a_minute = Duration::from_secs(60);
+        let sim = Simulator::builder().start().unwrap();
+        sim.set_rate_limit(Some(RateLimit::fixed_window(1, a_minute)));
+        assert_eq!([accepts_now(&sim), accepts_now(&sim)], [true, false]);
+        sim.set_rate_limit(Some(RateLimit::fixed_window(2, a_minute)));
+        assert_eq!([accepts_now(&sim), accepts_now(&sim)], [true, false]);
+        sim.set_rate_limit(None);
+        assert!(sim.state.rate.lock().unwrap().is_none());
+        assert_eq!([accepts_now(&sim), accepts_now(&sim)], [true, true]);
+    }
+
+    /// The status and the rate headers (lowercase names) of one `GET /departments`.
+    async fn get(sim: &Simulator, key: &str) -> (u16, Vec<(String, String)>) {
+        let answer = reqwest::Client::new()
+            .get(format!("{}/departments", sim.base_url()))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let headers = answer
+            .headers()
+            .iter()
+            .filter(|(name, _)| name.as_str().contains("ratelimit"))
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect();
+        (answer.status().as_u16(), headers)
+    }
+
+    fn names(headers: &[(String, String)]) -> Vec<&str> {
+        headers.iter().map(|(name, _)| name.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn rate_headers_ride_on_what_the_limit_counted_or_refused_and_not_on_a_401() {
+        let sim = Simulator::builder()
+            .departments(5)
+            .rate_limit(RateLimit::leaky_bucket(1))
+            .rate_headers(true)
+            .start()
+            .unwrap();
+        let (status, headers) = get(&sim, DEFAULT_API_KEY).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            names(&headers),
+            [
+                "x-ratelimit-limit",
+                "x-ratelimit-remaining",
+                "x-ratelimit-reset",
+                "ratelimit-policy"
+            ]
+        );
+        assert_eq!(headers[0].1, "1");
+        assert_eq!(headers[1].1, "0");
+        assert_eq!(headers[3].1, "\"default\";q=1;w=60");
+        let (status, headers) = get(&sim, DEFAULT_API_KEY).await;
+        assert_eq!(status, 429);
+        assert_eq!(headers[1].1, "0");
+        let reset: f64 = headers[2].1.parse().unwrap();
+        assert!((59.0..=60.0).contains(&reset), "the next slot: {reset}");
+        assert_eq!(get(&sim, "wrong-key").await, (401, Vec::new()));
+    }
+
+    #[tokio::test]
+    async fn no_rate_headers_are_sent_unless_asked_for_or_without_a_limit() {
+        let limited = Simulator::builder()
+            .departments(5)
+            .rate_limit(RateLimit::leaky_bucket(1))
+            .start()
+            .unwrap();
+        assert_eq!(get(&limited, DEFAULT_API_KEY).await, (200, Vec::new()));
+        let unlimited = Simulator::builder()
+            .departments(5)
+            .rate_headers(true)
+            .start()
+            .unwrap();
+        assert_eq!(get(&unlimited, DEFAULT_API_KEY).await, (200, Vec::new()));
     }
 
     #[test]

@@ -87,12 +87,16 @@ impl RateLimit {
 /// A rate limit's running state.
 #[derive(Debug)]
 pub(crate) struct RateState {
-    limit: RateLimit,
+    pub(super) limit: RateLimit,
     start: Instant,
-    window_index: u64,
-    window_count: u32,
-    log: VecDeque<Instant>,
-    last: Option<Instant>,
+    /// A fixed window's index, from the server's start.
+    pub(super) window_index: u64,
+    /// The requests that window has accepted.
+    pub(super) window_count: u32,
+    /// A sliding window's accepted requests, oldest first.
+    pub(super) log: VecDeque<Instant>,
+    /// A leaky bucket's last accepted request.
+    pub(super) last: Option<Instant>,
 }
 
 impl RateState {
@@ -111,8 +115,7 @@ impl RateState {
     pub(crate) fn check(&mut self, now: Instant) -> Result<(), Duration> {
         match self.limit {
             RateLimit::FixedWindow { limit, window } => {
-                let since = now.saturating_duration_since(self.start).as_nanos();
-                let index = (since / window.as_nanos().max(1)) as u64;
+                let index = self.window_at(now, window);
                 if index != self.window_index {
                     self.window_index = index;
                     self.window_count = 0;
@@ -121,8 +124,9 @@ impl RateState {
                     self.window_count += 1;
                     Ok(())
                 } else {
-                    let next = self.start + window * (index as u32 + 1);
-                    Err(next.saturating_duration_since(now))
+                    Err(self
+                        .window_end(index, window)
+                        .saturating_duration_since(now))
                 }
             }
             RateLimit::SlidingWindow { limit, window } => {
@@ -137,7 +141,11 @@ impl RateState {
                     self.log.push_back(now);
                     Ok(())
                 } else {
-                    Err((self.log[0] + window).saturating_duration_since(now))
+                    // An empty log here means a limit of 0: nothing ever leaves to make room.
+                    Err(self
+                        .log
+                        .front()
+                        .map_or(window, |&t| (t + window).saturating_duration_since(now)))
                 }
             }
             RateLimit::LeakyBucket { interval } => match self.last {
@@ -150,6 +158,38 @@ impl RateState {
                 }
             },
         }
+    }
+
+    /// Changes the limit at `now`, carrying over what the requests already accepted mean under
+    /// the new one, so that a change is not a free burst: a fixed window keeps its count while
+    /// its window runs (windows still counted from the server's start, at the new length), a
+    /// sliding window keeps its log, a leaky bucket the time of its last accepted request. A
+    /// change of algorithm starts afresh.
+    pub(crate) fn set_limit(&mut self, limit: RateLimit, now: Instant) {
+        match (self.limit, limit) {
+            (RateLimit::FixedWindow { window: old, .. }, RateLimit::FixedWindow { window, .. }) => {
+                if self.window_at(now, old) != self.window_index {
+                    self.window_count = 0;
+                }
+                self.window_index = self.window_at(now, window);
+            }
+            (RateLimit::SlidingWindow { .. }, RateLimit::SlidingWindow { .. })
+            | (RateLimit::LeakyBucket { .. }, RateLimit::LeakyBucket { .. }) => {}
+            _ => *self = Self::new(limit, self.start),
+        }
+        self.limit = limit;
+    }
+
+    /// The index of the fixed window `now` falls in, counting from the server's start.
+    pub(super) fn window_at(&self, now: Instant, window: Duration) -> u64 {
+        let since = now.saturating_duration_since(self.start).as_nanos();
+        u64::try_from(since / window.as_nanos().max(1)).unwrap_or(u64::MAX)
+    }
+
+    /// When the fixed window `index` ends.
+    pub(super) fn window_end(&self, index: u64, window: Duration) -> Instant {
+        let nanos = window.as_nanos().saturating_mul(u128::from(index) + 1);
+        self.start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 }
 
@@ -205,6 +245,83 @@ mod tests {
         let mut s = RateState::new(RateLimit::LeakyBucket { interval: MS * 100 }, start);
         s.check(start).unwrap();
         assert_eq!(s.check(start + MS * 40), Err(MS * 60));
+    }
+
+    /// Feeds `arrivals_ms` to `state`, saying which were accepted.
+    fn feed(state: &mut RateState, start: Instant, arrivals_ms: &[u64]) -> Vec<bool> {
+        arrivals_ms
+            .iter()
+            .map(|&t| state.check(start + MS * t as u32).is_ok())
+            .collect()
+    }
+
+    #[test]
+    fn a_fixed_window_keeps_its_count_across_a_change_of_limit() {
+        let start = Instant::now();
+        let mut s = RateState::new(RateLimit::fixed_window(4, MS * 100), start);
+        assert_eq!(feed(&mut s, start, &[0, 10]), [true, true]);
+        s.set_limit(RateLimit::fixed_window(2, MS * 100), start + MS * 20);
+        assert_eq!(feed(&mut s, start, &[30, 100, 105]), [false, true, true]);
+        s.set_limit(RateLimit::fixed_window(4, MS * 100), start + MS * 110);
+        assert_eq!(feed(&mut s, start, &[120, 130, 140]), [true, true, false]);
+    }
+
+    #[test]
+    fn a_fixed_window_of_a_new_length_still_counts_from_the_start() {
+        let start = Instant::now();
+        let mut s = RateState::new(RateLimit::fixed_window(1, MS * 100), start);
+        s.check(start + MS * 150).unwrap();
+        // [100, 200) under the old length lies in [0, 200) under the new one: still spent.
+        s.set_limit(RateLimit::fixed_window(1, MS * 200), start + MS * 160);
+        assert_eq!(s.check(start + MS * 190), Err(MS * 10));
+        // A window that ended before the change leaves nothing behind.
+        s.set_limit(RateLimit::fixed_window(1, MS * 50), start + MS * 260);
+        assert_eq!(feed(&mut s, start, &[270, 280]), [true, false]);
+    }
+
+    #[test]
+    fn a_sliding_window_keeps_its_log_across_a_change_of_limit() {
+        let start = Instant::now();
+        let mut s = RateState::new(RateLimit::sliding_window(4, MS * 100), start);
+        assert_eq!(feed(&mut s, start, &[0, 10, 20]), [true, true, true]);
+        s.set_limit(RateLimit::sliding_window(2, MS * 100), start + MS * 25);
+        assert_eq!(s.check(start + MS * 30), Err(MS * 70));
+        assert_eq!(
+            s.quota(start + MS * 30).remaining,
+            0,
+            "not three less than none"
+        );
+        // At 100 the request at 0 has left, but 10 and 20 still fill the halved window.
+        assert_eq!(feed(&mut s, start, &[100, 110, 115]), [false, true, false]);
+    }
+
+    #[test]
+    fn a_leaky_bucket_keeps_its_last_request_across_a_change_of_interval() {
+        let start = Instant::now();
+        let mut s = RateState::new(RateLimit::LeakyBucket { interval: MS * 100 }, start);
+        s.check(start).unwrap();
+        s.set_limit(
+            RateLimit::LeakyBucket { interval: MS * 200 },
+            start + MS * 50,
+        );
+        assert_eq!(s.check(start + MS * 150), Err(MS * 50));
+        assert_eq!(s.check(start + MS * 200), Ok(()));
+    }
+
+    #[test]
+    fn a_change_of_algorithm_starts_afresh() {
+        let start = Instant::now();
+        let mut s = RateState::new(RateLimit::fixed_window(1, MS * 100), start);
+        s.check(start).unwrap();
+        s.set_limit(RateLimit::sliding_window(1, MS * 100), start + MS * 10);
+        assert_eq!(feed(&mut s, start, &[20, 30]), [true, false]);
+    }
+
+    #[test]
+    fn a_sliding_window_of_no_requests_refuses_without_panicking() {
+        let start = Instant::now();
+        let mut s = RateState::new(RateLimit::sliding_window(0, MS * 100), start);
+        assert_eq!(s.check(start), Err(MS * 100));
     }
 
     #[test]

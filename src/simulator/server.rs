@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 
 use super::data::Collection;
 use super::fault::{error_body, errors_json};
+use super::headers::Quota;
 use super::read::{query_param, Read};
 use super::records::Kind;
 use super::search;
@@ -74,6 +75,8 @@ struct Reply {
     retry_after: Option<u64>,
     fault: Option<Fault>,
     location: Option<String>,
+    /// Where the client stands in the rate limit, for the headers that say so.
+    quota: Option<Quota>,
 }
 
 /// What the service returns to make hyper drop the connection without an answer.
@@ -97,6 +100,7 @@ impl Reply {
             retry_after: None,
             fault: None,
             location: None,
+            quota: None,
         }
     }
 
@@ -183,6 +187,9 @@ async fn answer(
     if let Some(location) = &reply.location {
         response = response.header(hyper::header::LOCATION, location);
     }
+    for (name, value) in reply.quota.iter().flat_map(Quota::headers) {
+        response = response.header(name, value);
+    }
     Ok(response
         .body(Full::new(Bytes::from(reply.body)))
         .expect("a valid status and headers"))
@@ -233,22 +240,35 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
     if req.authorization != Some(expected.as_str()) {
         return Reply::error(401);
     }
+    let mut quota = None;
     if let Some(rate) = state
         .rate
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .as_mut()
     {
-        if let Err(wait) = rate.check(now) {
+        let checked = rate.check(now);
+        quota = config.rate_headers.then(|| rate.quota(now));
+        if let Err(wait) = checked {
             let retry_after = config
                 .retry_after
                 .then(|| wait.as_secs_f64().ceil().max(1.0) as u64);
             return Reply {
                 retry_after,
+                quota,
                 ..Reply::error(429)
             };
         }
     }
+    Reply {
+        quota,
+        ..serve(state, n, req)
+    }
+}
+
+/// The answer to a request the rate limit has let through: a fault, or the page.
+fn serve(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
+    let config = &state.config;
     let fault = config
         .faults
         .get(&n)
