@@ -1,5 +1,7 @@
 //! The rate budget every request of a [`Client`](crate::Client) draws from: a governor GCRA
-//! limiter with no burst, a small safety margin, and a gate that a 429 closes for everyone.
+//! limiter with no burst at the configured rate (the ceiling, never exceeded), a small safety
+//! margin, the adaptive rate ([`crate::adaptive`]) under it, and a gate that a 429 closes for
+//! everyone.
 //!
 //! # Why no burst, and why a margin
 //!
@@ -19,6 +21,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::adaptive::{Adaptive, Change, Reason};
+use crate::signals::Signals;
 use governor::clock::DefaultClock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
@@ -48,6 +52,22 @@ pub(crate) struct Budget {
     /// back no longer than a page would retry.
     longest_pause: Duration,
     paused_until: Mutex<Option<Instant>>,
+    /// The rate under the ceiling; `None` keeps the configured rate.
+    adaptive: Option<Mutex<Adaptive>>,
+    /// When the adaptive rate lets the next request go: GCRA's theoretical arrival time, so
+    /// that a timer waking a millisecond late does not push every later request back too.
+    next_slot: Mutex<Option<Instant>>,
+    /// How late a grant may be counted from its slot rather than from when it went: half the
+    /// margin, so two requests are never closer than the server's own spacing.
+    slack: Duration,
+}
+
+/// The rate a budget keeps now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Rate {
+    pub(crate) per_minute: f64,
+    pub(crate) ceiling_per_minute: f64,
+    pub(crate) changes: u64,
 }
 
 impl Budget {
@@ -57,6 +77,7 @@ impl Budget {
         requests_per_minute: u32,
         margin: f64,
         longest_pause: Duration,
+        adaptive_window: Option<Duration>,
     ) -> Result<Self, Error> {
         if requests_per_minute == 0 {
             return Err(Error::InvalidInput(
@@ -74,12 +95,17 @@ impl Budget {
                 "requests_per_minute {requests_per_minute} is too high"
             ))
         })?;
+        let adaptive = adaptive_window
+            .map(|window| Mutex::new(Adaptive::new(1.0 / interval.as_secs_f64(), margin, window)));
         Ok(Self {
             limiter: RateLimiter::direct(quota),
             queue: tokio::sync::Mutex::new(()),
             interval,
             longest_pause,
             paused_until: Mutex::new(None),
+            adaptive,
+            next_slot: Mutex::new(None),
+            slack: interval.mul_f64(margin / (1.0 + margin) / 2.0),
         })
     }
 
@@ -89,41 +115,169 @@ impl Budget {
             .mul_f64(1.0 + margin)
     }
 
-    /// The spacing between two requests.
+    /// The spacing between two requests now.
     pub(crate) fn interval(&self) -> Duration {
-        self.interval
+        match &self.adaptive {
+            Some(a) => lock(a).interval(Instant::now()).max(self.interval),
+            None => self.interval,
+        }
     }
 
-    /// Waits, in turn, until the gate is open and the limiter grants one request.
-    pub(crate) async fn acquire(&self) {
+    /// The rate kept now, the ceiling, and how often the rate has changed.
+    pub(crate) fn rate(&self) -> Rate {
+        let configured = 60.0 / self.interval.as_secs_f64();
+        match &self.adaptive {
+            Some(a) => {
+                let a = lock(a);
+                Rate {
+                    per_minute: a.rate(Instant::now()) * 60.0,
+                    ceiling_per_minute: a.ceiling() * 60.0,
+                    changes: a.changes(),
+                }
+            }
+            None => Rate {
+                per_minute: configured,
+                ceiling_per_minute: configured,
+                changes: 0,
+            },
+        }
+    }
+
+    /// Whether the rate adapts to the server's 429s and limit headers.
+    pub(crate) fn is_adaptive(&self) -> bool {
+        self.adaptive.is_some()
+    }
+
+    /// Waits, in turn, until the gate is open, the adaptive spacing has passed and the limiter
+    /// grants one request; returns when the request went.
+    pub(crate) async fn acquire(&self) -> Instant {
         let _turn = self.queue.lock().await;
         loop {
             if let Some(until) = self.paused_until() {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
+            if let Some(next) = self.next_slot() {
+                if next > Instant::now() {
+                    // Woken, the rate may have been cut meanwhile: look again.
+                    tokio::time::sleep_until(next).await;
+                    continue;
+                }
+            }
             self.limiter.until_ready().await;
             // A 429 may have closed the gate while this request queued at the limiter; its
             // grant is spent, but sending now would be the very burst the gate exists to stop.
             if self.paused_until().is_none() {
-                return;
+                let now = Instant::now();
+                if let Some(a) = &self.adaptive {
+                    let mut a = lock(a);
+                    let mut slot = lock(&self.next_slot);
+                    // A grant late by no more than the slack counts from its slot.
+                    let from = match *slot {
+                        Some(s) if s + self.slack >= now => s,
+                        _ => now,
+                    };
+                    *slot = Some(from + a.interval(now));
+                    tell(a.granted(now));
+                }
+                return now;
             }
         }
+    }
+
+    /// When the adaptive rate lets the next request go.
+    fn next_slot(&self) -> Option<Instant> {
+        let adaptive = self.adaptive.as_ref()?;
+        // At the configured rate governor alone keeps the spacing, as without adaptation.
+        if lock(adaptive).interval(Instant::now()) <= self.interval {
+            return None;
+        }
+        *lock(&self.next_slot)
+    }
+
+    /// A request that went at `sent_at` was answered, not 429: what the server said of its
+    /// limit moves the ceiling, and a success ends a run of 429s.
+    pub(crate) fn answered(&self, sent_at: Instant, signals: &Signals, success: bool) {
+        let Some(a) = &self.adaptive else { return };
+        let now = Instant::now();
+        let mut a = lock(a);
+        if let Some(limit) = signals.limit {
+            tell(a.announced(limit, signals.window, signals.reset, now));
+        }
+        if success {
+            a.succeeded(sent_at, now);
+        }
+    }
+
+    /// A request that went at `sent_at` was answered 429, the server asking for `server_wait`
+    /// where it said. Holds every request back as long as the server asked, or as the
+    /// adaptive budget judges (see [`crate::adaptive`]); returns how long.
+    pub(crate) fn rate_limited(
+        &self,
+        sent_at: Instant,
+        signals: &Signals,
+        server_wait: Option<Duration>,
+    ) -> Duration {
+        let Some(a) = &self.adaptive else {
+            return Duration::ZERO;
+        };
+        let now = Instant::now();
+        let own = {
+            let mut a = lock(a);
+            if let Some(limit) = signals.limit {
+                tell(a.announced(limit, signals.window, signals.reset, now));
+            }
+            let (pause, change) = a.limited(sent_at, now);
+            tell(change);
+            // The budget's own judgement, unlike the server's word, never ends a page's
+            // retries by itself: it leaves room for a retry within the policy's total wait.
+            pause.min(self.longest_pause / 2)
+        };
+        let wait = server_wait.map_or(own, |w| w.max(own));
+        self.pause_for(wait);
+        wait.min(self.longest_pause)
     }
 
     /// Holds every request of the client back for `wait`, at most the longest pause, or longer
     /// if already paused longer.
     pub(crate) fn pause_for(&self, wait: Duration) {
         let until = Instant::now() + wait.min(self.longest_pause).min(FAR_FUTURE);
-        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        let mut paused = lock(&self.paused_until);
         if paused.is_none_or(|p| p < until) {
             *paused = Some(until);
         }
     }
 
     fn paused_until(&self) -> Option<Instant> {
-        let paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        let paused = lock(&self.paused_until);
         paused.filter(|&until| until > Instant::now())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The tracing event for a change of the rate.
+fn tell(change: Option<Change>) {
+    let Some(c) = change else { return };
+    let (per_minute, ceiling) = (c.per_second * 60.0, c.ceiling * 60.0);
+    match c.reason {
+        Reason::RateLimited => tracing::info!(
+            rate_per_minute = per_minute,
+            ceiling_per_minute = ceiling,
+            "rate lowered after a 429"
+        ),
+        Reason::LimitHeader => tracing::info!(
+            rate_per_minute = per_minute,
+            ceiling_per_minute = ceiling,
+            "rate ceiling set by the server's limit headers"
+        ),
+        Reason::Recovering => tracing::debug!(
+            rate_per_minute = per_minute,
+            ceiling_per_minute = ceiling,
+            "rate climbing back"
+        ),
     }
 }
 
@@ -131,6 +285,7 @@ impl std::fmt::Debug for Budget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Budget")
             .field("interval", &self.interval)
+            .field("adaptive", &self.adaptive.is_some())
             .field("paused_until", &self.paused_until())
             .finish()
     }
@@ -151,15 +306,15 @@ mod tests {
 
     #[test]
     fn zero_rate_and_silly_margins_are_refused() {
-        assert!(Budget::new(0, 0.02, MINUTE).is_err());
-        assert!(Budget::new(120, -0.1, MINUTE).is_err());
-        assert!(Budget::new(120, 0.9, MINUTE).is_err());
-        assert!(Budget::new(120, f64::NAN, MINUTE).is_err());
+        assert!(Budget::new(0, 0.02, MINUTE, None).is_err());
+        assert!(Budget::new(120, -0.1, MINUTE, None).is_err());
+        assert!(Budget::new(120, 0.9, MINUTE, None).is_err());
+        assert!(Budget::new(120, f64::NAN, MINUTE, None).is_err());
     }
 
     #[tokio::test]
     async fn grants_are_spaced_by_the_interval_with_no_burst() {
-        let budget = Budget::new(6_000, 0.0, MINUTE).unwrap(); // one per 10 ms
+        let budget = Budget::new(6_000, 0.0, MINUTE, None).unwrap(); // one per 10 ms
         let start = std::time::Instant::now();
         for _ in 0..11 {
             budget.acquire().await;
@@ -173,7 +328,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_pause_holds_back_the_next_grant() {
-        let budget = Budget::new(60_000, 0.0, MINUTE).unwrap();
+        let budget = Budget::new(60_000, 0.0, MINUTE, None).unwrap();
         budget.acquire().await;
         budget.pause_for(Duration::from_millis(80));
         budget.pause_for(Duration::from_millis(10)); // a shorter pause does not shorten it
@@ -188,7 +343,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_pause_outlasts_the_longest_pause_however_long_the_wait() {
-        let budget = Budget::new(60_000, 0.0, Duration::from_millis(60)).unwrap();
+        let budget = Budget::new(60_000, 0.0, Duration::from_millis(60), None).unwrap();
         budget.pause_for(Duration::MAX);
         let start = std::time::Instant::now();
         budget.acquire().await;
@@ -202,7 +357,7 @@ mod tests {
 
     #[test]
     fn a_wait_no_instant_can_hold_pauses_without_overflow() {
-        let budget = Budget::new(120, 0.0, Duration::MAX).unwrap();
+        let budget = Budget::new(120, 0.0, Duration::MAX, None).unwrap();
         budget.pause_for(Duration::MAX);
         let until = budget.paused_until().expect("paused");
         assert!(until > Instant::now() + FAR_FUTURE - MINUTE);

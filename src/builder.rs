@@ -20,6 +20,7 @@ use crate::stats::Counters;
 ///
 /// - base URL: `https://api.helpcrunch.com/v1`
 /// - requests per minute: 120, kept with a 2 % margin (one request every 510 ms)
+/// - adaptive rate: on, the server's window taken to be 60 s
 /// - retry: [`RetryPolicy::new()`]
 /// - request timeout: 30 s
 /// - plain `http`: only to a loopback address
@@ -39,10 +40,15 @@ pub struct ClientBuilder {
     base_url: String,
     requests_per_minute: u32,
     rate_margin: f64,
+    adaptive: bool,
+    rate_window: Duration,
     retry: RetryPolicy,
     timeout: Duration,
     allow_insecure_http: bool,
 }
+
+/// HelpCrunch counts its limit per minute.
+const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(60);
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,6 +57,8 @@ impl fmt::Debug for ClientBuilder {
             .field("base_url", &self.base_url)
             .field("requests_per_minute", &self.requests_per_minute)
             .field("rate_margin", &self.rate_margin)
+            .field("adaptive", &self.adaptive)
+            .field("rate_window", &self.rate_window)
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("allow_insecure_http", &self.allow_insecure_http)
@@ -77,6 +85,8 @@ impl ClientBuilder {
             base_url: DEFAULT_BASE_URL.to_owned(),
             requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
             rate_margin: DEFAULT_MARGIN,
+            adaptive: true,
+            rate_window: DEFAULT_RATE_WINDOW,
             retry: RetryPolicy::new(),
             timeout: Duration::from_secs(30),
             allow_insecure_http: false,
@@ -149,6 +159,47 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether the rate adapts to what the server allows (default: on). Adaptive, the budget
+    /// lowers its rate after a 429 to a little under the pace that tripped it, climbs back
+    /// towards the configured rate over about two of the server's windows (see
+    /// [`rate_window`](Self::rate_window)), and takes a `X-RateLimit-Limit` or
+    /// `RateLimit-Policy` lower than the configured rate as its ceiling. The configured rate is
+    /// never exceeded either way. Off, the rate stays the configured one, and each 429 waits
+    /// as the retry policy's backoff or the server's `Retry-After` says.
+    ///
+    /// ```
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .adaptive(false)
+    ///     .build()?;
+    /// assert_eq!(client.stats().rate_per_minute, 120.0 / 1.02);
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn adaptive(mut self, on: bool) -> Self {
+        self.adaptive = on;
+        self
+    }
+
+    /// The window the server counts its limit in (default 60 s: HelpCrunch's limit is per
+    /// minute). The adaptive rate takes its time in windows: after a 429 it climbs back to
+    /// just under the pace that tripped the limit over ¾ of a window, and from there to the
+    /// configured rate over 1¼ more. Tests against a faster simulated limit set it to the
+    /// simulator's window. Zero, or more than a day, is an error from [`build`](Self::build).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .requests_per_minute(1_200)
+    ///     .rate_window(Duration::from_secs(6))
+    ///     .build()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn rate_window(mut self, window: Duration) -> Self {
+        self.rate_window = window;
+        self
+    }
+
     /// When to retry and how long to wait.
     ///
     /// ```
@@ -215,10 +266,18 @@ impl ClientBuilder {
         })?;
         auth.set_sensitive(true);
         let base_url = self.checked_base_url()?;
+        if self.rate_window.is_zero() || self.rate_window > Duration::from_secs(86_400) {
+            return Err(Error::InvalidInput(format!(
+                "rate window {:?} is out of range: use more than zero and at most a day \
+                 (HelpCrunch counts per minute)",
+                self.rate_window
+            )));
+        }
         let budget = Budget::new(
             self.requests_per_minute,
             self.rate_margin,
             self.retry.max_total_wait(),
+            self.adaptive.then_some(self.rate_window),
         )?;
         if self.timeout.is_zero() {
             return Err(Error::InvalidInput(

@@ -106,7 +106,8 @@ impl Client {
         builder.build()
     }
 
-    /// What this client and its clones have sent so far: requests, 429s, retries.
+    /// What this client and its clones have sent so far (requests, 429s, retries), and the rate
+    /// the budget keeps now.
     ///
     /// ```
     /// let client = helpcrunch_pager::Client::builder().api_key("my-key").build()?;
@@ -114,10 +115,11 @@ impl Client {
     /// # Ok::<(), helpcrunch_pager::Error>(())
     /// ```
     pub fn stats(&self) -> ClientStats {
-        self.inner.counters.snapshot()
+        self.inner.counters.snapshot(self.inner.budget.rate())
     }
 
-    /// The spacing the rate budget keeps between two requests.
+    /// The spacing the rate budget keeps between two requests now: the configured rate's, or
+    /// longer while the adaptive rate is under it.
     ///
     /// ```
     /// use std::time::Duration;
@@ -159,7 +161,7 @@ impl Client {
         let mut schedule = self.inner.retry.schedule();
         loop {
             let queued = tokio::time::Instant::now();
-            self.inner.budget.acquire().await;
+            let sent_at = self.inner.budget.acquire().await;
             // Waiting for the budget (behind other streams, or a 429's pause) is not the
             // page's own retrying: it does not count against the policy's total wait.
             schedule.queued_for(queued.elapsed());
@@ -167,20 +169,28 @@ impl Client {
             let attempt = schedule.attempts().saturating_add(1);
             tracing::Span::current().record("attempt", attempt);
             let failure = match self
-                .attempt::<T>(&url, body.as_deref(), request, window)
+                .attempt::<T>(&url, body.as_deref(), request, window, sent_at)
                 .await
             {
                 Ok(page) => return Ok(page),
                 Err(failure) => failure,
             };
             let rate_limited = failure.error.is_rate_limited();
+            let mut server_wait = failure.server_wait;
             if rate_limited {
                 self.inner.counters.rate_limited();
+                let budget = &self.inner.budget;
+                let held = budget.rate_limited(sent_at, &failure.signals, server_wait);
+                if budget.is_adaptive() {
+                    // The budget holds everyone back as long as the server asked, or as it
+                    // judged; the page waits that long, on the schedule's clock.
+                    server_wait = Some(held);
+                }
             }
             if !failure.retryable {
                 return Err(failure.error);
             }
-            match schedule.after_failure(failure.server_wait) {
+            match schedule.after_failure(server_wait) {
                 Next::Retry(delay) => {
                     tracing::debug!(?delay, error = %failure.error, "retrying page");
                     self.inner.counters.retrying();
@@ -214,10 +224,12 @@ impl Client {
         body: Option<&[u8]>,
         request: &ListRequest,
         window: Window,
+        sent_at: tokio::time::Instant,
     ) -> Result<Page<T>, Failure> {
         let network = |e: reqwest::Error| Failure {
             retryable: true,
             server_wait: None,
+            signals: Signals::default(),
             error: Error::Network {
                 timeout: e.is_timeout(),
                 path: request.path.clone(),
@@ -243,6 +255,11 @@ impl Client {
         tracing::Span::current().record("status", status);
         let signals = Signals::read(response.headers(), SystemTime::now());
         let server_wait = signals.wait();
+        if status != 429 {
+            self.inner
+                .budget
+                .answered(sent_at, &signals, (200..300).contains(&status));
+        }
         let body = read_capped(response).await.map_err(|e| match e {
             BodyError::Network(e) => network(e),
             BodyError::TooLarge => Failure::fatal(Error::Decode {
@@ -274,6 +291,7 @@ impl Client {
                 Failure {
                     retryable,
                     server_wait: None,
+                    signals: Signals::default(),
                     error,
                 }
             });
@@ -282,6 +300,7 @@ impl Client {
         Err(Failure {
             retryable: retry::is_retryable_status(status),
             server_wait,
+            signals,
             error: Error::Api {
                 status,
                 errors,
@@ -296,6 +315,8 @@ impl Client {
 struct Failure {
     retryable: bool,
     server_wait: Option<Duration>,
+    /// What the answer said of the rate limit, for the budget.
+    signals: Signals,
     error: Error,
 }
 
@@ -304,6 +325,7 @@ impl Failure {
         Self {
             retryable: false,
             server_wait: None,
+            signals: Signals::default(),
             error,
         }
     }

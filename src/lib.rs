@@ -96,6 +96,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod adaptive;
 mod budget;
 mod builder;
 mod client;

@@ -3,15 +3,20 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::budget::Rate;
+
 /// Counts of what a [`Client`](crate::Client) and its clones have done, across every stream.
 ///
 /// ```
 /// let client = helpcrunch_pager::Client::builder().api_key("my-key").build()?;
 /// let stats = client.stats();
 /// assert_eq!((stats.requests, stats.rate_limited, stats.retries), (0, 0, 0));
+/// // 120 a minute with the 2 % margin, and no reason to change it yet.
+/// assert_eq!(stats.rate_per_minute, 120.0 / 1.02);
+/// assert_eq!(stats.rate_changes, 0);
 /// # Ok::<(), helpcrunch_pager::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ClientStats {
     /// Requests sent, retries included.
@@ -20,6 +25,15 @@ pub struct ClientStats {
     pub rate_limited: u64,
     /// Requests that were a retry of an earlier one.
     pub retries: u64,
+    /// The rate the budget keeps now, in requests a minute: the configured rate with its
+    /// margin, or less where the adaptive rate has learned the server allows less.
+    pub rate_per_minute: f64,
+    /// The most the budget will go to: the configured rate with its margin, or the server's
+    /// limit headers where they say less.
+    pub ceiling_per_minute: f64,
+    /// How many times the adaptive rate has changed: each cut after a 429, each change of the
+    /// ceiling, and each step of 5 % of the ceiling on the way back up.
+    pub rate_changes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -42,11 +56,14 @@ impl Counters {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> ClientStats {
+    pub(crate) fn snapshot(&self, rate: Rate) -> ClientStats {
         ClientStats {
             requests: self.requests.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            rate_per_minute: rate.per_minute,
+            ceiling_per_minute: rate.ceiling_per_minute,
+            rate_changes: rate.changes,
         }
     }
 }

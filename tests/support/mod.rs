@@ -29,12 +29,14 @@ pub fn fast_retries() -> RetryPolicy {
         .with_max_total_wait(Duration::from_secs(8))
 }
 
-/// A client for `sim` at `rpm` requests a minute, with [`fast_retries`].
+/// A client for `sim` at `rpm` requests a minute, with [`fast_retries`], its adaptive rate
+/// counting in windows of a second as the tests' simulators do (or less).
 pub fn builder_for(sim: &Simulator, rpm: u32) -> ClientBuilder {
     Client::builder()
         .api_key(sim.api_key())
         .base_url(sim.base_url())
         .requests_per_minute(rpm)
+        .rate_window(Duration::from_secs(1))
         .retry_policy(fast_retries())
 }
 
