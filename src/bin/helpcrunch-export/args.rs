@@ -47,6 +47,18 @@ pub(crate) struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     requests_per_minute: u32,
 
+    /// Keep the rate at --requests-per-minute whatever the server answers. By default the rate
+    /// adapts: it drops after a 429 to a little under the pace that tripped it and climbs back
+    /// over about two of the server's windows.
+    #[arg(long)]
+    fixed_rate: bool,
+
+    /// The window the server counts its limit in, in seconds (HelpCrunch: per minute); the
+    /// adaptive rate takes its time in these.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    rate_window: u64,
+
     /// Records per request, 1 to 100.
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -115,6 +127,8 @@ pub(crate) struct Job {
     pub(crate) collection: String,
     pub(crate) source: Source,
     pub(crate) requests_per_minute: u32,
+    pub(crate) adaptive: bool,
+    pub(crate) rate_window: Duration,
     pub(crate) page_size: u32,
     pub(crate) concurrency: usize,
     pub(crate) output: Option<PathBuf>,
@@ -165,6 +179,8 @@ impl Args {
             collection,
             source,
             requests_per_minute: self.requests_per_minute,
+            adaptive: !self.fixed_rate,
+            rate_window: Duration::from_secs(self.rate_window),
             page_size: self.page_size,
             concurrency: self.concurrency as usize,
             output: self.output,

@@ -119,6 +119,8 @@ fn connect(job: &Job) -> Result<(Client, Option<Simulator>), Failure> {
         .api_key(api_key)
         .base_url(base_url)
         .requests_per_minute(job.requests_per_minute)
+        .adaptive(job.adaptive)
+        .rate_window(job.rate_window)
         // No attempt cap: --retry-for alone says how long a page keeps trying.
         .retry_policy(RetryPolicy::new().with_max_total_wait(job.retry_for))
         .build()

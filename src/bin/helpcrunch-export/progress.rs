@@ -38,8 +38,9 @@ impl Progress {
         bar.set_length(total.max(done));
         bar.set_position(done);
         bar.set_message(format!(
-            "{:.0} req/min, {} 429s, {} retries",
+            "{:.0} req/min (budget {:.0}/min), {} 429s, {} retries",
             per_minute(stats.requests, self.started.elapsed()),
+            stats.rate_per_minute,
             stats.rate_limited,
             stats.retries
         ));
@@ -89,6 +90,12 @@ impl Progress {
             rate * 100.0 / f64::from(self.limit),
             self.limit,
         ));
+        if stats.rate_changes > 0 {
+            line.push_str(&format!(
+                "; the rate settled at {:.0}/min of at most {:.0}/min after {} changes",
+                stats.rate_per_minute, stats.ceiling_per_minute, stats.rate_changes
+            ));
+        }
         if scan.shifts_detected > 0 || scan.duplicates_dropped > 0 {
             line.push_str(&format!(
                 "; records moved during the export: {} shifts detected, {} healed, {} \
