@@ -249,6 +249,129 @@ fn normal(rt: &tokio::runtime::Runtime) -> bool {
     ok
 }
 
+/// 5: the server halves its limit after two windows and restores it four windows later.
+fn halved_and_restored(rt: &tokio::runtime::Runtime) -> bool {
+    const RECORDS: usize = 20_000;
+    const PAGE: u32 = 20;
+    let halve_at = WINDOW * 2;
+    let restore_at = WINDOW * 6;
+    let end_at = WINDOW * 10;
+    println!("\n## 5. The limit halved after two windows and restored four windows later ({RPM}/min configured, pages of {PAGE}, windows of {WINDOW:?})\n");
+    let mut ok = true;
+    for (name, full, half) in [
+        (
+            "fixed window",
+            RateLimit::fixed_window(120, WINDOW),
+            RateLimit::fixed_window(60, WINDOW),
+        ),
+        (
+            "sliding window",
+            RateLimit::sliding_window(120, WINDOW),
+            RateLimit::sliding_window(60, WINDOW),
+        ),
+        (
+            "leaky bucket, no burst",
+            RateLimit::leaky_bucket(RPM),
+            RateLimit::leaky_bucket(RPM / 2),
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _, _)| {
+        std::env::var("ONLY_ALG").map_or(true, |o| n.starts_with(o.as_str()))
+    }) {
+        let sim = Simulator::builder()
+            .departments(RECORDS)
+            .rate_limit(full)
+            .start()
+            .expect("simulator");
+        let client = client(&sim);
+        let started = Instant::now();
+        let samples = rt.block_on(async {
+            let scan = client
+                .departments()
+                .page_size(PAGE)
+                .try_collect::<Vec<Department>>();
+            let watch = async {
+                let mut samples = Vec::new();
+                let mut tick = tokio::time::interval(Duration::from_millis(250));
+                let (mut halved, mut restored) = (false, false);
+                loop {
+                    tick.tick().await;
+                    let at = started.elapsed();
+                    if !halved && at >= halve_at {
+                        sim.set_rate_limit(Some(half));
+                        halved = true;
+                    }
+                    if !restored && at >= restore_at {
+                        sim.set_rate_limit(Some(full));
+                        restored = true;
+                    }
+                    samples.push((at, client.stats().rate_per_minute));
+                    if at >= end_at {
+                        return samples;
+                    }
+                }
+            };
+            let (scanned, samples) = tokio::join!(scan, watch);
+            scanned.expect("scan");
+            samples
+        });
+        // Accepted requests a second, as the server counted them.
+        let log = sim.requests();
+        let accepted_in = |from: Duration, to: Duration| {
+            log.iter()
+                .filter(|r| r.status == 200 && r.at >= from && r.at < to)
+                .count()
+        };
+        let budget_at = |at: Duration| {
+            samples
+                .iter()
+                .rev()
+                .find(|(t, _)| *t <= at)
+                .map_or(0.0, |(_, r)| *r)
+        };
+        println!("### {name}\n");
+        println!("| from | server's limit | accepted in the second, per minute | budget's rate at its end |");
+        println!("|---|---|---|---|");
+        let secs = end_at.as_secs();
+        for s in 0..secs {
+            let (from, to) = (Duration::from_secs(s), Duration::from_secs(s + 1));
+            let limit = if from >= halve_at && from < restore_at {
+                RPM / 2
+            } else {
+                RPM
+            };
+            println!(
+                "| {s} s | {limit}/min | {}/min | {:.0}/min |",
+                accepted_in(from, to) * 60,
+                budget_at(to)
+            );
+        }
+        // Following: the budget at or under the halved limit within two windows of the
+        // halving, and back within 10 % of the full one within two windows of the restoring.
+        let down = samples
+            .iter()
+            .find(|(t, r)| *t >= halve_at && *r <= f64::from(RPM / 2))
+            .map(|(t, _)| *t - halve_at);
+        let up = samples
+            .iter()
+            .find(|(t, r)| *t >= restore_at && *r >= 0.9 * f64::from(RPM))
+            .map(|(t, _)| *t - restore_at);
+        let within = |d: Option<Duration>| d.is_some_and(|d| d <= WINDOW * 2);
+        let show = |d: Option<Duration>| d.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()));
+        let limited = log.iter().filter(|r| r.status == 429).count();
+        println!(
+            "\nfollowed the halving in {}, the restoring in {} (two windows: {:?}); {limited} 429s of {} requests\n",
+            show(down),
+            show(up),
+            WINDOW * 2,
+            log.len()
+        );
+        ok &= within(down) && within(up);
+    }
+    ok
+}
+
 fn yes(b: bool) -> &'static str {
     if b {
         "yes"
@@ -280,6 +403,9 @@ fn main() -> ExitCode {
     }
     if run("4") {
         ok &= normal(&rt);
+    }
+    if run("5") {
+        ok &= halved_and_restored(&rt);
     }
     if ok {
         println!("\nall targets met");

@@ -245,10 +245,15 @@ impl Adaptive {
         };
         // A run of 429s: the window is spent. Its successes, spread evenly over the next
         // one, will not spend it again; a sliding window or a fixed one counts no more.
-        if self.streak == 2 {
-            let counted = self.successes.len();
-            self.window_count = Some(self.window_count.map_or(counted, |n| n.min(counted)));
-        }
+        // The window's count: learned from a run of 429s, and taken lower whenever a window
+        // runs out again. A window counted across a fixed window's turn holds more than the
+        // server's count, so the fewest is kept.
+        let counted = self.successes.len();
+        self.window_count = match self.window_count {
+            Some(n) if news || self.streak == 2 => Some(n.min(counted)),
+            None if self.streak == 2 => Some(counted),
+            known => known,
+        };
         // A window limiter seen: a level that spreads its count evenly over the window
         // never spends it; the pace that tripped it may be a probe's overshoot.
         let spread = self.spread(now);
