@@ -26,15 +26,19 @@ impl Quota {
             ("x-ratelimit-limit", self.limit.to_string()),
             ("x-ratelimit-remaining", self.remaining.to_string()),
             ("x-ratelimit-reset", seconds_to_the_millisecond(self.reset)),
-            (
-                "ratelimit-policy",
-                format!(
-                    "\"default\";q={};w={}",
-                    self.limit,
-                    whole_seconds(self.window)
-                ),
-            ),
+            ("ratelimit-policy", self.policy()),
         ]
+    }
+}
+
+impl Quota {
+    /// `RateLimit-Policy`: its window `w` is whole seconds, so the quota `q` is the limit
+    /// scaled to that window, rounded down: 20 per 50 ms reads `q=400;w=1`, a leaky bucket of
+    /// one per 50 ms `q=20;w=1`. Rounding down understates the rate, the safe side.
+    fn policy(&self) -> String {
+        let w = whole_seconds(self.window);
+        let q = u128::from(self.limit) * w * 1_000_000_000 / self.window.as_nanos().max(1);
+        format!("\"default\";q={q};w={w}")
     }
 }
 
@@ -95,8 +99,7 @@ fn seconds_to_the_millisecond(d: Duration) -> String {
     format!("{}.{:03}", ms / 1_000, ms % 1_000)
 }
 
-/// Whole seconds, rounded up and at least 1, as a policy's `w` has them: a shorter window
-/// reported longer understates the rate, which is the safe side.
+/// Whole seconds, rounded up and at least 1, as a policy's `w` has them.
 fn whole_seconds(d: Duration) -> u128 {
     d.as_nanos().div_ceil(1_000_000_000).max(1)
 }
@@ -200,8 +203,9 @@ mod tests {
     #[test]
     fn the_policy_window_is_whole_seconds_rounded_up_and_never_zero() {
         let policy = |w| value(&headers(0, Duration::ZERO, w), "ratelimit-policy");
-        assert_eq!(policy(Duration::from_millis(50)), "\"default\";q=20;w=1");
-        assert_eq!(policy(Duration::from_millis(1_500)), "\"default\";q=20;w=2");
+        // The quota scaled to the whole seconds: the rate it tells is the limit's, or under.
+        assert_eq!(policy(Duration::from_millis(50)), "\"default\";q=400;w=1");
+        assert_eq!(policy(Duration::from_millis(1_500)), "\"default\";q=26;w=2");
         assert_eq!(policy(Duration::from_secs(3)), "\"default\";q=20;w=3");
     }
 }
