@@ -221,8 +221,9 @@ impl SimulatorBuilder {
     /// - `X-RateLimit-Reset`: seconds until the window frees the next request, with
     ///   millisecond decimals (`2.345`), rounded up: until a fixed window ends, until a
     ///   sliding window's oldest request leaves it, until a leaky bucket's next slot;
-    /// - `RateLimit-Policy`: `"default";q=<limit>;w=<window>`, the window in whole seconds
-    ///   rounded up, at least 1 (a leaky bucket: `q=1` and its interval).
+    /// - `RateLimit-Policy`: `"default";q=<quota>;w=<window>`, the window in whole seconds
+    ///   rounded up, at least 1, and the quota the limit scaled to it, rounded down (a leaky
+    ///   bucket of one per 50 ms: `q=20;w=1`).
     ///
     /// Without a rate limit nothing is sent.
     ///
