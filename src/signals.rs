@@ -54,7 +54,7 @@ impl Signals {
         if let Some(policy) = header("ratelimit-policy") {
             for item in items(policy) {
                 let quota = param(item, &["q"]).or_else(|| leading_number(item));
-                if quota.is_some_and(|q| signals.limit.is_none_or(|had| q < had)) {
+                if quota.is_some_and(|q| signals.limit.is_none_or(|had| q <= had)) {
                     signals.limit = quota;
                     signals.window = param(item, &["w"]).map(Duration::from_secs);
                 }

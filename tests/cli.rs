@@ -10,7 +10,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use cli::*;
-use helpcrunch_pager::simulator::Simulator;
+use helpcrunch_pager::simulator::{RateLimit, Simulator};
 use serde_json::Value;
 
 fn account() -> Simulator {
@@ -341,6 +341,35 @@ fn simulate_needs_no_key_and_ends_with_a_one_line_summary() {
     }
 }
 
+#[test]
+fn the_summary_tells_the_rate_the_export_settled_at_under_a_lower_limit() {
+    let sim = Simulator::builder()
+        .departments(2_000)
+        .rate_limit(RateLimit::leaky_bucket(3_000))
+        .start()
+        .unwrap();
+    let dir = scratch("adaptive");
+    let file = dir.join("d.jsonl");
+    let mut cmd = export_from(
+        &sim,
+        "6000",
+        &["departments", "--output", file.to_str().unwrap()],
+    );
+    cmd.args(["--rate-window", "1", "--page-size", "20"]);
+    let ran = run(cmd);
+    assert!(ran.status.success(), "{}", ran.stderr);
+    assert_eq!(ids(&lines(&file)), (1..=2_000).collect::<Vec<_>>());
+    let summary = &ran.stderr;
+    let settled: f64 = summary
+        .split("the rate settled at ")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no settled rate in {summary}"));
+    assert!(settled <= 3_150.0, "{summary}");
+    assert!(summary.contains("of at most 5882/min"), "{summary}");
+}
+
 /// Runs the export with stderr on a pseudo-terminal and returns what the terminal showed.
 fn screen_of(mut cmd: Command) -> (ExitStatus, String) {
     let (mut master, mut slave) = (0, 0);
@@ -407,7 +436,7 @@ fn on_a_terminal_the_progress_bar_shows_records_total_and_eta() {
     assert!(
         frames
             .iter()
-            .any(|f| f.contains("ETA ") && f.contains("req/min")),
+            .any(|f| f.contains("ETA ") && f.contains("req/min") && f.contains("budget 588/min")),
         "no ETA in: {frames:?}"
     );
     assert!(
