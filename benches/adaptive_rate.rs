@@ -276,9 +276,8 @@ fn halved_and_restored(rt: &tokio::runtime::Runtime) -> bool {
         ),
     ]
     .into_iter()
-    .filter(|(n, _, _)| {
-        std::env::var("ONLY_ALG").map_or(true, |o| n.starts_with(o.as_str()))
-    }) {
+    .filter(|(n, _, _)| std::env::var("ONLY_ALG").map_or(true, |o| n.starts_with(o.as_str())))
+    {
         let sim = Simulator::builder()
             .departments(RECORDS)
             .rate_limit(full)
@@ -358,7 +357,8 @@ fn halved_and_restored(rt: &tokio::runtime::Runtime) -> bool {
             .find(|(t, r)| *t >= restore_at && *r >= 0.9 * f64::from(RPM))
             .map(|(t, _)| *t - restore_at);
         let within = |d: Option<Duration>| d.is_some_and(|d| d <= WINDOW * 2);
-        let show = |d: Option<Duration>| d.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()));
+        let show =
+            |d: Option<Duration>| d.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()));
         let limited = log.iter().filter(|r| r.status == 429).count();
         println!(
             "\nfollowed the halving in {}, the restoring in {} (two windows: {:?}); {limited} 429s of {} requests\n",

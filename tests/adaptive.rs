@@ -7,7 +7,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
 use helpcrunch_pager::simulator::{RateLimit, Simulator};
 use helpcrunch_pager::{Client, ClientStats, Department};
 use support::*;
