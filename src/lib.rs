@@ -74,10 +74,18 @@
 //! whether the server counts in fixed minutes, a sliding minute, or a leaky bucket that rejects
 //! anything early. A 429 closes a gate for the whole client until the wait is over.
 //!
+//! Under that limiter, which the configured rate makes a ceiling, the rate adapts when the
+//! server allows less (a lower limit on the account, another tool on the key): confirmed 429s
+//! lower it from the pace measured, and it climbs back over about two of the server's windows
+//! ([`ClientBuilder::rate_window`]); a `X-RateLimit-Limit` or `RateLimit-Policy` under the
+//! configured rate becomes the ceiling. [`Client::stats`] tells the rate now;
+//! [`ClientBuilder::adaptive`]`(false)` keeps it fixed.
+//!
 //! # Retries
 //!
 //! 429, 5xx, truncated bodies, timeouts and connection errors are retried with exponential
-//! backoff and full jitter; `Retry-After` and `X-RateLimit-Reset` decide the wait when present.
+//! backoff and full jitter (a 429 waits as long as the adaptive budget holds every request
+//! back); `Retry-After` and `X-RateLimit-Reset` decide the wait when present.
 //! The policy's total wait bounds how long a page keeps trying (there is no count of attempts
 //! unless one is set), and no server-given wait or pause is ever longer than it. 400, 401,
 //! 403, 404 and bodies that are not a page end the stream with a typed [`Error`]; so does a

@@ -13,7 +13,10 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 ///
 /// The delay before attempt *n + 1* is drawn uniformly from `[0, min(max_delay, min_delay ·
 /// 2ⁿ⁻¹)]` ("full jitter"), unless the answer carried `Retry-After` or `X-RateLimit-Reset`, which
-/// then decide. Every wait, the server's included, counts towards `max_total_wait`, which is
+/// then decide. After a 429 with the adaptive budget on (the default), the wait is the budget's
+/// own pause for every request of the client, when the server gave none (see
+/// [`ClientBuilder::adaptive`](crate::ClientBuilder::adaptive)); it is never more than half
+/// the total wait. Every wait, the server's included, counts towards `max_total_wait`, which is
 /// what ends a page's retries: a wait that would pass it ends them at once instead of sleeping
 /// first, so a server asking for an hour fails the page now rather than freezing the client.
 /// The clock counts too: from the first failure, no retry starts later than `max_total_wait`,
