@@ -1,8 +1,11 @@
 //! What to retry and how long to wait: the policy ([`RetryPolicy`]) is kept apart from the
 //! schedule (backon's exponential backoff, with full jitter) and from the server's own word
-//! (`Retry-After`, `X-RateLimit-Reset`), which overrides the schedule when present.
+//! (`Retry-After`, `X-RateLimit-Reset`), which overrides the schedule when present. The
+//! server's word is read in [`crate::signals`]; its two parsers are public here.
 
-use std::time::{Duration, SystemTime};
+pub use crate::signals::{parse_rate_limit_reset, parse_retry_after};
+
+use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
@@ -248,72 +251,6 @@ fn full_jitter(ceiling: Duration) -> Duration {
     Duration::try_from_secs_f64(ceiling.as_secs_f64() * fastrand::f64()).unwrap_or(ceiling)
 }
 
-/// Parses `Retry-After`: delta-seconds (`"120"`) or an HTTP-date, relative to `now`. A date in
-/// the past means no wait; a number of seconds too large for a `u64` is [`u64::MAX`] seconds
-/// (the retry policy's total wait then decides); anything else unreadable is ignored.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use helpcrunch_pager::retry::parse_retry_after;
-///
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-/// assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-/// assert_eq!(
-///     parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
-///     Some(Duration::from_secs(30))
-/// );
-/// assert_eq!(parse_retry_after("soon", now), None);
-/// ```
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// Parses `X-RateLimit-Reset`, which servers send as a UNIX time in seconds (`"1700000000"`),
-/// a UNIX time in milliseconds (`"1700000000000"`), or seconds from now (`"30"`): values from
-/// 10¹² on are read as milliseconds since 1970 (September 2001 onwards; as seconds they would
-/// be past the year 30,000), values from 10⁹ on as seconds since 1970 (2001 onwards), smaller
-/// ones as a delay. A time too far ahead to represent is a very long wait, [`Duration::MAX`].
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use helpcrunch_pager::retry::parse_rate_limit_reset;
-///
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-/// assert_eq!(parse_rate_limit_reset("30", now), Some(Duration::from_secs(30)));
-/// assert_eq!(parse_rate_limit_reset("1700000045", now), Some(Duration::from_secs(45)));
-/// assert_eq!(parse_rate_limit_reset("1700000002500", now), Some(Duration::from_millis(2500)));
-/// assert_eq!(parse_rate_limit_reset("1.5", now), Some(Duration::from_millis(1500)));
-/// ```
-pub fn parse_rate_limit_reset(value: &str, now: SystemTime) -> Option<Duration> {
-    let n: f64 = value.trim().parse().ok()?;
-    if !n.is_finite() || n < 0.0 {
-        return None;
-    }
-    Some(if n >= 1e12 {
-        until_unix_time(n / 1e3, now)
-    } else if n >= 1e9 {
-        until_unix_time(n, now)
-    } else {
-        Duration::from_secs_f64(n)
-    })
-}
-
-/// The wait from `now` until `secs` after 1970: zero for a time past, [`Duration::MAX`] for one
-/// a `SystemTime` cannot hold.
-fn until_unix_time(secs: f64, now: SystemTime) -> Duration {
-    Duration::try_from_secs_f64(secs)
-        .ok()
-        .and_then(|since| SystemTime::UNIX_EPOCH.checked_add(since))
-        .map_or(Duration::MAX, |at| {
-            at.duration_since(now).unwrap_or(Duration::ZERO)
-        })
-}
-
 /// Whether an HTTP status is worth another attempt.
 pub(crate) fn is_retryable_status(status: u16) -> bool {
     status == 429 || status == 408 || (500..=599).contains(&status)
@@ -431,37 +368,6 @@ mod tests {
         assert_eq!(unbounded.ceilings().nth(2_000), Some(Duration::MAX));
     }
 
-    #[test]
-    fn retry_after_dates_in_the_past_mean_now() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after(" 3 ", now), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after("-3", now), None);
-        assert_eq!(parse_retry_after("", now), None);
-        assert_eq!(
-            parse_retry_after("99999999999999999999999", now),
-            Some(Duration::from_secs(u64::MAX))
-        );
-    }
-
-    #[test]
-    fn a_rate_limit_reset_in_epoch_milliseconds_is_read_as_milliseconds() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let reset = |v| parse_rate_limit_reset(v, now);
-        assert_eq!(reset("1700000000250"), Some(ms(250)));
-        assert_eq!(reset("1700000003000"), Some(Duration::from_secs(3)));
-        assert_eq!(reset("1699999999000"), Some(Duration::ZERO), "past");
-        assert_eq!(reset("1000000000000"), Some(Duration::ZERO), "2001, in ms");
-        // Just under 10¹²: seconds since 1970, some 30,000 years ahead.
-        assert!(reset("999999999999").unwrap() > Duration::from_secs(900_000_000_000));
-        assert_eq!(reset("1700000004"), Some(Duration::from_secs(4)), "seconds");
-        assert_eq!(reset("1e30"), Some(Duration::MAX), "too far to represent");
-        assert_eq!(reset("inf"), None);
-    }
-
     #[tokio::test(start_paused = true)]
     async fn waits_of_zero_end_when_the_clock_passes_the_total() {
         let mut s = RetryPolicy::new()
@@ -505,13 +411,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn retry_after_parsing_never_panics(s in ".{0,64}", t in 0u64..4_000_000_000) {
-            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(t);
-            let _ = parse_retry_after(&s, now);
-            let _ = parse_rate_limit_reset(&s, now);
-        }
-
         #[test]
         fn full_jitter_never_exceeds_its_ceiling(ms in 0u64..10_000_000, secs in any::<u64>()) {
             let c = Duration::from_millis(ms);
