@@ -46,6 +46,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::signals::Policy;
+
 /// The share of the measured pace a 429 cuts the rate to.
 const BETA: f64 = 0.8;
 /// How far under the tripping pace the recovery levels off.
@@ -116,8 +118,9 @@ pub(crate) struct Adaptive {
     cut_grant: u64,
     /// A lone 429 at full rate: `granted` then, and the pace.
     suspect: Option<(u64, f64)>,
-    /// How many requests the server's window takes, learned from a run of 429s: the fewest
-    /// successes a window that ran out held. Forgotten after three windows with no 429:
+    /// How many requests the server's window takes, learned from a run of 429s (the successes
+    /// of the window that ran out) and lowered when a window runs out again with fewer; never
+    /// zero. Forgotten after three windows with no 429:
     /// the curve is back at the ceiling two windows after a cut, and a window tells it has
     /// run out a window later.
     window_count: Option<usize>,
@@ -169,9 +172,12 @@ impl Adaptive {
         rate.clamp(self.ceiling * FLOOR, self.ceiling)
     }
 
-    /// The spacing at `now`.
+    /// The spacing at `now`, never more than a window: any window limiter lets one request
+    /// through a window.
     pub(crate) fn interval(&self, now: Instant) -> Duration {
-        Duration::from_secs_f64(1.0 / self.rate(now))
+        Duration::try_from_secs_f64(1.0 / self.rate(now))
+            .unwrap_or(self.window)
+            .min(self.window)
     }
 
     pub(crate) fn ceiling(&self) -> f64 {
@@ -223,8 +229,9 @@ impl Adaptive {
         self.forget_before(now);
         if self.last_limited.is_none_or(|at| sent_at >= at) {
             self.streak = self.streak.saturating_add(1);
+            // A 429 for a request sent before the last one came is the same news, late.
+            self.last_limited = Some(now);
         }
-        self.last_limited = Some(now);
         let news = !self.episode && self.curve.is_none_or(|c| sent_at >= c.cut_at);
         self.episode = true;
         let pace = self.pace(sent_at);
@@ -248,11 +255,14 @@ impl Adaptive {
         // The window's count: learned from a run of 429s, and taken lower whenever a window
         // runs out again. A window counted across a fixed window's turn holds more than the
         // server's count, so the fewest is kept.
-        let counted = self.successes.len();
-        self.window_count = match self.window_count {
-            Some(n) if news || self.streak == 2 => Some(n.min(counted)),
-            None if self.streak == 2 => Some(counted),
-            known => known,
+        // A window with no success in it (spent by someone else before this client came)
+        // tells nothing of its count. A run of 429s gives the latest count; the first 429 of a
+        // window spent again can only lower it.
+        let counted = Some(self.successes.len()).filter(|&n| n > 0);
+        self.window_count = match (self.window_count, counted) {
+            (_, Some(n)) if self.streak == 2 => Some(n),
+            (Some(known), Some(n)) if news => Some(known.min(n)),
+            (known, _) => known,
         };
         // A window limiter seen: a level that spreads its count evenly over the window
         // never spends it; the pace that tripped it may be a probe's overshoot.
@@ -286,7 +296,7 @@ impl Adaptive {
                 self.opening(now).max(doubled)
             }
         };
-        self.resumed = Some(now + pause);
+        self.resumed = now.checked_add(pause);
         let change = cut.and_then(|_| self.report(now, Reason::RateLimited));
         (pause, change)
     }
@@ -334,27 +344,38 @@ impl Adaptive {
         }
     }
 
-    /// The server announced `limit` requests per window; the window is `window` where it said
-    /// so, else the longest `reset` it has announced, else the configured window. A limit
-    /// under the configured rate becomes the ceiling.
+    /// The server announced `limit` requests a window (`X-RateLimit-Limit`, counted in the
+    /// longest `reset` it has announced, else the configured window) and `policies`
+    /// (`RateLimit-Policy`). The least rate among them becomes the ceiling where it is under
+    /// the configured rate. A policy counted over a longer window than the configured one is a
+    /// quota, not a pace: its running out pauses the budget (`Remaining: 0`), and a short job
+    /// well within a daily quota is not slowed to a day's average.
     pub(crate) fn announced(
         &mut self,
-        limit: u64,
-        window: Option<Duration>,
+        limit: Option<u64>,
+        policies: &[Policy],
         reset: Option<Duration>,
         now: Instant,
     ) -> Option<Change> {
-        if let Some(reset) = reset.filter(|r| *r <= Duration::from_secs(86_400)) {
+        // A reset read against a clock that is behind the server's would make the window
+        // longer than it is, and the ceiling lower, for good: the configured window bounds it.
+        if let Some(reset) = reset.filter(|r| *r <= self.window) {
             self.longest_reset = self.longest_reset.max(reset);
         }
-        let window = window
-            .or((!self.longest_reset.is_zero()).then_some(self.longest_reset))
-            .unwrap_or(self.window);
-        if limit == 0 || window.is_zero() {
-            return None;
-        }
-        let allowed = limit as f64 / window.as_secs_f64() / (1.0 + self.margin);
-        let ceiling = allowed.min(self.configured);
+        let bare = limit.map(|limit| {
+            let window = Some(self.longest_reset)
+                .filter(|w| !w.is_zero())
+                .unwrap_or(self.window);
+            limit as f64 / window.as_secs_f64()
+        });
+        let paced = policies
+            .iter()
+            .filter(|p| !p.window.is_zero() && p.window <= self.window)
+            .map(|p| p.quota as f64 / p.window.as_secs_f64());
+        let allowed = bare.into_iter().chain(paced).reduce(f64::min)? / (1.0 + self.margin);
+        // However little the server says it allows, the rate keeps a share of the configured
+        // one: a header read wrong must not stall the client.
+        let ceiling = allowed.clamp(self.configured * FLOOR, self.configured);
         if (ceiling - self.ceiling).abs() <= self.ceiling * 0.01 {
             return None;
         }
@@ -599,11 +620,15 @@ mod tests {
     fn a_lower_limit_header_becomes_the_ceiling_and_a_higher_one_does_not() {
         let start = Instant::now();
         let mut a = Adaptive::new(20.0, 0.0, W);
-        let change = a.announced(60, Some(W), None, start);
+        let per_window = |quota| [Policy { quota, window: W }];
+        let change = a.announced(None, &per_window(60), None, start);
         assert_eq!(change.map(|c| c.reason), Some(Reason::LimitHeader));
         assert_eq!(a.rate(start), 10.0);
-        a.announced(6_000, Some(W), None, start);
+        a.announced(None, &per_window(6_000), None, start);
         assert_eq!(a.rate(start), 20.0, "the configured rate stays the ceiling");
+        // Nor does a limit read wrong stall it: at worst a share of the configured rate.
+        a.announced(Some(1), &per_window(1), None, start);
+        assert_eq!(a.rate(start), 20.0 * FLOOR);
     }
 
     #[test]
@@ -611,9 +636,68 @@ mod tests {
         let start = Instant::now();
         let mut a = Adaptive::new(20.0, 0.0, Duration::from_secs(60));
         // Early in a window the reset is short: the limit reads as generous, and is ignored.
-        a.announced(60, None, Some(Duration::from_millis(500)), start);
+        a.announced(Some(60), &[], Some(Duration::from_millis(500)), start);
         assert_eq!(a.ceiling(), 20.0);
-        a.announced(60, None, Some(Duration::from_secs(6)), start);
+        a.announced(Some(60), &[], Some(Duration::from_secs(6)), start);
         assert_eq!(a.ceiling(), 10.0);
+        // A reset longer than the window (a clock behind the server's) is not a window.
+        a.announced(Some(60), &[], Some(Duration::from_secs(600)), start);
+        assert_eq!(a.ceiling(), 10.0);
+    }
+
+    #[test]
+    fn a_window_spent_before_the_client_came_teaches_no_count() {
+        let start = Instant::now();
+        let mut a = Adaptive::new(2.0, 0.0, Duration::from_secs(60));
+        // Another tool spent the window: the first two requests are refused, none succeeded.
+        refused(&mut a, start);
+        let pause = refused(&mut a, start + 600 * MS);
+        assert_eq!(a.window_count, None);
+        assert!(pause <= Duration::from_secs(60), "{pause:?}");
+        let t = start + 600 * MS + pause;
+        assert!(a.rate(t) >= 0.64 * 2.0 * 0.99, "{}", a.rate(t));
+    }
+
+    #[test]
+    fn no_header_makes_the_spacing_longer_than_a_window_or_panics() {
+        let start = Instant::now();
+        let mut a = Adaptive::new(2.0, 0.0, Duration::from_secs(60));
+        let huge = [
+            Policy {
+                quota: 1,
+                window: Duration::from_secs(u64::MAX),
+            },
+            Policy {
+                quota: 0,
+                window: Duration::from_secs(1),
+            },
+        ];
+        a.announced(Some(0), &huge, Some(Duration::MAX), start);
+        a.announced(Some(u64::MAX), &huge, Some(Duration::ZERO), start);
+        let mut t = start;
+        for _ in 0..50 {
+            t = steady(&mut a, t, 1, 100.0);
+            refused(&mut a, t);
+        }
+        assert!(a.interval(t) <= Duration::from_secs(60));
+        assert!(a.rate(t).is_finite() && a.rate(t) > 0.0);
+    }
+
+    #[test]
+    fn a_quota_over_a_longer_window_than_the_configured_one_does_not_pace() {
+        let start = Instant::now();
+        let mut a = Adaptive::new(2.0, 0.0, Duration::from_secs(60));
+        let policies = [
+            Policy {
+                quota: 100,
+                window: Duration::from_secs(60),
+            },
+            Policy {
+                quota: 1_000,
+                window: Duration::from_secs(86_400),
+            },
+        ];
+        a.announced(None, &policies, None, start);
+        assert!((a.ceiling() - 100.0 / 60.0).abs() < 1e-9, "{}", a.ceiling());
     }
 }

@@ -170,15 +170,18 @@ impl Budget {
             if self.paused_until().is_none() {
                 let now = Instant::now();
                 if let Some(a) = &self.adaptive {
-                    let mut a = lock(a);
-                    let mut slot = lock(&self.next_slot);
-                    // A grant late by no more than the slack counts from its slot.
-                    let from = match *slot {
-                        Some(s) if s + self.slack >= now => s,
-                        _ => now,
+                    let change = {
+                        let mut a = lock(a);
+                        let mut slot = lock(&self.next_slot);
+                        // A grant late by no more than the slack counts from its slot.
+                        let from = match *slot {
+                            Some(s) if s + self.slack >= now => s,
+                            _ => now,
+                        };
+                        *slot = from.checked_add(a.interval(now));
+                        a.granted(now)
                     };
-                    *slot = Some(from + a.interval(now));
-                    tell(a.granted(now));
+                    tell(change);
                 }
                 return now;
             }
@@ -200,18 +203,22 @@ impl Budget {
     pub(crate) fn answered(&self, sent_at: Instant, signals: &Signals, success: bool) {
         let Some(a) = &self.adaptive else { return };
         let now = Instant::now();
-        let mut a = lock(a);
-        if let Some(limit) = signals.limit {
-            tell(a.announced(limit, signals.window, signals.reset, now));
-        }
-        if success {
-            a.succeeded(sent_at, now);
-        }
+        let change = {
+            let mut a = lock(a);
+            if success {
+                a.succeeded(sent_at, now);
+            }
+            a.announced(signals.limit, &signals.policies, signals.reset, now)
+        };
+        // Told with no lock held: a subscriber may well ask the client for its stats.
+        tell(change);
     }
 
     /// A request that went at `sent_at` was answered 429, the server asking for `server_wait`
-    /// where it said. Holds every request back as long as the server asked, or as the
-    /// adaptive budget judges (see [`crate::adaptive`]); returns how long.
+    /// where it said. Holds every request back as long as the server asked (at most the
+    /// longest pause), or as the adaptive budget judges (see [`crate::adaptive`]); returns the
+    /// wait asked for, which the page's retry policy weighs: a server's wait longer than the
+    /// policy allows ends the page at once.
     pub(crate) fn rate_limited(
         &self,
         sent_at: Instant,
@@ -222,20 +229,18 @@ impl Budget {
             return Duration::ZERO;
         };
         let now = Instant::now();
-        let own = {
+        let (own, changes) = {
             let mut a = lock(a);
-            if let Some(limit) = signals.limit {
-                tell(a.announced(limit, signals.window, signals.reset, now));
-            }
-            let (pause, change) = a.limited(sent_at, now);
-            tell(change);
+            let header = a.announced(signals.limit, &signals.policies, signals.reset, now);
+            let (pause, cut) = a.limited(sent_at, now);
             // The budget's own judgement, unlike the server's word, never ends a page's
             // retries by itself: it leaves room for a retry within the policy's total wait.
-            pause.min(self.longest_pause / 2)
+            (pause.min(self.longest_pause / 2), [header, cut])
         };
+        changes.into_iter().for_each(tell);
         let wait = server_wait.map_or(own, |w| w.max(own));
         self.pause_for(wait);
-        wait.min(self.longest_pause)
+        wait
     }
 
     /// Holds every request of the client back for `wait`, at most the longest pause, or longer

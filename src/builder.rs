@@ -266,7 +266,9 @@ impl ClientBuilder {
         })?;
         auth.set_sensitive(true);
         let base_url = self.checked_base_url()?;
-        if self.rate_window.is_zero() || self.rate_window > Duration::from_secs(86_400) {
+        if self.adaptive
+            && (self.rate_window.is_zero() || self.rate_window > Duration::from_secs(86_400))
+        {
             return Err(Error::InvalidInput(format!(
                 "rate window {:?} is out of range: use more than zero and at most a day \
                  (HelpCrunch counts per minute)",

@@ -261,6 +261,19 @@ impl Client {
                 .answered(sent_at, &signals, (200..300).contains(&status));
         }
         let body = read_capped(response).await.map_err(|e| match e {
+            // A 429 is news for the budget, whole body or not.
+            BodyError::Network(_) if status == 429 => Failure {
+                retryable: true,
+                server_wait,
+                signals: signals.clone(),
+                error: Error::Api {
+                    status,
+                    errors: Vec::new(),
+                    body: None,
+                    path: request.path.clone(),
+                    offset: window.offset,
+                },
+            },
             BodyError::Network(e) => network(e),
             BodyError::TooLarge => Failure::fatal(Error::Decode {
                 path: request.path.clone(),

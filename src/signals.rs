@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 /// What one answer said about the rate limit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Signals {
     /// `Retry-After`.
     pub(crate) retry_after: Option<Duration>,
@@ -17,10 +17,17 @@ pub(crate) struct Signals {
     pub(crate) reset: Option<Duration>,
     /// Requests left in the current window.
     pub(crate) remaining: Option<u64>,
-    /// Requests the window allows.
+    /// Requests the window allows (`X-RateLimit-Limit`), in a window not said.
     pub(crate) limit: Option<u64>,
-    /// How long the window is.
-    pub(crate) window: Option<Duration>,
+    /// `RateLimit-Policy`: each quota with its window.
+    pub(crate) policies: Vec<Policy>,
+}
+
+/// One `RateLimit-Policy` item: `quota` requests per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Policy {
+    pub(crate) quota: u64,
+    pub(crate) window: Duration,
 }
 
 impl Signals {
@@ -35,7 +42,7 @@ impl Signals {
                 .and_then(|v| parse_rate_limit_reset(v, now)),
             remaining: number("x-ratelimit-remaining").or_else(|| number("ratelimit-remaining")),
             limit: number("x-ratelimit-limit").or_else(|| number("ratelimit-limit")),
-            window: None,
+            policies: Vec::new(),
         };
         // The current draft's fields, one item per policy; the most restrictive one counts.
         if let Some(current) = header("ratelimit") {
@@ -50,13 +57,16 @@ impl Signals {
             }
         }
         if let Some(policy) = header("ratelimit-policy") {
-            for item in items(policy) {
-                let quota = param(item, &["q"]).or_else(|| leading_number(item));
-                if quota.is_some_and(|q| signals.limit.is_none_or(|had| q <= had)) {
-                    signals.limit = quota;
-                    signals.window = param(item, &["w"]).map(Duration::from_secs);
-                }
-            }
+            signals.policies = items(policy)
+                .filter_map(|item| {
+                    let quota = param(item, &["q"]).or_else(|| leading_number(item))?;
+                    let window = param(item, &["w"]).filter(|&w| w > 0)?;
+                    Some(Policy {
+                        quota,
+                        window: Duration::from_secs(window),
+                    })
+                })
+                .collect();
         }
         signals
     }
@@ -220,17 +230,18 @@ mod tests {
         ]);
         assert!(s.exhausted());
         assert_eq!(s.wait(), Some(Duration::from_secs(3_600)));
-        assert_eq!(
-            (s.limit, s.window),
-            (Some(100), Some(Duration::from_secs(60)))
-        );
+        let policy = |quota, secs| Policy {
+            quota,
+            window: Duration::from_secs(secs),
+        };
+        assert_eq!(s.policies, [policy(100, 60), policy(1_000, 86_400)]);
         let older = read(&[
             ("ratelimit", "limit=100, remaining=7, reset=5"),
             ("ratelimit-policy", "100;w=60"),
         ]);
         assert_eq!(older.remaining, Some(7));
         assert_eq!(older.reset, Some(Duration::from_secs(5)));
-        assert_eq!(older.limit, Some(100));
+        assert_eq!(older.policies, [policy(100, 60)]);
     }
 
     #[test]

@@ -91,7 +91,7 @@ async fn the_rate_comes_back_up_within_two_windows_once_the_server_allows_it() {
             let started = Instant::now();
             while !met(client.stats().rate_per_minute) {
                 assert!(
-                    started.elapsed() < Duration::from_secs(4),
+                    started.elapsed() < Duration::from_secs(6),
                     "{what}: {:?}",
                     client.stats()
                 );
@@ -104,7 +104,7 @@ async fn the_rate_comes_back_up_within_two_windows_once_the_server_allows_it() {
     sim.set_rate_limit(Some(RateLimit::leaky_bucket(RPM)));
     let took = until("the rate never came back up", |r| r >= 0.9 * CEILING).await;
     // Windows of a second: back within two, with some room for a loaded machine.
-    assert!(took <= Duration::from_millis(2_500), "{took:?}");
+    assert!(took <= Duration::from_secs(3), "{took:?}");
 
     let stats = scan.await.unwrap();
     assert!(stats.rate_changes >= 2, "{stats:?}");
