@@ -1,7 +1,7 @@
 //! What to retry and how long to wait: the policy ([`RetryPolicy`]) is kept apart from the
 //! schedule (backon's exponential backoff, with full jitter) and from the server's own word
 //! (`Retry-After`, `X-RateLimit-Reset`), which overrides the schedule when present. The
-//! server's word is read in [`crate::signals`]; its two parsers are public here.
+//! server's word is read with the other rate signals; its two parsers are public here.
 
 pub use crate::signals::{parse_rate_limit_reset, parse_retry_after};
 
