@@ -237,27 +237,26 @@ impl Adaptive {
         let pace = self.pace(sent_at);
         let cut = match self.curve {
             None => self.confirmed(news, pace),
-            Some(c) if news => Some(if self.probing(&c, now) && pace >= c.level {
-                // A probe above a level that held: the limit lies between the two, so the
-                // rate goes back to the level rather than dipping under it.
+            Some(c) if news => {
                 let level = (1.0 - BELOW) * pace;
-                (c.level.min(level), level)
-            } else if self.granted - self.cut_grant <= PACE_GRANTS as u64 {
-                // Refused again straight after a cut: the cut was far from enough.
-                (BETA * BETA * pace, (1.0 - BELOW) * pace)
-            } else {
-                (BETA * pace, (1.0 - BELOW) * pace)
-            }),
+                let from = if self.probing(&c, now) && pace >= c.level {
+                    // A probe above a level that held: the limit lies between the two, so
+                    // the rate goes back to the level rather than dipping under it.
+                    c.level.min(level)
+                } else if self.granted - self.cut_grant <= PACE_GRANTS as u64 {
+                    // Refused again straight after a cut: the cut was far from enough.
+                    BETA * BETA * pace
+                } else {
+                    BETA * pace
+                };
+                Some((from, level))
+            }
             Some(_) => None,
         };
-        // A run of 429s: the window is spent. Its successes, spread evenly over the next
-        // one, will not spend it again; a sliding window or a fixed one counts no more.
-        // The window's count: learned from a run of 429s, and taken lower whenever a window
-        // runs out again. A window counted across a fixed window's turn holds more than the
-        // server's count, so the fewest is kept.
-        // A window with no success in it (spent by someone else before this client came)
-        // tells nothing of its count. A run of 429s gives the latest count; the first 429 of a
-        // window spent again can only lower it.
+        // The window's count: a run of 429s gives the latest (the successes of the window that
+        // ran out); the first 429 of a window spent again can only lower it, as a window
+        // counted across a fixed window's turn holds more than the server's count. A window
+        // with no success in it (spent before this client came) tells nothing.
         let counted = Some(self.successes.len()).filter(|&n| n > 0);
         self.window_count = match (self.window_count, counted) {
             (_, Some(n)) if self.streak == 2 => Some(n),

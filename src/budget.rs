@@ -214,17 +214,12 @@ impl Budget {
         tell(change);
     }
 
-    /// A request that went at `sent_at` was answered 429, the server asking for `server_wait`
-    /// where it said. Holds every request back as long as the server asked (at most the
+    /// A request that went at `sent_at` was answered 429, the server asking for a wait in its
+    /// `signals` where it said. Holds every request back as long as the server asked (at most the
     /// longest pause), or as the adaptive budget judges (see [`crate::adaptive`]); returns the
     /// wait asked for, which the page's retry policy weighs: a server's wait longer than the
     /// policy allows ends the page at once.
-    pub(crate) fn rate_limited(
-        &self,
-        sent_at: Instant,
-        signals: &Signals,
-        server_wait: Option<Duration>,
-    ) -> Duration {
+    pub(crate) fn rate_limited(&self, sent_at: Instant, signals: &Signals) -> Duration {
         let Some(a) = &self.adaptive else {
             return Duration::ZERO;
         };
@@ -238,7 +233,7 @@ impl Budget {
             (pause.min(self.longest_pause / 2), [header, cut])
         };
         changes.into_iter().for_each(tell);
-        let wait = server_wait.map_or(own, |w| w.max(own));
+        let wait = signals.wait().map_or(own, |w| w.max(own));
         self.pause_for(wait);
         wait
     }

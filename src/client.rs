@@ -176,11 +176,11 @@ impl Client {
                 Err(failure) => failure,
             };
             let rate_limited = failure.error.is_rate_limited();
-            let mut server_wait = failure.server_wait;
+            let mut server_wait = failure.signals.wait();
             if rate_limited {
                 self.inner.counters.rate_limited();
                 let budget = &self.inner.budget;
-                let held = budget.rate_limited(sent_at, &failure.signals, server_wait);
+                let held = budget.rate_limited(sent_at, &failure.signals);
                 if budget.is_adaptive() {
                     // The budget holds everyone back as long as the server asked, or as it
                     // judged; the page waits that long, on the schedule's clock.
@@ -228,7 +228,6 @@ impl Client {
     ) -> Result<Page<T>, Failure> {
         let network = |e: reqwest::Error| Failure {
             retryable: true,
-            server_wait: None,
             signals: Signals::default(),
             error: Error::Network {
                 timeout: e.is_timeout(),
@@ -254,7 +253,6 @@ impl Client {
         let status = response.status().as_u16();
         tracing::Span::current().record("status", status);
         let signals = Signals::read(response.headers(), SystemTime::now());
-        let server_wait = signals.wait();
         if status != 429 {
             self.inner
                 .budget
@@ -264,7 +262,6 @@ impl Client {
             // A 429 is news for the budget, whole body or not.
             BodyError::Network(_) if status == 429 => Failure {
                 retryable: true,
-                server_wait,
                 signals: signals.clone(),
                 error: Error::Api {
                     status,
@@ -295,7 +292,7 @@ impl Client {
             }));
         }
         if (200..300).contains(&status) {
-            if let Some(wait) = server_wait.filter(|_| signals.exhausted()) {
+            if let Some(wait) = signals.wait().filter(|_| signals.exhausted()) {
                 // The budget holds back no longer than the retry policy's total wait.
                 self.inner.budget.pause_for(wait);
             }
@@ -303,7 +300,6 @@ impl Client {
                 let (retryable, error) = e.into_error(request.path.clone(), window.offset);
                 Failure {
                     retryable,
-                    server_wait: None,
                     signals: Signals::default(),
                     error,
                 }
@@ -312,7 +308,6 @@ impl Client {
         let (errors, excerpt) = parse_error_body(&body.bytes);
         Err(Failure {
             retryable: retry::is_retryable_status(status),
-            server_wait,
             signals,
             error: Error::Api {
                 status,
@@ -327,8 +322,7 @@ impl Client {
 
 struct Failure {
     retryable: bool,
-    server_wait: Option<Duration>,
-    /// What the answer said of the rate limit, for the budget.
+    /// What the answer said of the rate limit: the server's wait, and news for the budget.
     signals: Signals,
     error: Error,
 }
@@ -337,7 +331,6 @@ impl Failure {
     fn fatal(error: Error) -> Self {
         Self {
             retryable: false,
-            server_wait: None,
             signals: Signals::default(),
             error,
         }
