@@ -344,7 +344,7 @@ fn simulate_needs_no_key_and_ends_with_a_one_line_summary() {
 #[test]
 fn the_summary_tells_the_rate_the_export_settled_at_under_a_lower_limit() {
     let sim = Simulator::builder()
-        .departments(2_000)
+        .departments(1_000)
         .rate_limit(RateLimit::leaky_bucket(3_000))
         .start()
         .unwrap();
@@ -358,7 +358,7 @@ fn the_summary_tells_the_rate_the_export_settled_at_under_a_lower_limit() {
     cmd.args(["--rate-window", "1", "--page-size", "20"]);
     let ran = run(cmd);
     assert!(ran.status.success(), "{}", ran.stderr);
-    assert_eq!(ids(&lines(&file)), (1..=2_000).collect::<Vec<_>>());
+    assert_eq!(ids(&lines(&file)), (1..=1_000).collect::<Vec<_>>());
     let summary = &ran.stderr;
     let settled: f64 = summary
         .split("the rate settled at ")
