@@ -102,8 +102,9 @@ pub(crate) struct Adaptive {
     curve: Option<Curve>,
     /// When the requests of the last window were answered with success.
     successes: VecDeque<Instant>,
-    /// The last grants, for the pace.
-    grants: VecDeque<Instant>,
+    /// The last grants, for the pace: when each went, and its number among the budget's grants
+    /// (the fleet's, where the budget is shared through Redis).
+    grants: VecDeque<(Instant, u64)>,
     /// When the last pause ended: grants before it do not measure the pace.
     resumed: Option<Instant>,
     /// When the last 429 came.
@@ -112,8 +113,11 @@ pub(crate) struct Adaptive {
     streak: u32,
     /// Whether a 429 came and no request sent since has succeeded.
     episode: bool,
-    /// Requests granted so far.
+    /// Requests granted so far (by the whole fleet, where the budget is shared).
     granted: u64,
+    /// Whether the grants are a fleet's and the successes only this process's share: the
+    /// window's count is then not learned from them.
+    fleet: bool,
     /// `granted` at the last cut.
     cut_grant: u64,
     /// A lone 429 at full rate: `granted` then, and the pace.
@@ -146,6 +150,7 @@ impl Adaptive {
             streak: 0,
             episode: false,
             granted: 0,
+            fleet: false,
             cut_grant: 0,
             suspect: None,
             window_count: None,
@@ -189,13 +194,29 @@ impl Adaptive {
         self.changes
     }
 
+    /// The budget is a fleet's, shared through Redis: grants are numbered by the fleet (see
+    /// [`granted_as`](Self::granted_as)), and the window's count is not learned from this
+    /// process's successes alone.
+    #[cfg(feature = "redis")]
+    pub(crate) fn in_fleet(&mut self) {
+        self.fleet = true;
+    }
+
     /// A request went at `now`.
+    #[cfg(test)]
     pub(crate) fn granted(&mut self, now: Instant) -> Option<Change> {
+        self.granted_as(now, self.granted.saturating_add(1))
+    }
+
+    /// A request went at `now`, the `seq`th of the fleet's: the pace is measured from the
+    /// fleet's numbers, so a process that sends one request in three still sees the fleet's
+    /// pace.
+    pub(crate) fn granted_as(&mut self, now: Instant, seq: u64) -> Option<Change> {
         if self.grants.len() == PACE_GRANTS {
             self.grants.pop_front();
         }
-        self.grants.push_back(now);
-        self.granted += 1;
+        self.grants.push_back((now, seq));
+        self.granted = self.granted.max(seq);
         // Three windows without a 429: the count learned may have grown since. A count too
         // small only makes a pause longer than it need be; one too large would cost 429s.
         if self
@@ -257,7 +278,7 @@ impl Adaptive {
         // ran out); the first 429 of a window spent again can only lower it, as a window
         // counted across a fixed window's turn holds more than the server's count. A window
         // with no success in it (spent before this client came) tells nothing.
-        let counted = Some(self.successes.len()).filter(|&n| n > 0);
+        let counted = Some(self.successes.len()).filter(|&n| n > 0 && !self.fleet);
         self.window_count = match (self.window_count, counted) {
             (_, Some(n)) if self.streak == 2 => Some(n),
             (Some(known), Some(n)) if news => Some(known.min(n)),
@@ -395,16 +416,51 @@ impl Adaptive {
         let mut recent = self
             .grants
             .iter()
-            .filter(|&&g| g <= sent_at && self.resumed.is_none_or(|r| g >= r));
+            .filter(|&&(g, _)| g <= sent_at && self.resumed.is_none_or(|r| g >= r));
         let first = recent.next();
-        let (count, last) = recent.fold((1u32, first), |(n, _), g| (n + 1, Some(g)));
+        let last = recent.next_back().or(first);
         match (first, last) {
-            (Some(&first), Some(&last)) if count >= 2 && last > first => {
-                let measured = f64::from(count - 1) / (last - first).as_secs_f64();
+            (Some(&(t0, n0)), Some(&(t1, n1))) if n1 > n0 && t1 > t0 => {
+                let measured = (n1 - n0) as f64 / (t1 - t0).as_secs_f64();
                 measured.min(rate)
             }
             _ => rate,
         }
+    }
+
+    /// The curve the rate follows, if any: when it was cut, from what rate, to what level.
+    pub(crate) fn curve(&self) -> Option<(Instant, f64, f64)> {
+        self.curve.map(|c| (c.cut_at, c.from, c.level))
+    }
+
+    /// Takes the curve another process of the fleet cut, or none where the fleet's has ended.
+    #[cfg(feature = "redis")]
+    pub(crate) fn adopt(
+        &mut self,
+        curve: Option<(Instant, f64, f64)>,
+        now: Instant,
+    ) -> Option<Change> {
+        let curve = curve.map(|(cut_at, from, level)| Curve {
+            cut_at,
+            from,
+            level,
+        });
+        let cut = curve.is_some_and(|c| self.curve.is_none_or(|mine| mine.cut_at != c.cut_at));
+        self.curve = curve;
+        if cut {
+            // The fleet's cut is this process's too: later 429s for requests sent before it
+            // are no news, and a lone one is no longer a suspect.
+            self.cut_grant = self.granted;
+            self.suspect = None;
+        }
+        self.report(
+            now,
+            if cut {
+                Reason::RateLimited
+            } else {
+                Reason::Recovering
+            },
+        )
     }
 
     fn forget_before(&mut self, now: Instant) {

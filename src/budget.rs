@@ -18,7 +18,10 @@
 //! strict leaky bucket would reject the second. The margin absorbs that much jitter while
 //! keeping at least 98 % of the allowed rate.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use crate::adaptive::{Adaptive, Change, Reason};
@@ -48,9 +51,6 @@ pub(crate) struct Budget {
     /// the scan would stall for a whole server latency.
     queue: tokio::sync::Mutex<()>,
     interval: Duration,
-    /// The retry policy's total wait: a server may ask for any wait, but the client holds
-    /// back no longer than a page would retry.
-    longest_pause: Duration,
     paused_until: Mutex<Option<Instant>>,
     /// The rate under the ceiling; `None` keeps the configured rate.
     adaptive: Option<Mutex<Adaptive>>,
@@ -60,6 +60,25 @@ pub(crate) struct Budget {
     /// How late a grant may be counted from its slot rather than from when it went: half the
     /// margin, so two requests are never closer than the server's own spacing.
     slack: Duration,
+    /// How this budget was made: a client built with other settings for the same account is
+    /// told that the first one's hold.
+    settings: Settings,
+    /// The budget shared through Redis with every process on the key.
+    #[cfg(feature = "redis")]
+    fleet: Option<crate::fleet::Fleet>,
+    /// Requests granted here, the fleet's count where shared.
+    granted: std::sync::atomic::AtomicU64,
+}
+
+/// What a budget is made from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Settings {
+    pub(crate) requests_per_minute: u32,
+    pub(crate) margin: f64,
+    /// The server's window, where the rate adapts.
+    pub(crate) adaptive_window: Option<Duration>,
+    /// The Redis that shares the budget between processes.
+    pub(crate) redis_url: Option<String>,
 }
 
 /// The rate a budget keeps now.
@@ -68,17 +87,54 @@ pub(crate) struct Rate {
     pub(crate) per_minute: f64,
     pub(crate) ceiling_per_minute: f64,
     pub(crate) changes: u64,
+    /// Processes last seen sharing the budget through Redis; 0 where it is not shared.
+    pub(crate) processes: u32,
+    /// Whether Redis answered the last call.
+    pub(crate) redis_connected: bool,
 }
 
 impl Budget {
-    /// One request per `60 s / requests_per_minute · (1 + margin)`, burst one; no pause longer
-    /// than `longest_pause`.
+    /// The budget of the account of `api_key` at `base_url`: the one a live client of this
+    /// process already draws from, or a new one. The registry holds a hash of the key and URL,
+    /// never the key, and weak references, so a budget goes with its last client.
+    pub(crate) fn for_account(
+        api_key: &str,
+        base_url: &str,
+        settings: Settings,
+    ) -> Result<Arc<Self>, Error> {
+        static REGISTRY: OnceLock<Mutex<HashMap<u64, Weak<Budget>>>> = OnceLock::new();
+        static HASHER: OnceLock<RandomState> = OnceLock::new();
+        let account = HASHER
+            .get_or_init(RandomState::new)
+            .hash_one((api_key, base_url));
+        let mut registry = lock(REGISTRY.get_or_init(Default::default));
+        if let Some(budget) = registry.get(&account).and_then(Weak::upgrade) {
+            if budget.settings != settings {
+                tracing::warn!(
+                    "a client was built with rate settings other than those of a live client on \
+                     the same key and base URL; both share the first one's budget"
+                );
+            }
+            return Ok(budget);
+        }
+        let budget = Arc::new(Self::new(api_key, base_url, settings)?);
+        registry.retain(|_, b| b.strong_count() > 0);
+        registry.insert(account, Arc::downgrade(&budget));
+        Ok(budget)
+    }
+
+    /// One request per `60 s / requests_per_minute · (1 + margin)`, burst one.
     pub(crate) fn new(
-        requests_per_minute: u32,
-        margin: f64,
-        longest_pause: Duration,
-        adaptive_window: Option<Duration>,
+        #[cfg_attr(not(feature = "redis"), allow(unused_variables))] api_key: &str,
+        #[cfg_attr(not(feature = "redis"), allow(unused_variables))] base_url: &str,
+        settings: Settings,
     ) -> Result<Self, Error> {
+        let Settings {
+            requests_per_minute,
+            margin,
+            adaptive_window,
+            ..
+        } = settings;
         if requests_per_minute == 0 {
             return Err(Error::InvalidInput(
                 "requests_per_minute must be at least 1 (HelpCrunch's default limit is 120)".into(),
@@ -95,17 +151,42 @@ impl Budget {
                 "requests_per_minute {requests_per_minute} is too high"
             ))
         })?;
-        let adaptive = adaptive_window
-            .map(|window| Mutex::new(Adaptive::new(1.0 / interval.as_secs_f64(), margin, window)));
+        #[cfg(feature = "redis")]
+        let fleet = settings
+            .redis_url
+            .as_deref()
+            .map(|url| {
+                let window = adaptive_window.unwrap_or(Duration::from_secs(60));
+                crate::fleet::Fleet::new(url, api_key, base_url, window)
+            })
+            .transpose()?;
+        #[cfg(not(feature = "redis"))]
+        if settings.redis_url.is_some() {
+            return Err(Error::InvalidInput(
+                "a budget shared through Redis needs the crate's `redis` feature".into(),
+            ));
+        }
+        let adaptive = adaptive_window.map(|window| {
+            #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+            let mut a = Adaptive::new(1.0 / interval.as_secs_f64(), margin, window);
+            #[cfg(feature = "redis")]
+            if fleet.is_some() {
+                a.in_fleet();
+            }
+            Mutex::new(a)
+        });
         Ok(Self {
             limiter: RateLimiter::direct(quota),
             queue: tokio::sync::Mutex::new(()),
             interval,
-            longest_pause,
             paused_until: Mutex::new(None),
             adaptive,
             next_slot: Mutex::new(None),
             slack: interval.mul_f64(margin / (1.0 + margin) / 2.0),
+            settings,
+            #[cfg(feature = "redis")]
+            fleet,
+            granted: Default::default(),
         })
     }
 
@@ -123,23 +204,33 @@ impl Budget {
         }
     }
 
-    /// The rate kept now, the ceiling, and how often the rate has changed.
+    /// The rate kept now, the ceiling, how often the rate has changed, and who shares it.
     pub(crate) fn rate(&self) -> Rate {
         let configured = 60.0 / self.interval.as_secs_f64();
-        match &self.adaptive {
+        #[cfg(feature = "redis")]
+        let (processes, redis_connected) = self
+            .fleet
+            .as_ref()
+            .map_or((0, false), |f| (f.members(), f.joined()));
+        #[cfg(not(feature = "redis"))]
+        let (processes, redis_connected) = (0, false);
+        let (per_minute, ceiling_per_minute, changes) = match &self.adaptive {
             Some(a) => {
                 let a = lock(a);
-                Rate {
-                    per_minute: a.rate(Instant::now()) * 60.0,
-                    ceiling_per_minute: a.ceiling() * 60.0,
-                    changes: a.changes(),
-                }
+                (
+                    a.rate(Instant::now()) * 60.0,
+                    a.ceiling() * 60.0,
+                    a.changes(),
+                )
             }
-            None => Rate {
-                per_minute: configured,
-                ceiling_per_minute: configured,
-                changes: 0,
-            },
+            None => (configured, configured, 0),
+        };
+        Rate {
+            per_minute,
+            ceiling_per_minute,
+            changes,
+            processes,
+            redis_connected,
         }
     }
 
@@ -149,19 +240,62 @@ impl Budget {
     }
 
     /// Waits, in turn, until the gate is open, the adaptive spacing has passed and the limiter
-    /// grants one request; returns when the request went.
+    /// grants one request (or, shared through Redis, the fleet's slot has come); returns when
+    /// the request went.
     pub(crate) async fn acquire(&self) -> Instant {
+        // Holding the turn while asleep until a fleet's slot keeps one slot a process at most:
+        // the fleet takes turns process by process, however many streams each runs.
         let _turn = self.queue.lock().await;
         loop {
             if let Some(until) = self.paused_until() {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            if let Some(next) = self.next_slot() {
-                if next > Instant::now() {
-                    // Woken, the rate may have been cut meanwhile: look again.
-                    tokio::time::sleep_until(next).await;
-                    continue;
+            #[cfg(feature = "redis")]
+            if let Some(fleet) = self.fleet.as_ref().filter(|f| f.worth_asking()) {
+                if let Some(slot) = fleet.reserve(self.interval()).await {
+                    if let Some(curve) = slot.curve {
+                        self.adopt(curve);
+                    }
+                    tokio::time::sleep_until(slot.at).await;
+                    if self.paused_until().is_some() {
+                        // A 429 came while this slot waited: it is given up, not used.
+                        continue;
+                    }
+                    let now = Instant::now();
+                    self.granted.fetch_max(slot.seq, Ordering::Relaxed);
+                    self.granted_at(now, slot.seq);
+                    return now;
+                }
+            }
+            #[cfg(feature = "redis")]
+            if let Some(fleet) = self.fleet.as_ref().filter(|f| !f.joined()) {
+                if let Some(at) = fleet.slot_apart(self.interval()) {
+                    tokio::time::sleep_until(at).await;
+                    if self.paused_until().is_some() {
+                        continue;
+                    }
+                    let now = Instant::now();
+                    fleet.sent_apart(now);
+                    // Apart from its fleet, a process numbers its grants as its share of the
+                    // fleet's, so that the pace it measures is still the fleet's.
+                    let share = u64::from(fleet.members());
+                    let seq = self
+                        .granted
+                        .fetch_add(share, Ordering::Relaxed)
+                        .saturating_add(share);
+                    self.granted_at(now, seq);
+                    return now;
+                }
+            }
+            if self.interval() > self.interval {
+                let next = *lock(&self.next_slot);
+                if let Some(next) = next {
+                    if next > Instant::now() {
+                        // Woken, the rate may have been cut meanwhile: look again.
+                        tokio::time::sleep_until(next).await;
+                        continue;
+                    }
                 }
             }
             self.limiter.until_ready().await;
@@ -169,33 +303,39 @@ impl Budget {
             // grant is spent, but sending now would be the very burst the gate exists to stop.
             if self.paused_until().is_none() {
                 let now = Instant::now();
-                if let Some(a) = &self.adaptive {
-                    let change = {
-                        let mut a = lock(a);
-                        let mut slot = lock(&self.next_slot);
-                        // A grant late by no more than the slack counts from its slot.
-                        let from = match *slot {
-                            Some(s) if s + self.slack >= now => s,
-                            _ => now,
-                        };
-                        *slot = from.checked_add(a.interval(now));
-                        a.granted(now)
+                {
+                    let mut slot = lock(&self.next_slot);
+                    // A grant late by no more than the slack counts from its slot.
+                    let from = match *slot {
+                        Some(s) if s + self.slack >= now => s,
+                        _ => now,
                     };
-                    tell(change);
+                    *slot = from.checked_add(self.interval());
                 }
+                let seq = self
+                    .granted
+                    .fetch_add(1, Ordering::Relaxed)
+                    .saturating_add(1);
+                self.granted_at(now, seq);
                 return now;
             }
         }
     }
 
-    /// When the adaptive rate lets the next request go.
-    fn next_slot(&self) -> Option<Instant> {
-        let adaptive = self.adaptive.as_ref()?;
-        // At the configured rate governor alone keeps the spacing, as without adaptation.
-        if lock(adaptive).interval(Instant::now()) <= self.interval {
-            return None;
+    fn granted_at(&self, now: Instant, seq: u64) {
+        if let Some(a) = &self.adaptive {
+            let change = lock(a).granted_as(now, seq);
+            tell(change);
         }
-        *lock(&self.next_slot)
+    }
+
+    /// Takes the fleet's curve.
+    #[cfg(feature = "redis")]
+    fn adopt(&self, curve: Option<crate::fleet::Curve>) {
+        if let Some(a) = &self.adaptive {
+            let change = lock(a).adopt(curve, Instant::now());
+            tell(change);
+        }
     }
 
     /// A request that went at `sent_at` was answered, not 429: what the server said of its
@@ -215,36 +355,64 @@ impl Budget {
     }
 
     /// A request that went at `sent_at` was answered 429, the server asking for a wait in its
-    /// `signals` where it said. Holds every request back as long as the server asked (at most the
-    /// longest pause), or as the adaptive budget judges (see [`crate::adaptive`]); returns the
-    /// wait asked for, which the page's retry policy weighs: a server's wait longer than the
-    /// policy allows ends the page at once.
-    pub(crate) fn rate_limited(&self, sent_at: Instant, signals: &Signals) -> Duration {
+    /// `signals` where it said. Holds every request back (of the fleet, where shared) as long as
+    /// the server asked, or as the adaptive budget judges (see [`crate::adaptive`]), at most
+    /// `longest_pause`, the retry policy's total wait; returns the wait asked for, which the
+    /// page's retry policy weighs: a server's wait longer than the policy allows ends the page
+    /// at once.
+    pub(crate) async fn rate_limited(
+        &self,
+        sent_at: Instant,
+        signals: &Signals,
+        longest_pause: Duration,
+    ) -> Duration {
         let Some(a) = &self.adaptive else {
             return Duration::ZERO;
         };
         let now = Instant::now();
-        let (own, changes) = {
+        let (own, changes, cut) = {
             let mut a = lock(a);
             let header = a.announced(signals.limit, &signals.policies, signals.reset, now);
-            let (pause, cut) = a.limited(sent_at, now);
+            let before = a.curve();
+            let (pause, change) = a.limited(sent_at, now);
+            let cut = a
+                .curve()
+                .filter(|c| Some(*c) != before)
+                .map(|(_, from, level)| (from, level));
             // The budget's own judgement, unlike the server's word, never ends a page's
             // retries by itself: it leaves room for a retry within the policy's total wait.
-            (pause.min(self.longest_pause / 2), [header, cut])
+            (pause.min(longest_pause / 2), [header, change], cut)
         };
         changes.into_iter().for_each(tell);
         let wait = signals.wait().map_or(own, |w| w.max(own));
-        self.pause_for(wait);
+        self.hold(wait, longest_pause, cut).await;
         wait
     }
 
-    /// Holds every request of the client back for `wait`, at most the longest pause, or longer
-    /// if already paused longer.
-    pub(crate) fn pause_for(&self, wait: Duration) {
-        let until = Instant::now() + wait.min(self.longest_pause).min(FAR_FUTURE);
-        let mut paused = lock(&self.paused_until);
-        if paused.is_none_or(|p| p < until) {
-            *paused = Some(until);
+    /// Holds every request of the client (and of the fleet, where shared) back for `wait`, at
+    /// most `longest_pause`, or longer if already paused longer.
+    pub(crate) async fn pause_for(&self, wait: Duration, longest_pause: Duration) {
+        self.hold(wait, longest_pause, None).await;
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(clippy::unused_async, unused_variables))]
+    async fn hold(&self, wait: Duration, longest_pause: Duration, cut: Option<(f64, f64)>) {
+        let wait = wait.min(longest_pause).min(FAR_FUTURE);
+        let until = Instant::now() + wait;
+        {
+            let mut paused = lock(&self.paused_until);
+            if paused.is_none_or(|p| p < until) {
+                *paused = Some(until);
+            }
+        }
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet.as_ref().filter(|f| f.worth_asking()) {
+            if wait.is_zero() && cut.is_none() {
+                return;
+            }
+            if let Some(curve) = fleet.limited(wait, cut).await.flatten() {
+                self.adopt(Some(curve));
+            }
         }
     }
 
@@ -297,6 +465,16 @@ mod tests {
 
     const MINUTE: Duration = Duration::from_secs(60);
 
+    fn budget(requests_per_minute: u32, margin: f64) -> Result<Budget, Error> {
+        let settings = Settings {
+            requests_per_minute,
+            margin,
+            adaptive_window: None,
+            redis_url: None,
+        };
+        Budget::new("key", "http://127.0.0.1:9/v1", settings)
+    }
+
     #[test]
     fn the_interval_is_the_limit_stretched_by_the_margin() {
         assert_eq!(Budget::interval_for(120, 0.0), Duration::from_millis(500));
@@ -306,15 +484,15 @@ mod tests {
 
     #[test]
     fn zero_rate_and_silly_margins_are_refused() {
-        assert!(Budget::new(0, 0.02, MINUTE, None).is_err());
-        assert!(Budget::new(120, -0.1, MINUTE, None).is_err());
-        assert!(Budget::new(120, 0.9, MINUTE, None).is_err());
-        assert!(Budget::new(120, f64::NAN, MINUTE, None).is_err());
+        assert!(budget(0, 0.02).is_err());
+        assert!(budget(120, -0.1).is_err());
+        assert!(budget(120, 0.9).is_err());
+        assert!(budget(120, f64::NAN).is_err());
     }
 
     #[tokio::test]
     async fn grants_are_spaced_by_the_interval_with_no_burst() {
-        let budget = Budget::new(6_000, 0.0, MINUTE, None).unwrap(); // one per 10 ms
+        let budget = budget(6_000, 0.0).unwrap(); // one per 10 ms
         let start = std::time::Instant::now();
         for _ in 0..11 {
             budget.acquire().await;
@@ -328,10 +506,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_pause_holds_back_the_next_grant() {
-        let budget = Budget::new(60_000, 0.0, MINUTE, None).unwrap();
+        let budget = budget(60_000, 0.0).unwrap();
         budget.acquire().await;
-        budget.pause_for(Duration::from_millis(80));
-        budget.pause_for(Duration::from_millis(10)); // a shorter pause does not shorten it
+        budget.pause_for(Duration::from_millis(80), MINUTE).await;
+        budget.pause_for(Duration::from_millis(10), MINUTE).await; // a shorter pause does not shorten it
         let start = std::time::Instant::now();
         budget.acquire().await;
         assert!(
@@ -343,8 +521,10 @@ mod tests {
 
     #[tokio::test]
     async fn no_pause_outlasts_the_longest_pause_however_long_the_wait() {
-        let budget = Budget::new(60_000, 0.0, Duration::from_millis(60), None).unwrap();
-        budget.pause_for(Duration::MAX);
+        let budget = budget(60_000, 0.0).unwrap();
+        budget
+            .pause_for(Duration::MAX, Duration::from_millis(60))
+            .await;
         let start = std::time::Instant::now();
         budget.acquire().await;
         let took = start.elapsed();
@@ -355,11 +535,43 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_wait_no_instant_can_hold_pauses_without_overflow() {
-        let budget = Budget::new(120, 0.0, Duration::MAX, None).unwrap();
-        budget.pause_for(Duration::MAX);
+    #[tokio::test]
+    async fn a_wait_no_instant_can_hold_pauses_without_overflow() {
+        let budget = budget(120, 0.0).unwrap();
+        budget.pause_for(Duration::MAX, Duration::MAX).await;
         let until = budget.paused_until().expect("paused");
         assert!(until > Instant::now() + FAR_FUTURE - MINUTE);
+    }
+
+    fn settings(requests_per_minute: u32) -> Settings {
+        Settings {
+            requests_per_minute,
+            margin: 0.02,
+            adaptive_window: Some(MINUTE),
+            redis_url: None,
+        }
+    }
+
+    #[test]
+    fn clients_of_one_account_share_one_budget_that_goes_with_the_last() {
+        let url = "http://127.0.0.1:9/registry-test";
+        let first = Budget::for_account("key-a", url, settings(120)).unwrap();
+        let again = Budget::for_account("key-a", url, settings(120)).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        // Other settings join the first budget (with a warning): the limit is the account's.
+        let other = Budget::for_account("key-a", url, settings(600)).unwrap();
+        assert!(Arc::ptr_eq(&first, &other));
+        let other_key = Budget::for_account("key-b", url, settings(120)).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other_key));
+        let other_url = Budget::for_account("key-a", "http://127.0.0.1:9/elsewhere", settings(120));
+        assert!(!Arc::ptr_eq(&first, &other_url.unwrap()));
+        let weak = Arc::downgrade(&first);
+        drop((first, again, other));
+        assert!(
+            weak.upgrade().is_none(),
+            "the registry kept the budget alive"
+        );
+        let fresh = Budget::for_account("key-a", url, settings(600)).unwrap();
+        assert_eq!(fresh.settings.requests_per_minute, 600);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use reqwest::Url;
 
-use crate::budget::{Budget, DEFAULT_MARGIN};
+use crate::budget::{Budget, Settings, DEFAULT_MARGIN};
 use crate::client::{Client, Inner, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
@@ -45,6 +45,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     timeout: Duration,
     allow_insecure_http: bool,
+    redis_url: Option<String>,
 }
 
 /// HelpCrunch counts its limit per minute.
@@ -62,6 +63,8 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            // The URL may carry a password.
+            .field("shared_budget", &self.redis_url.as_ref().map(|_| "<redis>"))
             .finish()
     }
 }
@@ -90,6 +93,7 @@ impl ClientBuilder {
             retry: RetryPolicy::new(),
             timeout: Duration::from_secs(30),
             allow_insecure_http: false,
+            redis_url: None,
         }
     }
 
@@ -200,6 +204,31 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares the rate budget with every process on this key and base URL through the Redis at
+    /// `url` (`redis://host:port/db`, or `rediss://` for TLS; feature `redis`). Without it,
+    /// clients of one process on the same key and base URL share one budget anyway; with it,
+    /// so do workers, cron jobs and replicas on any machine that reaches the Redis.
+    ///
+    /// Requests then take turns at one GCRA schedule kept on Redis's clock; a 429 seen by any
+    /// process pauses them all, and the adaptive rate is the fleet's. If Redis stops
+    /// answering, each process warns once, keeps a local budget at its share (the rate divided
+    /// by the processes last seen) and rejoins when Redis answers again: never a stampede,
+    /// never a hang. A URL that cannot be read is an error from [`build`](Self::build); one
+    /// whose server is down is not.
+    ///
+    /// ```
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .shared_budget("redis://127.0.0.1:6379/")
+    ///     .build();
+    /// # #[cfg(feature = "redis")]
+    /// assert!(client.is_ok());
+    /// ```
+    pub fn shared_budget(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+
     /// When to retry and how long to wait.
     ///
     /// ```
@@ -275,11 +304,15 @@ impl ClientBuilder {
                 self.rate_window
             )));
         }
-        let budget = Budget::new(
-            self.requests_per_minute,
-            self.rate_margin,
-            self.retry.max_total_wait(),
-            self.adaptive.then_some(self.rate_window),
+        let budget = Budget::for_account(
+            key.trim(),
+            &base_url,
+            Settings {
+                requests_per_minute: self.requests_per_minute,
+                margin: self.rate_margin,
+                adaptive_window: self.adaptive.then_some(self.rate_window),
+                redis_url: self.redis_url.clone(),
+            },
         )?;
         if self.timeout.is_zero() {
             return Err(Error::InvalidInput(

@@ -53,7 +53,7 @@ pub(crate) struct Inner {
     pub(crate) base_url: String,
     /// `Bearer <key>`, marked sensitive so that no `Debug` shows it.
     pub(crate) auth: HeaderValue,
-    pub(crate) budget: Budget,
+    pub(crate) budget: Arc<Budget>,
     pub(crate) retry: RetryPolicy,
     pub(crate) counters: Counters,
 }
@@ -132,6 +132,12 @@ impl Client {
         self.inner.budget.interval()
     }
 
+    /// The longest a 429 holds the budget back for: the retry policy's total wait. A server may
+    /// ask for any wait, but the client holds back no longer than a page would retry.
+    fn longest_pause(&self) -> Duration {
+        self.inner.retry.max_total_wait()
+    }
+
     /// Fetches one window of `path`, under the budget and the retry policy.
     pub(crate) async fn fetch_page<T: DeserializeOwned>(
         &self,
@@ -180,7 +186,9 @@ impl Client {
             if rate_limited {
                 self.inner.counters.rate_limited();
                 let budget = &self.inner.budget;
-                let held = budget.rate_limited(sent_at, &failure.signals);
+                let held = budget
+                    .rate_limited(sent_at, &failure.signals, self.longest_pause())
+                    .await;
                 if budget.is_adaptive() {
                     // The budget holds everyone back as long as the server asked, or as it
                     // judged; the page waits that long, on the schedule's clock.
@@ -197,7 +205,10 @@ impl Client {
                     if rate_limited {
                         // Everyone waits, not just this page: one 429 must not become a burst
                         // of them.
-                        self.inner.budget.pause_for(delay);
+                        self.inner
+                            .budget
+                            .pause_for(delay, self.longest_pause())
+                            .await;
                     } else {
                         tokio::time::sleep(delay).await;
                     }
@@ -206,7 +217,10 @@ impl Client {
                     if rate_limited {
                         // This page is over, but the account is still over its limit: the
                         // other streams must not run into the same 429.
-                        self.inner.budget.pause_for(hold);
+                        self.inner
+                            .budget
+                            .pause_for(hold, self.longest_pause())
+                            .await;
                     }
                     return Err(Error::RetriesExhausted {
                         attempts: schedule.attempts(),
@@ -294,7 +308,10 @@ impl Client {
         if (200..300).contains(&status) {
             if let Some(wait) = signals.wait().filter(|_| signals.exhausted()) {
                 // The budget holds back no longer than the retry policy's total wait.
-                self.inner.budget.pause_for(wait);
+                self.inner
+                    .budget
+                    .pause_for(wait, self.longest_pause())
+                    .await;
             }
             return envelope::decode(&body.bytes, window.offset, window.limit).map_err(|e| {
                 let (retryable, error) = e.into_error(request.path.clone(), window.offset);

@@ -69,8 +69,10 @@
 //!
 //! # The rate budget
 //!
-//! Every request of a [`Client`] and its clones, across every endpoint, draws from one governor
-//! GCRA limiter with a burst of one and a 2 % margin, so the account stays under its limit
+//! Every request of a [`Client`], its clones and every other `Client` of the process on the same
+//! key and base URL, across every endpoint, draws from one governor GCRA limiter with a burst of
+//! one and a 2 % margin (with [`ClientBuilder::shared_budget`], one GCRA schedule in Redis for
+//! every process on the key), so the account stays under its limit
 //! whether the server counts in fixed minutes, a sliding minute, or a leaky bucket that rejects
 //! anything early. A 429 closes a gate for the whole client until the wait is over.
 //!
@@ -97,6 +99,8 @@
 //! - `simulator`: [`simulator::Simulator`], a fake HelpCrunch over loopback HTTP for tests.
 //! - `raw_value`: records as raw JSON, `Box<serde_json::value::RawValue>`, with their sort keys
 //!   read where the order moves.
+//! - `redis`: [`ClientBuilder::shared_budget`], one budget for every process on a key through
+//!   Redis, its 429 pauses and adaptive rate fleet-wide, and a safe share when Redis is down.
 //! - `cli`: the `helpcrunch-export` binary, which streams any collection into a JSON Lines file
 //!   with a progress bar and resumes after a crash (`cargo install helpcrunch-pager --features
 //!   cli`). The library's default build pulls in neither clap nor indicatif.
@@ -111,6 +115,8 @@ mod client;
 mod endpoints;
 mod envelope;
 mod error;
+#[cfg(feature = "redis")]
+mod fleet;
 mod models;
 mod paginator;
 mod request;

@@ -34,6 +34,13 @@ pub struct ClientStats {
     /// How many times the adaptive rate has changed: each cut after a 429, each change of the
     /// ceiling, and each step of 5 % of the ceiling on the way back up.
     pub rate_changes: u64,
+    /// Where the budget is shared through Redis
+    /// ([`ClientBuilder::shared_budget`](crate::ClientBuilder::shared_budget)): the processes
+    /// last seen sharing it, this one included. 0 where it is not.
+    pub sharing_processes: u32,
+    /// Whether the Redis sharing the budget answered its last call. While it does not, each
+    /// process keeps a local budget at its share: the rate over `sharing_processes`.
+    pub redis_connected: bool,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +71,8 @@ impl Counters {
             rate_per_minute: rate.per_minute,
             ceiling_per_minute: rate.ceiling_per_minute,
             rate_changes: rate.changes,
+            sharing_processes: rate.processes,
+            redis_connected: rate.redis_connected,
         }
     }
 }

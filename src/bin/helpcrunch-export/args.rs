@@ -59,6 +59,17 @@ pub(crate) struct Args {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     rate_window: u64,
 
+    /// Share the rate budget with every other export, worker or replica on the same key through
+    /// this Redis (redis://host:port/db). If Redis stops answering, each export keeps its share
+    /// of the rate until it answers again.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "HELPCRUNCH_REDIS_URL",
+        hide_env_values = true
+    )]
+    redis_url: Option<String>,
+
     /// Records per request, 1 to 100.
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -121,6 +132,16 @@ impl std::fmt::Debug for Source {
     }
 }
 
+/// A value that may carry a secret: its `Debug` shows none of it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Redacted(pub(crate) String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// A checked command line.
 #[derive(Debug)]
 pub(crate) struct Job {
@@ -129,6 +150,8 @@ pub(crate) struct Job {
     pub(crate) requests_per_minute: u32,
     pub(crate) adaptive: bool,
     pub(crate) rate_window: Duration,
+    /// The Redis sharing the budget; may carry a password, so never shown.
+    pub(crate) redis_url: Option<Redacted>,
     pub(crate) page_size: u32,
     pub(crate) concurrency: usize,
     pub(crate) output: Option<PathBuf>,
@@ -181,6 +204,10 @@ impl Args {
             requests_per_minute: self.requests_per_minute,
             adaptive: !self.fixed_rate,
             rate_window: Duration::from_secs(self.rate_window),
+            redis_url: self
+                .redis_url
+                .filter(|u| !u.trim().is_empty())
+                .map(Redacted),
             page_size: self.page_size,
             concurrency: self.concurrency as usize,
             output: self.output,

@@ -115,16 +115,18 @@ fn connect(job: &Job) -> Result<(Client, Option<Simulator>), Failure> {
             )
         }
     };
-    let client = Client::builder()
+    let mut builder = Client::builder()
         .api_key(api_key)
         .base_url(base_url)
         .requests_per_minute(job.requests_per_minute)
         .adaptive(job.adaptive)
         .rate_window(job.rate_window)
         // No attempt cap: --retry-for alone says how long a page keeps trying.
-        .retry_policy(RetryPolicy::new().with_max_total_wait(job.retry_for))
-        .build()
-        .map_err(|e| Failure::usage(e.to_string()))?;
+        .retry_policy(RetryPolicy::new().with_max_total_wait(job.retry_for));
+    if let Some(url) = &job.redis_url {
+        builder = builder.shared_budget(url.0.clone());
+    }
+    let client = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
     Ok((client, account))
 }
 

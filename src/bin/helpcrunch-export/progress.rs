@@ -38,9 +38,10 @@ impl Progress {
         bar.set_length(total.max(done));
         bar.set_position(done);
         bar.set_message(format!(
-            "{:.0} req/min (budget {:.0}/min), {} 429s, {} retries",
+            "{:.0} req/min (budget {:.0}/min{}), {} 429s, {} retries",
             per_minute(stats.requests, self.started.elapsed()),
             stats.rate_per_minute,
+            sharing(&stats),
             stats.rate_limited,
             stats.retries
         ));
@@ -96,6 +97,17 @@ impl Progress {
                 stats.rate_per_minute, stats.ceiling_per_minute, stats.rate_changes
             ));
         }
+        match (stats.sharing_processes, stats.redis_connected) {
+            (0, _) => {}
+            (n, true) => line.push_str(&format!(
+                "; the budget was shared through Redis by {n} process{}",
+                if n == 1 { "" } else { "es" }
+            )),
+            (n, false) => line.push_str(&format!(
+                "; the budget was shared through Redis, which did not answer at the end: this \
+                 export kept 1/{n} of the rate"
+            )),
+        }
         if scan.shifts_detected > 0 || scan.duplicates_dropped > 0 {
             line.push_str(&format!(
                 "; records moved during the export: {} shifts detected, {} healed, {} \
@@ -119,6 +131,15 @@ impl Progress {
             ));
         }
         line
+    }
+}
+
+/// Who shares the budget: nothing where it is this process's alone.
+fn sharing(stats: &ClientStats) -> String {
+    match (stats.sharing_processes, stats.redis_connected) {
+        (0, _) => String::new(),
+        (n, true) => format!(", shared by {n} process{}", if n == 1 { "" } else { "es" }),
+        (n, false) => format!(", shared: Redis unreachable, keeping 1/{n}"),
     }
 }
 
