@@ -1,0 +1,183 @@
+//! One budget per account: clients of one process share it without being told, and a
+//! `shared_budget` Redis shares it between processes, with a real `redis-server` (see
+//! `support/redis.rs`; without one these tests skip with a notice).
+#![cfg(feature = "redis")]
+
+mod support;
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use helpcrunch_pager::simulator::{RateLimit, Simulator};
+use helpcrunch_pager::{Client, Department};
+use support::redis::RedisServer;
+use support::*;
+
+const RPM: u32 = 1_200;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_built_apart_in_one_process_share_one_budget() {
+    // A fixed window of the tests' scaled minute: 20 a second.
+    let sim = Simulator::builder()
+        .departments(3_000)
+        .agents(3_000)
+        .rate_limit(RateLimit::fixed_window(20, Duration::from_secs(1)))
+        .start()
+        .unwrap();
+    let a = client_for(&sim, RPM);
+    let b = client_for(&sim, RPM);
+    let (da, db) = bounded("two clients' scans", async {
+        tokio::join!(
+            a.departments().try_collect::<Vec<Department>>(),
+            b.paginate::<serde_json::Value>("agents")
+                .try_collect::<Vec<_>>(),
+        )
+    })
+    .await;
+    let ids: Vec<u64> = da.unwrap().iter().map(|d| d.id).collect();
+    assert_each_once_in_order(&ids, 3_000);
+    assert_eq!(db.unwrap().len(), 3_000);
+    let stats = sim.stats();
+    let log = sim.requests();
+    let rate = observed_rate(&log);
+    eprintln!(
+        "two clients: {} requests, {} 429s, {rate:.0}/min together",
+        stats.requests, stats.rate_limited
+    );
+    // Apart, each would go at the full rate: twice the limit, and 429s by the dozen.
+    assert!(
+        rate <= f64::from(RPM) * 1.01,
+        "together at {rate:.0}/min, over the {RPM}/min limit: two budgets"
+    );
+    assert!(
+        stats.rate_limited * 200 <= stats.requests,
+        "{} of {} requests were 429 (over 0.5 %)",
+        stats.rate_limited,
+        stats.requests
+    );
+    assert_eq!(a.stats().rate_changes, b.stats().rate_changes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_budget_keeps_its_state_in_redis_under_a_hash_of_the_key() {
+    let Some(redis) = RedisServer::start("a_shared_budget_keeps_its_state_in_redis") else {
+        return;
+    };
+    let sim = Simulator::builder()
+        .api_key("hc-secret-key-42")
+        .departments(1_000)
+        .start()
+        .unwrap();
+    let client = builder_for(&sim, 6_000)
+        .shared_budget(redis.url())
+        .build()
+        .unwrap();
+    let got = ids("a shared scan", client.departments(), |d: &Department| d.id)
+        .await
+        .unwrap();
+    assert_each_once_in_order(&got, 1_000);
+    let stats = client.stats();
+    assert_eq!((stats.sharing_processes, stats.redis_connected), (1, true));
+    let keys = redis.keys();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    for key in &keys {
+        assert!(key.starts_with("helpcrunch-pager:v1:{"), "{key}");
+        assert!(!key.contains("secret"), "{key} names the API key");
+    }
+    // One Redis Cluster slot for both: the same hashtag.
+    let tag = |k: &str| k.split(['{', '}']).nth(1).unwrap().to_owned();
+    assert_eq!(tag(&keys[0]), tag(&keys[1]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_redis_to_reach_the_scan_goes_on_alone_and_says_so() {
+    // A port nobody listens on: refused at once. No redis-server needed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim = Simulator::builder().departments(500).start().unwrap();
+    let client = builder_for(&sim, 6_000)
+        .shared_budget(format!("redis://127.0.0.1:{port}/"))
+        .build()
+        .unwrap();
+    let got = ids(
+        "a scan without Redis",
+        client.departments(),
+        |d: &Department| d.id,
+    )
+    .await
+    .unwrap();
+    assert_each_once_in_order(&got, 500);
+    let stats = client.stats();
+    assert!(!stats.redis_connected);
+    assert_eq!(stats.sharing_processes, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_mid_scan_then_restarted_is_rejoined() {
+    let Some(mut redis) = RedisServer::start("redis_killed_mid_scan_then_restarted") else {
+        return;
+    };
+    let sim = Simulator::builder()
+        .departments(8_000)
+        .rate_limit(RateLimit::sliding_window(20, Duration::from_secs(1)))
+        .start()
+        .unwrap();
+    let client = builder_for(&sim, RPM)
+        .shared_budget(redis.url())
+        .build()
+        .unwrap();
+    let scan = tokio::spawn({
+        let client = client.clone();
+        async move {
+            ids(
+                "a scan across a Redis restart",
+                client.departments(),
+                |d: &Department| d.id,
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(client.stats().redis_connected);
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(
+        !client.stats().redis_connected,
+        "Redis is dead, yet connected"
+    );
+    // Restarted empty: no keys, no scripts (the next EVALSHA is answered NOSCRIPT).
+    redis.restart();
+    // It asks Redis again once a second: within two, it is back.
+    let back = std::time::Instant::now();
+    while !client.stats().redis_connected || redis.keys().is_empty() {
+        assert!(
+            back.elapsed() < Duration::from_secs(2),
+            "not back in the restarted Redis after 2 s"
+        );
+        assert!(!scan.is_finished(), "the scan ended before Redis came back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = scan.await.unwrap().unwrap();
+    assert_each_once_in_order(&got, 8_000);
+    let stats = sim.stats();
+    assert!(
+        stats.rate_limited * 20 <= stats.requests,
+        "{} of {} requests were 429 (over 5 %)",
+        stats.rate_limited,
+        stats.requests
+    );
+}
+
+#[test]
+fn a_client_built_outside_a_runtime_with_a_shared_budget_is_fine() {
+    let client = Client::builder()
+        .api_key("k")
+        .shared_budget("redis://127.0.0.1:1/")
+        .build()
+        .unwrap();
+    let shown = format!("{client:?}");
+    assert!(!shown.contains("127.0.0.1:1"), "{shown}");
+}

@@ -1,0 +1,112 @@
+//! A real `redis-server` for the tests of the shared budget, started on a free port from
+//! `PATH`. Without one the tests skip with a notice, unless `HELPCRUNCH_REQUIRE_REDIS=1` (which
+//! `.ci/run` sets after installing it) makes its absence a failure.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// A fresh server, or `None` (with a notice) where there is none to start and none is
+    /// required.
+    pub fn start(test: &str) -> Option<Self> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            if std::env::var_os("HELPCRUNCH_REQUIRE_REDIS").is_some_and(|v| v == "1") {
+                panic!("HELPCRUNCH_REQUIRE_REDIS=1 but there is no redis-server on PATH");
+            }
+            eprintln!(
+                "NOTICE: {test} skipped: no redis-server on PATH (install it, e.g. \
+                 `apt-get install redis-server`, or run .ci/run, which does)"
+            );
+            return None;
+        }
+        let port = free_port();
+        let mut server = Self { port, child: None };
+        server.restart();
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server at once, as a crash would: nothing is saved.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, empty (a restart flushes its scripts too).
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen in 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Runs `redis-cli`-free commands over a raw connection: the keys the budget wrote.
+    pub fn keys(&self) -> Vec<String> {
+        use std::io::{BufRead, BufReader, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .write_all(b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let n: usize = line.trim_start_matches('*').trim().parse().unwrap();
+        (0..n)
+            .map(|_| {
+                line.clear();
+                reader.read_line(&mut line).unwrap(); // $len
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                line.trim_end().to_owned()
+            })
+            .collect()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
