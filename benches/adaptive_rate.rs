@@ -196,7 +196,10 @@ async fn steady_consumer(
     accepted
 }
 
-/// 3: two clients built separately, each told the full rate.
+/// 3: two clients built separately, each told the full rate: one process, so one budget (the
+/// registry of `Budget::for_account`). Until issue 11 each had its own, and the adaptive rate
+/// had to share the limit out between them; processes that share nothing are measured by
+/// `benches/fleet.rs` with Redis killed.
 fn two_clients(rt: &tokio::runtime::Runtime) -> bool {
     println!("\n## 3. Two clients built separately, each configured at the full {RPM}/min, each reading {RECORDS} records\n");
     println!("| server algorithm | both complete, every record once | requests | 429s | 429 share | elapsed | accepted together / limit | rates settled at |");
@@ -220,7 +223,7 @@ fn two_clients(rt: &tokio::runtime::Runtime) -> bool {
             a.stats.rate_per_minute,
             b.stats.rate_per_minute
         );
-        ok &= a.once && b.once && share >= 0.85 && limited_share <= 0.03;
+        ok &= a.once && b.once && share >= 0.95 && limited_share <= 0.005;
     }
     ok
 }

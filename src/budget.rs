@@ -104,9 +104,13 @@ impl Budget {
     ) -> Result<Arc<Self>, Error> {
         static REGISTRY: OnceLock<Mutex<HashMap<u64, Weak<Budget>>>> = OnceLock::new();
         static HASHER: OnceLock<RandomState> = OnceLock::new();
+        // One account however its URL is written (`HTTP://…`, a default port): the URL as
+        // parsed, where it parses.
+        let url = reqwest::Url::parse(base_url).map_or_else(|_| base_url.to_owned(), String::from);
+        let url = url.trim_end_matches('/');
         let account = HASHER
             .get_or_init(RandomState::new)
-            .hash_one((api_key, base_url));
+            .hash_one((api_key, url));
         let mut registry = lock(REGISTRY.get_or_init(Default::default));
         if let Some(budget) = registry.get(&account).and_then(Weak::upgrade) {
             if budget.settings != settings {
@@ -117,7 +121,7 @@ impl Budget {
             }
             return Ok(budget);
         }
-        let budget = Arc::new(Self::new(api_key, base_url, settings)?);
+        let budget = Arc::new(Self::new(api_key, url, settings)?);
         registry.retain(|_, b| b.strong_count() > 0);
         registry.insert(account, Arc::downgrade(&budget));
         Ok(budget)
@@ -565,8 +569,12 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &other_key));
         let other_url = Budget::for_account("key-a", "http://127.0.0.1:9/elsewhere", settings(120));
         assert!(!Arc::ptr_eq(&first, &other_url.unwrap()));
+        let written_otherwise =
+            Budget::for_account("key-a", "HTTP://127.0.0.1:9/registry-test/", settings(120))
+                .unwrap();
+        assert!(Arc::ptr_eq(&first, &written_otherwise));
         let weak = Arc::downgrade(&first);
-        drop((first, again, other));
+        drop((first, again, other, written_otherwise));
         assert!(
             weak.upgrade().is_none(),
             "the registry kept the budget alive"
