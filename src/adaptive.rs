@@ -445,8 +445,14 @@ impl Adaptive {
             from,
             level,
         });
-        let cut = curve.is_some_and(|c| self.curve.is_none_or(|mine| mine.cut_at != c.cut_at));
+        // This process's own cut comes back stamped with Redis's time: the same cut.
+        let same = |a: &Curve, b: &Curve| a.from == b.from && a.level == b.level;
+        let cut = curve.is_some_and(|c| self.curve.is_none_or(|mine| !same(&mine, &c)));
+        let moved = cut || curve.is_none() != self.curve.is_none();
         self.curve = curve;
+        if !moved {
+            return None;
+        }
         if cut {
             // The fleet's cut is this process's too: later 429s for requests sent before it
             // are no news, and a lone one is no longer a suspect.
@@ -754,5 +760,35 @@ mod tests {
         ];
         a.announced(None, &policies, None, start);
         assert!((a.ceiling() - 100.0 / 60.0).abs() < 1e-9, "{}", a.ceiling());
+    }
+
+    #[test]
+    fn the_pace_is_the_fleets_when_grants_are_numbered_by_the_fleet() {
+        let mut a = Adaptive::new(20.0, 0.0, W);
+        let start = Instant::now();
+        // One request in three of a fleet going at 18 a second: this process sends 6 a second.
+        for i in 0..8u32 {
+            let t = start + Duration::from_secs_f64(f64::from(i) / 6.0);
+            a.granted_as(t, u64::from(3 * i + 1));
+        }
+        let pace = a.pace(start + Duration::from_secs(2));
+        assert!((pace - 18.0).abs() < 0.01, "{pace}");
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_curve_adopted_from_the_fleet_is_followed_and_told_once() {
+        let mut a = Adaptive::new(20.0, 0.0, W);
+        a.in_fleet();
+        let start = Instant::now();
+        let theirs = Some((start, 10.0, 15.0));
+        let change = a.adopt(theirs, start).expect("a cut is told");
+        assert_eq!(change.reason, Reason::RateLimited);
+        assert!((a.rate(start) - 10.0).abs() < 1e-9);
+        // The same cut again, stamped a little later (Redis's clock): no news.
+        assert_eq!(a.adopt(Some((start + MS, 10.0, 15.0)), start + MS), None);
+        // The fleet's curve ended (Redis restarted): back to the ceiling.
+        a.adopt(None, start + 2 * MS);
+        assert_eq!(a.rate(start + 2 * MS), 20.0);
     }
 }

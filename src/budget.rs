@@ -267,8 +267,12 @@ impl Budget {
                         continue;
                     }
                     let now = Instant::now();
-                    self.granted.fetch_max(slot.seq, Ordering::Relaxed);
-                    self.granted_at(now, slot.seq);
+                    // The fleet's number, or one more than the last where Redis restarted
+                    // and counts from one again (one acquire at a time holds the turn).
+                    let last = self.granted.load(Ordering::Relaxed);
+                    let seq = slot.seq.max(last.saturating_add(1));
+                    self.granted.store(seq, Ordering::Relaxed);
+                    self.granted_at(now, seq);
                     return now;
                 }
             }

@@ -39,6 +39,9 @@ use crate::error::Error;
 const CALL_TIMEOUT: Duration = Duration::from_millis(250);
 /// How often a process without Redis asks again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// After this long without a request, a process's connections may have closed (servers close
+/// idle keep-alive connections after a minute or so).
+const COLD_AFTER: Duration = Duration::from_secs(60);
 
 /// Reserves the next slot. `KEYS`: the budget hash, the members set. `ARGV`: the interval
 /// after this request (µs), this process's id, how long a process counts as a member without
@@ -137,6 +140,8 @@ struct State {
     grid: u64,
     /// When the last request went while Redis did not answer.
     last_apart: Option<Instant>,
+    /// When the last slot was reserved.
+    last_reserved: Option<Instant>,
     /// The version of the fleet's curve this process follows.
     version: u64,
     /// Whether the loss of Redis has been told for this outage.
@@ -177,6 +182,7 @@ impl Fleet {
                 anchor: None,
                 grid: 1,
                 last_apart: None,
+                last_reserved: None,
                 version: 0,
                 warned: false,
             }),
@@ -232,10 +238,23 @@ impl Fleet {
 
     /// Reserves the next slot, `interval` before the one after; `None` when Redis does not
     /// answer.
+    ///
+    /// A process's first request, or its first after an idle minute, opens a connection on
+    /// its way (a TLS handshake, on the real API) and reaches the server later than its slot;
+    /// the next slot, another process's, would then follow it closer than the interval, which
+    /// a strict leaky bucket refuses. So that request takes two intervals.
     pub(crate) async fn reserve(&self, interval: Duration) -> Option<Reservation> {
+        let cold = lock(&self.state)
+            .last_reserved
+            .is_none_or(|at| at.elapsed() > COLD_AFTER);
+        let after = if cold {
+            interval.saturating_mul(2)
+        } else {
+            interval
+        };
         let mut call = self.reserve.key(&self.budget_key);
         call.key(&self.members_key)
-            .arg(micros(interval))
+            .arg(micros(after))
             .arg(&self.member)
             .arg(micros(self.window))
             .arg(self.lifetime_ms());
@@ -250,6 +269,7 @@ impl Fleet {
         state.anchor = Some((asked + (now - asked) / 2, redis_now));
         state.grid = micros(interval).max(1);
         state.last_apart = None;
+        state.last_reserved = Some(now);
         let curve = (state.version != version).then(|| {
             state.version = version;
             curve(now, age, &from, &level)
