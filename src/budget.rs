@@ -250,6 +250,8 @@ impl Budget {
         // Holding the turn while asleep until a fleet's slot keeps one slot a process at most:
         // the fleet takes turns process by process, however many streams each runs.
         let _turn = self.queue.lock().await;
+        #[cfg(feature = "redis")]
+        let mut given_up = false;
         loop {
             if let Some(until) = self.paused_until() {
                 tokio::time::sleep_until(until).await;
@@ -267,6 +269,14 @@ impl Budget {
                         continue;
                     }
                     let now = Instant::now();
+                    // Woken late (a busy machine), this request would reach the server close
+                    // before the next slot's, another process's, and a strict leaky bucket
+                    // would refuse that one: the slot is given up for a later one, once.
+                    let late = (self.slack * 2).max(Duration::from_millis(2));
+                    if now > slot.at + late && !given_up {
+                        given_up = true;
+                        continue;
+                    }
                     // The fleet's number, or one more than the last where Redis restarted
                     // and counts from one again (one acquire at a time holds the turn).
                     let last = self.granted.load(Ordering::Relaxed);
