@@ -167,7 +167,7 @@ impl Client {
         let mut schedule = self.inner.retry.schedule();
         loop {
             let queued = tokio::time::Instant::now();
-            let sent_at = self.inner.budget.acquire().await;
+            let sent_at = self.inner.budget.acquire().await?;
             // Waiting for the budget (behind other streams, or a 429's pause) is not the
             // page's own retrying: it does not count against the policy's total wait.
             schedule.queued_for(queued.elapsed());

@@ -37,25 +37,50 @@ use crate::error::Error;
 
 /// How long a Redis call may take before this process goes on without Redis.
 const CALL_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long the first call on a new connection may take: a TLS handshake and a password first.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often a process without Redis asks again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// After this long without a request, a process's connections may have closed (servers close
 /// idle keep-alive connections after a minute or so).
 const COLD_AFTER: Duration = Duration::from_secs(60);
 
-/// Reserves the next slot. `KEYS`: the budget hash, the members set. `ARGV`: the interval
-/// after this request (µs), this process's id, how long a process counts as a member without
-/// a request (µs), the keys' lifetime (ms). Returns the wait until the slot (µs), the slot's
-/// number, the members, this process's rank among them (by id), Redis's time (µs), the curve's
-/// version, its age (µs, -1 for none), `from`, `level`.
+/// Reserves the next slot. `KEYS`: the budget hash, the members set. `ARGV`:
+/// 1. the interval after this request (µs);
+/// 2. this process's id;
+/// 3. how long a process counts as a member without a request (µs);
+/// 4. the keys' lifetime (ms);
+/// 5. how long from now the slot may come no sooner (µs): this process's own last request,
+///    sent while Redis was away;
+/// 6. an epoch for a budget that has none;
+/// 7. how long the fleet keeps its schedule apart after this process comes back (µs, 0 when it
+///    was not away): the moment the fleet takes turns in Redis again, `calm`, rounded up to
+///    the grid, is set if it has passed;
+/// 8. the grid (µs);
+/// 9. '1' to reserve nothing, only to learn.
+///
+/// Returns the wait until the slot (µs), the slot's number (0 for none), the members, this
+/// process's rank among them (by id), Redis's time (µs), the curve's version, its age (µs, -1
+/// for none), `from`, `level`, the budget's epoch, and `calm` from now (µs).
 const RESERVE: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local b = redis.call('HMGET', KEYS[1], 'tat', 'version', 'cut_at', 'from', 'level')
-local slot = math.max(now, tonumber(b[1]) or 0)
-redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', slot + tonumber(ARGV[1])))
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
+local b = redis.call('HMGET', KEYS[1], 'tat', 'version', 'cut_at', 'from', 'level', 'epoch', 'calm')
+local calm = tonumber(b[7]) or 0
+local away = tonumber(ARGV[7])
+if away > 0 and calm <= now then
+  local grid = tonumber(ARGV[8])
+  calm = math.ceil((now + away) / grid) * grid
+  redis.call('HSET', KEYS[1], 'calm', string.format('%.0f', calm))
+end
+local slot = math.max(now, tonumber(b[1]) or 0, now + tonumber(ARGV[5]), calm)
+local seq = 0
+if ARGV[9] ~= '1' then
+  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', slot + tonumber(ARGV[1])))
+  seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+end
 redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%.0f', now - tonumber(ARGV[3])))
 local all = redis.call('ZRANGE', KEYS[2], 0, -1)
@@ -68,17 +93,20 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 local age = -1
 if b[3] then age = now - tonumber(b[3]) end
-return {slot - now, seq, #all, rank, now, tonumber(b[2]) or 0, age, b[4] or '', b[5] or ''}
+return {slot - now, seq, #all, rank, now, tonumber(b[2]) or 0, age, b[4] or '', b[5] or '', b[6],
+  calm - now}
 ";
 
 /// A 429: holds every slot back until the pause is over, and cuts the fleet's curve if nobody
 /// has since this process last saw it. `ARGV`: the pause (µs), the curve's version this
-/// process knows, the cut's `from` and `level` ('' for no cut), the keys' lifetime (ms).
-/// Returns the curve as `RESERVE` does: version, age, `from`, `level`.
+/// process knows, the cut's `from` and `level` ('' for no cut), the keys' lifetime (ms), an
+/// epoch for a budget that has none. Returns the curve as `RESERVE` does: version, age,
+/// `from`, `level`, epoch.
 const LIMITED: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
 local tat = tonumber(redis.call('HGET', KEYS[1], 'tat')) or 0
 local resume = now + tonumber(ARGV[1])
 if resume > tat then
@@ -91,11 +119,18 @@ if ARGV[3] ~= '' and version == tonumber(ARGV[2]) then
     'level', ARGV[4], 'version', version)
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local c = redis.call('HMGET', KEYS[1], 'cut_at', 'from', 'level')
+local c = redis.call('HMGET', KEYS[1], 'cut_at', 'from', 'level', 'epoch')
 local age = -1
 if c[1] then age = now - tonumber(c[1]) end
-return {version, age, c[2] or '', c[3] or ''}
+return {version, age, c[2] or '', c[3] or '', c[4]}
 ";
+
+/// What `RESERVE` said.
+struct Asked {
+    slot: Instant,
+    seq: u64,
+    curve: Option<Option<Curve>>,
+}
 
 /// The adaptive rate's curve: when it was cut, from what rate, to what level.
 pub(crate) type Curve = (Instant, f64, f64);
@@ -113,7 +148,10 @@ pub(crate) struct Reservation {
 
 pub(crate) struct Fleet {
     client: redis::Client,
-    connection: tokio::sync::OnceCell<ConnectionManager>,
+    /// Made on first use (it needs the runtime), and made anew after a call timed out: a
+    /// connection that stopped answering without closing (a failover behind one address, a
+    /// NAT that forgot it) would otherwise be kept for as long as the kernel keeps it.
+    connection: Mutex<Option<ConnectionManager>>,
     budget_key: String,
     members_key: String,
     member: String,
@@ -133,19 +171,29 @@ struct State {
     members: u32,
     /// This process's place among them.
     rank: u32,
+    /// The members and rank the schedule apart is kept by: those of the last answer before an
+    /// outage, until every process had a chance to rejoin after it.
+    apart: (u32, u32),
     /// A moment of this process's clock and the same moment of Redis's (µs), from the last
     /// answer: where the fleet's slots fall when Redis is gone.
     anchor: Option<(Instant, i64)>,
-    /// The spacing of the fleet's slots at the last answer, in µs.
-    grid: u64,
-    /// When the last request went while Redis did not answer.
-    last_apart: Option<Instant>,
+    /// The slot of this process's last request, with Redis or without.
+    last_sent: Option<Instant>,
     /// When the last slot was reserved.
     last_reserved: Option<Instant>,
+    /// Back in touch with Redis after an outage, the fleet keeps its schedule apart until this
+    /// moment: every process asks again within a second, and until it has, it keeps to its
+    /// slots apart, which Redis's schedule must not meet.
+    calm_until: Option<Instant>,
+    /// The budget's epoch in Redis: a new one means Redis lost the budget (a restart, a flush).
+    epoch: Option<String>,
     /// The version of the fleet's curve this process follows.
     version: u64,
     /// Whether the loss of Redis has been told for this outage.
     warned: bool,
+    /// An answer no retry will change (a wrong password, no permission, a cluster's MOVED):
+    /// every request fails with it rather than going on unshared.
+    refused: Option<String>,
 }
 
 impl Fleet {
@@ -167,7 +215,7 @@ impl Fleet {
         let tag = account_tag(api_key, base_url);
         Ok(Self {
             client,
-            connection: tokio::sync::OnceCell::new(),
+            connection: Mutex::new(None),
             budget_key: format!("helpcrunch-pager:v1:{{{tag}}}:budget"),
             members_key: format!("helpcrunch-pager:v1:{{{tag}}}:members"),
             member: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
@@ -175,16 +223,19 @@ impl Fleet {
             reserve: Script::new(RESERVE),
             limited: Script::new(LIMITED),
             state: Mutex::new(State {
-                joined: true,
+                joined: false,
                 last_call: None,
                 members: 1,
                 rank: 0,
+                apart: (1, 0),
                 anchor: None,
-                grid: 1,
-                last_apart: None,
+                last_sent: None,
                 last_reserved: None,
+                calm_until: None,
+                epoch: None,
                 version: 0,
                 warned: false,
+                refused: None,
             }),
         })
     }
@@ -205,35 +256,81 @@ impl Fleet {
         lock(&self.state).members.max(1)
     }
 
-    /// While Redis does not answer: when this process's next slot is, at least `interval`
-    /// times the fleet's size after its last request. The fleet's last schedule goes on
-    /// without Redis, each process keeping every `n`th slot of it by its rank, so that
-    /// processes apart never send at once (a leaky bucket with no burst would refuse the
-    /// second) and the fleet together never passes the rate it kept. `None` for a process that
-    /// never reached Redis: it knows no fleet.
-    pub(crate) fn slot_apart(&self, interval: Duration) -> Option<Instant> {
+    /// The processes the schedule apart is shared by, at least one.
+    pub(crate) fn members_apart(&self) -> u32 {
+        lock(&self.state).apart.0.max(1)
+    }
+
+    /// Why Redis refused the budget for good, if it did.
+    pub(crate) fn refused(&self) -> Option<Error> {
+        lock(&self.state).refused.as_ref().map(|why| {
+            Error::InvalidInput(format!(
+                "the Redis of the shared budget refused it ({why}): check the URL's password, \
+                 the user's permissions, and that it is not a cluster node"
+            ))
+        })
+    }
+
+    /// Whether this process was in a fleet and Redis does not answer now.
+    pub(crate) fn apart(&self) -> bool {
+        let state = lock(&self.state);
+        !state.joined && state.anchor.is_some()
+    }
+
+    /// This process's next slot of the schedule apart, where it keeps to it: while Redis does
+    /// not answer, and, back in touch, for slots before the fleet's calm moment.
+    ///
+    /// The schedule goes on without Redis on a grid of `grid` (the configured interval, the
+    /// same for every process) counted on Redis's clock, each process keeping every `n`th slot
+    /// of it by its rank, at least `interval` times `n` after its own last request. Processes
+    /// apart so never send at once (a leaky bucket with no burst would refuse the second), and
+    /// together never pass the rate. `None` for a process that never reached Redis: it knows
+    /// no fleet.
+    pub(crate) fn slot_apart(&self, interval: Duration, grid: Duration) -> Option<Instant> {
         let state = lock(&self.state);
         let (anchor, anchor_redis) = state.anchor?;
-        let n = i128::from(state.members.max(1));
-        let rank = i128::from(state.rank) % n;
-        let grid = i128::from(state.grid);
+        let members = state.apart.0.max(1);
+        let n = i128::from(members);
+        let rank = i128::from(state.apart.1) % n;
+        let grid = i128::from(micros(grid).max(1));
         let now = Instant::now();
+        // A sixteenth of a slot of leeway, so that rounding never skips this process's next
+        // slot; no more, as another process's last slot from Redis may lie an interval before.
         let earliest = state
-            .last_apart
-            .and_then(|last| last.checked_add(interval.saturating_mul(state.members.max(1))))
+            .last_sent
+            .and_then(|last| last.checked_add(interval.saturating_mul(members)))
+            .and_then(|e| e.checked_sub(Duration::from_micros((grid / 16) as u64)))
             .map_or(now, |e| e.max(now));
-        // As µs of Redis's clock; a later moment than the anchor, always.
+        // As µs of Redis's clock (the anchor is in the past: `earliest` is not before it).
         let t = i128::from(anchor_redis)
-            + earliest.saturating_duration_since(anchor).as_micros() as i128;
+            + i128::try_from(earliest.saturating_duration_since(anchor).as_micros()).ok()?;
         let first = (t + grid - 1).div_euclid(grid);
         let k = first + (rank - first).rem_euclid(n);
         let after_anchor = u64::try_from(k * grid - i128::from(anchor_redis)).ok()?;
-        anchor.checked_add(Duration::from_micros(after_anchor))
+        let slot = anchor.checked_add(Duration::from_micros(after_anchor))?;
+        let keep = !state.joined || state.calm_until.is_some_and(|calm| slot < calm);
+        keep.then_some(slot)
     }
 
-    /// A request went at `at` while Redis did not answer.
-    pub(crate) fn sent_apart(&self, at: Instant) {
-        lock(&self.state).last_apart = Some(at);
+    /// This process's request went in its slot at `at`.
+    pub(crate) fn sent(&self, at: Instant) {
+        lock(&self.state).last_sent = Some(at);
+    }
+
+    /// Back in touch after an outage (Redis answered this): learns, or sets, the moment the
+    /// fleet takes turns in Redis again, and the fleet's curve where this process should take
+    /// it. Reserves nothing.
+    pub(crate) async fn rejoin(&self, grid: Duration) -> Option<Option<Curve>> {
+        let reply = self
+            .ask(
+                Duration::ZERO,
+                Duration::ZERO,
+                RETRY_EVERY + CALL_TIMEOUT,
+                grid,
+                true,
+            )
+            .await?;
+        reply.curve
     }
 
     /// Reserves the next slot, `interval` before the one after; `None` when Redis does not
@@ -243,47 +340,97 @@ impl Fleet {
     /// its way (a TLS handshake, on the real API) and reaches the server later than its slot;
     /// the next slot, another process's, would then follow it closer than the interval, which
     /// a strict leaky bucket refuses. So that request takes two intervals.
-    pub(crate) async fn reserve(&self, interval: Duration) -> Option<Reservation> {
-        let cold = lock(&self.state)
-            .last_reserved
-            .is_none_or(|at| at.elapsed() > COLD_AFTER);
-        let after = if cold {
-            interval.saturating_mul(2)
-        } else {
-            interval
+    pub(crate) async fn reserve(&self, interval: Duration, grid: Duration) -> Option<Reservation> {
+        let (after, not_before) = {
+            let state = lock(&self.state);
+            let cold = state
+                .last_reserved
+                .is_none_or(|at| at.elapsed() > COLD_AFTER);
+            // Back from an outage: the slot comes no sooner than an interval after this
+            // process's last request, which Redis did not see.
+            let not_before = state
+                .last_sent
+                .and_then(|last| last.checked_add(interval))
+                .map_or(Duration::ZERO, |at| {
+                    at.saturating_duration_since(Instant::now())
+                });
+            let after = if cold {
+                interval.saturating_mul(2)
+            } else {
+                interval
+            };
+            (after, not_before)
         };
+        let reply = self
+            .ask(after, not_before, Duration::ZERO, grid, false)
+            .await?;
+        let mut state = lock(&self.state);
+        state.last_reserved = Some(Instant::now());
+        state.apart = (state.members, state.rank);
+        Some(Reservation {
+            at: reply.slot,
+            seq: reply.seq,
+            curve: reply.curve,
+        })
+    }
+
+    /// Runs `RESERVE` (see there for the arguments) and keeps what it says of the fleet.
+    async fn ask(
+        &self,
+        after: Duration,
+        not_before: Duration,
+        away: Duration,
+        grid: Duration,
+        learn_only: bool,
+    ) -> Option<Asked> {
         let mut call = self.reserve.key(&self.budget_key);
         call.key(&self.members_key)
             .arg(micros(after))
             .arg(&self.member)
             .arg(micros(self.window))
-            .arg(self.lifetime_ms());
+            .arg(self.lifetime_ms())
+            .arg(micros(not_before))
+            .arg(new_epoch())
+            .arg(micros(away))
+            .arg(micros(grid).max(1))
+            .arg(if learn_only { "1" } else { "0" });
         let asked = Instant::now();
-        let reply: (i64, u64, u32, u32, i64, u64, i64, String, String) = self.call(&call).await?;
+        type Reply = (
+            i64,
+            u64,
+            u32,
+            u32,
+            i64,
+            u64,
+            i64,
+            String,
+            String,
+            String,
+            i64,
+        );
+        let reply: Reply = self.call(&call).await?;
         let now = Instant::now();
-        let (wait, seq, members, rank, redis_now, version, age, from, level) = reply;
+        let (wait, seq, members, rank, redis_now, version, age, from, level, epoch, calm) = reply;
+        // Redis read its clock about halfway through the round trip, and its times are counted
+        // from then: the way back's jitter does not move them.
+        let midway = asked + (now - asked) / 2;
+        let at = |micros: i64| midway + Duration::from_micros(micros.max(0).unsigned_abs());
         let mut state = lock(&self.state);
         state.members = members;
         state.rank = rank;
-        // Redis read its clock about halfway through the round trip.
-        state.anchor = Some((asked + (now - asked) / 2, redis_now));
-        state.grid = micros(interval).max(1);
-        state.last_apart = None;
-        state.last_reserved = Some(now);
-        let curve = (state.version != version).then(|| {
-            state.version = version;
-            curve(now, age, &from, &level)
-        });
-        Some(Reservation {
-            at: now + Duration::from_micros(wait.max(0).unsigned_abs()),
+        state.anchor = Some((midway, redis_now));
+        state.calm_until = (calm > 0).then(|| at(calm));
+        let curve = state.follow(epoch, version, curve(midway, age, &from, &level));
+        Some(Asked {
+            slot: at(wait),
             seq,
             curve,
         })
     }
 
     /// A 429: the fleet holds back for `pause`, and takes `cut` as its curve unless another
-    /// process cut first. Returns the fleet's curve where it is not the one this process knew;
-    /// `None` when Redis does not answer.
+    /// process cut first. Returns the fleet's curve where this process should take it;
+    /// `None` when Redis does not answer or the curve is the one it follows.
     pub(crate) async fn limited(
         &self,
         pause: Duration,
@@ -298,15 +445,15 @@ impl Fleet {
             .arg(known)
             .arg(from)
             .arg(level)
-            .arg(self.lifetime_ms());
-        let reply: (u64, i64, String, String) = self.call(&call).await?;
+            .arg(self.lifetime_ms())
+            .arg(new_epoch());
+        let asked = Instant::now();
+        let reply: (u64, i64, String, String, String) = self.call(&call).await?;
         let now = Instant::now();
-        let (version, age, from, level) = reply;
-        let mut state = lock(&self.state);
-        (state.version != version || cut.is_some()).then(|| {
-            state.version = version;
-            curve(now, age, &from, &level)
-        })
+        let (version, age, from, level, epoch) = reply;
+        let midway = asked + (now - asked) / 2;
+        let fleet = curve(midway, age, &from, &level);
+        lock(&self.state).follow(epoch, version, fleet)
     }
 
     /// Runs `call` with a timeout; keeps whether Redis answered, and tells when that changes.
@@ -314,54 +461,79 @@ impl Fleet {
         &self,
         call: &redis::ScriptInvocation<'_>,
     ) -> Option<T> {
-        let result = tokio::time::timeout(CALL_TIMEOUT, async {
-            let mut connection = self.connection().await?.clone();
-            call.invoke_async::<T>(&mut connection).await
-        })
-        .await;
-        let mut state = lock(&self.state);
-        state.last_call = Some(Instant::now());
-        match result {
+        let (mut connection, fresh) = match self.connection() {
+            Ok(c) => c,
+            Err(e) => return self.failed(Some(e)),
+        };
+        // A new connection may need a TLS handshake and a password first.
+        let limit = if fresh { CONNECT_TIMEOUT } else { CALL_TIMEOUT };
+        match tokio::time::timeout(limit, call.invoke_async::<T>(&mut connection)).await {
             Ok(Ok(reply)) => {
-                if !state.joined {
+                let mut state = lock(&self.state);
+                state.last_call = Some(Instant::now());
+                if !state.joined && state.warned {
                     tracing::info!("Redis answers again: the rate budget is shared once more");
                 }
                 state.joined = true;
                 state.warned = false;
                 Some(reply)
             }
-            failed => {
-                state.joined = false;
-                if !state.warned {
-                    state.warned = true;
-                    let why = match failed {
-                        Err(_) => "did not answer in time".to_owned(),
-                        Ok(Err(e)) => format!("failed ({:?})", e.kind()),
-                        Ok(Ok(_)) => unreachable!(),
-                    };
-                    tracing::warn!(
-                        members = state.members,
-                        "Redis {why}: each process keeps a local budget at its share until it \
-                         answers again"
-                    );
-                }
-                None
+            Ok(Err(e)) => self.failed(Some(e)),
+            Err(_) => {
+                // No answer in time: the next call starts on a new connection.
+                *lock(&self.connection) = None;
+                self.failed(None)
             }
         }
     }
 
-    async fn connection(&self) -> redis::RedisResult<&ConnectionManager> {
-        self.connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(CALL_TIMEOUT))
-                    .set_response_timeout(Some(CALL_TIMEOUT))
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(Duration::from_millis(500));
-                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-            })
-            .await
+    /// A call failed with `error`, or with no answer in time.
+    fn failed<T>(&self, error: Option<redis::RedisError>) -> Option<T> {
+        let mut state = lock(&self.state);
+        state.last_call = Some(Instant::now());
+        state.joined = false;
+        if let Some(e) = error.as_ref().filter(|e| !is_outage(e)) {
+            // Not an outage: a wrong password, no permission, a cluster's MOVED. Going on
+            // unshared would silently put every process at the full rate.
+            tracing::error!(kind = ?e.kind(), "Redis refused the shared rate budget");
+            state.refused = Some(format!("{:?}", e.kind()));
+            return None;
+        }
+        if !state.warned {
+            state.warned = true;
+            let why = match &error {
+                None => "did not answer in time".to_owned(),
+                Some(e) => format!("failed ({:?})", e.kind()),
+            };
+            let known = state.anchor.is_some();
+            tracing::warn!(
+                members = state.members,
+                "Redis {why}: {}",
+                if known {
+                    "each process keeps its share of the fleet's schedule until it answers again"
+                } else {
+                    "this process never reached it and knows no fleet; it goes at the full \
+                     rate, the adaptive rate its only guard, until Redis answers"
+                }
+            );
+        }
+        None
+    }
+
+    fn connection(&self) -> redis::RedisResult<(ConnectionManager, bool)> {
+        let mut slot = lock(&self.connection);
+        if let Some(c) = slot.as_ref() {
+            return Ok((c.clone(), false));
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(CALL_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let c = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
+        *slot = Some(c.clone());
+        Ok((c, true))
     }
 
     /// The keys outlive an idle fleet by ten windows, at least a minute.
@@ -372,6 +544,56 @@ impl Fleet {
             .try_into()
             .unwrap_or(u64::MAX)
     }
+}
+
+impl State {
+    /// The fleet's curve at `version` of `epoch`: returns it where this process should take
+    /// it. Versions only go forward, so an answer that overtook a later one on its way changes
+    /// nothing. A new epoch means Redis lost the budget (a restart, a flush): the curve this
+    /// process follows is kept unless the fleet has cut one since, as the server's limit did
+    /// not change with Redis.
+    fn follow(
+        &mut self,
+        epoch: String,
+        version: u64,
+        fleet: Option<Curve>,
+    ) -> Option<Option<Curve>> {
+        if self.epoch.as_deref() != Some(epoch.as_str()) {
+            let first = self.epoch.replace(epoch).is_none();
+            self.version = version;
+            return if first { Some(fleet) } else { fleet.map(Some) };
+        }
+        if version > self.version {
+            self.version = version;
+            return Some(fleet);
+        }
+        None
+    }
+}
+
+/// Whether a failed call is Redis being away (down, restarting, failing over), which a later
+/// call may find over, rather than Redis refusing this client.
+fn is_outage(e: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::ClusterDown
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ReadOnly
+            )
+        )
+}
+
+/// An epoch for a budget Redis does not have yet.
+fn new_epoch() -> String {
+    format!("{:016x}", fastrand::u64(..))
 }
 
 impl std::fmt::Debug for Fleet {
@@ -448,5 +670,74 @@ mod tests {
         assert_eq!(now - cut_at, Duration::from_millis(1500));
         assert_eq!((from, level), (1.0, 2.5));
         assert_eq!(curve(now, -1, "", ""), None);
+    }
+
+    fn state() -> State {
+        State {
+            joined: false,
+            last_call: None,
+            members: 1,
+            rank: 0,
+            apart: (1, 0),
+            anchor: None,
+            last_sent: None,
+            last_reserved: None,
+            calm_until: None,
+            epoch: None,
+            version: 0,
+            warned: false,
+            refused: None,
+        }
+    }
+
+    #[test]
+    fn the_fleets_curve_is_followed_forward_only_and_kept_across_a_lost_budget() {
+        let now = Instant::now();
+        let c1 = Some((now, 1.0, 2.0));
+        let c2 = Some((now, 3.0, 4.0));
+        let mut s = state();
+        // First contact: whatever the fleet has, none included.
+        assert_eq!(s.follow("e1".into(), 0, None), Some(None));
+        assert_eq!(s.follow("e1".into(), 0, None), None, "nothing new");
+        assert_eq!(s.follow("e1".into(), 2, c2), Some(c2));
+        // An answer sent before the last one, arriving after it: ignored.
+        assert_eq!(s.follow("e1".into(), 1, c1), None);
+        // Redis lost the budget (a restart): the curve followed is kept...
+        assert_eq!(s.follow("e2".into(), 0, None), None);
+        assert_eq!(s.version, 0);
+        // ...until the fleet cuts a new one.
+        assert_eq!(s.follow("e2".into(), 1, c1), Some(c1));
+    }
+
+    #[tokio::test]
+    async fn processes_apart_keep_their_own_slots_of_one_grid() {
+        let grid = Duration::from_millis(50);
+        let anchor = Instant::now();
+        let slots = |rank: u32| {
+            let fleet =
+                Fleet::new("redis://127.0.0.1:1/", "k", "u", Duration::from_secs(1)).unwrap();
+            {
+                let mut s = lock(&fleet.state);
+                s.apart = (3, rank);
+                s.anchor = Some((anchor, 1_000_000_000_000));
+            }
+            let mut got = Vec::new();
+            for _ in 0..4 {
+                let at = fleet.slot_apart(grid, grid).unwrap();
+                fleet.sent(at);
+                got.push((at - anchor).as_micros());
+            }
+            got
+        };
+        let (a, b, c) = (slots(0), slots(1), slots(2));
+        let mut all: Vec<u128> = [a.clone(), b, c].concat();
+        all.sort_unstable();
+        // Twelve slots, one each 50 ms, none shared: every process every third one.
+        for pair in all.windows(2) {
+            assert_eq!(pair[1] - pair[0], 50_000, "{all:?}");
+        }
+        for pair in a.windows(2) {
+            assert_eq!(pair[1] - pair[0], 150_000, "{a:?}");
+        }
     }
 }

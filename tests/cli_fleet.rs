@@ -28,11 +28,11 @@ fn turn() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn simulator(limit: RateLimit) -> Simulator {
+fn simulator(limit: RateLimit, records: usize) -> Simulator {
     Simulator::builder()
-        .departments(RECORDS)
-        .agents(RECORDS)
-        .customers(RECORDS)
+        .departments(records)
+        .agents(records)
+        .customers(records)
         .rate_limit(limit)
         .start()
         .unwrap()
@@ -59,18 +59,34 @@ fn start_three(
 }
 
 /// Waits for the three, and checks each wrote every record of its collection once.
-fn finish_three(exports: Vec<(Child, PathBuf)>, started: Instant) -> Vec<String> {
+fn finish_three(exports: Vec<(Child, PathBuf)>, started: Instant, records: usize) -> Vec<String> {
     exports
         .into_iter()
         .map(|(child, file)| {
             let ran = finish(child, started);
             assert!(ran.status.success(), "an export failed: {}", ran.stderr);
             let got = cli::ids(&lines(&file));
-            assert_each_once(&got, 1..=RECORDS as u64);
-            assert_eq!(got.len(), RECORDS, "{}", file.display());
+            assert_each_once(&got, 1..=records as u64);
+            assert_eq!(got.len(), records, "{}", file.display());
             ran.stderr
         })
         .collect()
+}
+
+/// With `FLEET_LOG` set, prints the server's log: arrivals, gaps, paths, statuses.
+fn dump(log: &[helpcrunch_pager::simulator::RequestRecord]) {
+    if std::env::var_os("FLEET_LOG").is_none() {
+        return;
+    }
+    for w in log.windows(2) {
+        eprintln!(
+            "{:>8.1} ms {:>6.1} {} {}",
+            w[1].at.as_secs_f64() * 1e3,
+            (w[1].at - w[0].at).as_secs_f64() * 1e3,
+            w[1].path,
+            w[1].status
+        );
+    }
 }
 
 fn three_exports_share_one_budget(name: &str, limit: RateLimit) {
@@ -78,24 +94,14 @@ fn three_exports_share_one_budget(name: &str, limit: RateLimit) {
     let Some(redis) = RedisServer::start(name) else {
         return;
     };
-    let sim = simulator(limit);
+    let sim = simulator(limit, RECORDS);
     let dir = scratch(name);
     let started = Instant::now();
-    let summaries = finish_three(start_three(&sim, &redis, &dir), started);
+    let summaries = finish_three(start_three(&sim, &redis, &dir), started, RECORDS);
     let stats = sim.stats();
     let log = sim.requests();
     let rate = observed_rate(&log);
-    if std::env::var_os("FLEET_LOG").is_some() {
-        for w in log.windows(2) {
-            eprintln!(
-                "{:>8.1} ms {:>6.1} {} {}",
-                w[1].at.as_secs_f64() * 1e3,
-                (w[1].at - w[0].at).as_secs_f64() * 1e3,
-                w[1].path,
-                w[1].status
-            );
-        }
-    }
+    dump(&log);
     eprintln!(
         "{limit:?}: {} requests, {} 429s, {rate:.0}/min together, {:.1} % of the limit",
         stats.requests,
@@ -163,7 +169,10 @@ fn three_exports_lose_nothing_when_redis_dies_and_rejoin_when_it_returns() {
     let Some(mut redis) = RedisServer::start(name) else {
         return;
     };
-    let sim = simulator(RateLimit::sliding_window(20, Duration::from_secs(1)));
+    // A leaky bucket, which refuses any two requests closer than its interval: the handovers
+    // to and from Redis must keep the fleet's spacing (with the 4 ms of the leaky test).
+    let records = 3_000;
+    let sim = simulator(RateLimit::leaky_bucket(1_280), records);
     let dir = scratch(name);
     let started = Instant::now();
     let exports = start_three(&sim, &redis, &dir);
@@ -178,9 +187,10 @@ fn three_exports_lose_nothing_when_redis_dies_and_rejoin_when_it_returns() {
         rejoined = !redis.keys().is_empty();
         std::thread::sleep(Duration::from_millis(50));
     }
-    let summaries = finish_three(exports, started);
+    let summaries = finish_three(exports, started, records);
     assert!(rejoined, "no export came back to Redis: {summaries:?}");
     let stats = sim.stats();
+    dump(&sim.requests());
     eprintln!(
         "Redis killed and restarted: {} requests, {} 429s",
         stats.requests, stats.rate_limited

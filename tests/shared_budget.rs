@@ -55,7 +55,17 @@ async fn two_clients_built_apart_in_one_process_share_one_budget() {
         stats.rate_limited,
         stats.requests
     );
-    assert_eq!(a.stats().rate_changes, b.stats().rate_changes);
+}
+
+#[tokio::test]
+async fn a_client_of_an_account_that_another_shares_otherwise_is_refused() {
+    let sim = Simulator::builder().start().unwrap();
+    let _plain = client_for(&sim, RPM);
+    let e = builder_for(&sim, RPM)
+        .shared_budget("redis://127.0.0.1:1/")
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("build them alike"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,12 +101,8 @@ async fn a_shared_budget_keeps_its_state_in_redis_under_a_hash_of_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_redis_to_reach_the_scan_goes_on_alone_and_says_so() {
-    // A port nobody listens on: refused at once. No redis-server needed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nobody listens on (1, tcpmux): refused at once. No redis-server needed.
+    let port = 1;
     let sim = Simulator::builder().departments(500).start().unwrap();
     let client = builder_for(&sim, 6_000)
         .shared_budget(format!("redis://127.0.0.1:{port}/"))
@@ -169,6 +175,44 @@ async fn redis_killed_mid_scan_then_restarted_is_rejoined() {
         stats.rate_limited,
         stats.requests
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_refuses_the_client_fails_the_scan_rather_than_go_unshared() {
+    let Some(redis) = RedisServer::start_with(
+        "a_redis_that_refuses_the_client",
+        &["--requirepass", "s3cret"],
+    ) else {
+        return;
+    };
+    let sim = Simulator::builder().departments(300).start().unwrap();
+    let client = builder_for(&sim, 6_000)
+        .shared_budget(redis.url())
+        .build()
+        .unwrap();
+    let e = ids(
+        "a scan refused by Redis",
+        client.departments(),
+        |d: &Department| d.id,
+    )
+    .await
+    .unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.contains("refused"), "{shown}");
+    assert_eq!(sim.stats().requests, 0, "requests went out unshared");
+    // With the password, it is shared.
+    let url = format!("redis://:s3cret@127.0.0.1:{}/", redis.port());
+    let sim = Simulator::builder().departments(300).start().unwrap();
+    let client = builder_for(&sim, 6_000).shared_budget(url).build().unwrap();
+    let got = ids(
+        "a scan with the password",
+        client.departments(),
+        |d: &Department| d.id,
+    )
+    .await
+    .unwrap();
+    assert_each_once_in_order(&got, 300);
+    assert!(client.stats().redis_connected);
 }
 
 #[test]

@@ -9,12 +9,18 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    args: Vec<String>,
 }
 
 impl RedisServer {
     /// A fresh server, or `None` (with a notice) where there is none to start and none is
     /// required.
     pub fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, &[])
+    }
+
+    /// The same, with more arguments for `redis-server` (`--requirepass`, say).
+    pub fn start_with(test: &str, args: &[&str]) -> Option<Self> {
         let found = Command::new("redis-server")
             .arg("--version")
             .stdout(Stdio::null())
@@ -32,7 +38,11 @@ impl RedisServer {
             return None;
         }
         let port = free_port();
-        let mut server = Self { port, child: None };
+        let mut server = Self {
+            port,
+            child: None,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
         server.restart();
         Some(server)
     }
@@ -59,6 +69,7 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -74,7 +85,7 @@ impl RedisServer {
         }
     }
 
-    /// Runs `redis-cli`-free commands over a raw connection: the keys the budget wrote.
+    /// The keys the budget wrote, read over a raw connection (no redis-cli needed).
     pub fn keys(&self) -> Vec<String> {
         use std::io::{BufRead, BufReader, Write};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
