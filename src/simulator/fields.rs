@@ -47,8 +47,14 @@ pub(crate) fn field(
     Some(match (kind, name) {
         (Kind::Customer, "id") => (Integer, int(Some(id))),
         (Kind::Customer, "email") => (Text, text(customer_email(id))),
-        (Kind::Customer, "name") => (Text, text((id % 7 != 0).then(|| format!("Customer {id}")))),
-        (Kind::Customer, "userId") => (Text, text((id % 3 == 0).then(|| format!("user_{id}")))),
+        (Kind::Customer, "name") => (
+            Text,
+            text((!id.is_multiple_of(7)).then(|| format!("Customer {id}"))),
+        ),
+        (Kind::Customer, "userId") => (
+            Text,
+            text(id.is_multiple_of(3).then(|| format!("user_{id}"))),
+        ),
         (Kind::Customer, "firstSeen") => (Date, int(customer_first_seen(id))),
         (Kind::Customer, "lastSeen") => (Date, int(stamp.or(last_activity(kind, id)))),
         (Kind::Chat, "id") => (Integer, int(Some(id))),

@@ -82,11 +82,11 @@ fn time(secs: u64, form: u64, out: &mut String) -> fmt::Result {
 }
 
 pub(crate) fn customer_first_seen(id: u64) -> Option<u64> {
-    (id % 13 != 0).then_some(EPOCH + id * 60)
+    (!id.is_multiple_of(13)).then_some(EPOCH + id * 60)
 }
 
 pub(crate) fn customer_email(id: u64) -> Option<String> {
-    (id % 11 != 0).then(|| format!("customer{id}@example.com"))
+    (!id.is_multiple_of(11)).then(|| format!("customer{id}@example.com"))
 }
 
 /// The last activity of record `id` of `kind` while untouched: the value its activity fields
@@ -102,7 +102,7 @@ pub(crate) fn last_activity(kind: Kind, id: u64) -> Option<u64> {
 
 fn customer(id: u64, last_seen: u64, out: &mut String) -> fmt::Result {
     write!(out, r#"{{"id":{id},"name":"#)?;
-    if id % 7 == 0 {
+    if id.is_multiple_of(7) {
         out.push_str("null");
     } else {
         write!(out, r#""Customer {id}""#)?;
@@ -111,7 +111,7 @@ fn customer(id: u64, last_seen: u64, out: &mut String) -> fmt::Result {
         Some(email) => write!(out, r#","email":"{email}""#)?,
         None => out.push_str(r#","email":null"#),
     }
-    if id % 3 == 0 {
+    if id.is_multiple_of(3) {
         write!(out, r#","userId":"user_{id}""#)?;
     } else {
         out.push_str(r#","userId":null"#);
@@ -131,16 +131,16 @@ fn customer(id: u64, last_seen: u64, out: &mut String) -> fmt::Result {
     write!(
         out,
         r#","unsubscribed":{},"blocked":false,"source":"widget","referer":null,"lastPage":"https://example.com/pricing","locale":"uk","createdFrom":"widget","integrationId":null,"notes":null"#,
-        id % 2 == 0
+        id.is_multiple_of(2)
     )?;
     out.push_str(r#","tags":["#);
-    if id % 4 == 0 {
+    if id.is_multiple_of(4) {
         out.push_str(r##"{"name":"Paid","color":"#ff0000"}"##);
     }
     write!(
         out,
         r#"],"customData":{{"plan":"{}","seats":{}}}}}"#,
-        if id % 2 == 0 { "pro" } else { "free" },
+        if id.is_multiple_of(2) { "pro" } else { "free" },
         id % 10
     )
 }
@@ -164,11 +164,11 @@ pub(crate) fn chat_created_at(id: u64) -> u64 {
 }
 
 pub(crate) fn chat_assignee(id: u64) -> Option<u64> {
-    (id % 5 != 0).then_some(100 + id % 4)
+    (!id.is_multiple_of(5)).then_some(100 + id % 4)
 }
 
 pub(crate) fn chat_department(id: u64) -> Option<u64> {
-    (id % 6 != 0).then_some(1 + id % 3)
+    (!id.is_multiple_of(6)).then_some(1 + id % 3)
 }
 
 pub(crate) fn chat_rating(id: u64) -> Option<&'static str> {
@@ -191,7 +191,11 @@ fn chat(id: u64, last_message: u64, out: &mut String) -> fmt::Result {
         write!(
             out,
             r#","closedBy":"{}""#,
-            if id % 2 == 0 { "customer" } else { "agent" }
+            if id.is_multiple_of(2) {
+                "customer"
+            } else {
+                "agent"
+            }
         )?;
     } else {
         out.push_str(r#","closedAt":null,"closedBy":null"#);
@@ -217,7 +221,7 @@ fn chat(id: u64, last_message: u64, out: &mut String) -> fmt::Result {
         None => out.push_str("null"),
     }
     out.push_str(r#","agents":"#);
-    if id % 10 == 0 {
+    if id.is_multiple_of(10) {
         // One doc example shows a single agent object where a list belongs.
         agent(100 + id % 4, out)?;
     } else {
@@ -240,7 +244,7 @@ fn chat(id: u64, last_message: u64, out: &mut String) -> fmt::Result {
 
 fn message(id: u64, out: &mut String) -> fmt::Result {
     let (chat, n) = (id / MESSAGE_ID_SPACE, id % MESSAGE_ID_SPACE);
-    let from_agent = n % 2 == 0;
+    let from_agent = n.is_multiple_of(2);
     let kind = [
         "message",
         "tech",
@@ -253,9 +257,9 @@ fn message(id: u64, out: &mut String) -> fmt::Result {
         out,
         r#"{{"id":{id},"chat":{chat},"from":"{}","type":"{kind}","text":"Message {n} in chat {chat}","read":{},"edited":false,"createdAt":"#,
         if from_agent { "agent" } else { "customer" },
-        n % 3 != 0
+        !n.is_multiple_of(3)
     )?;
-    if n % 17 == 0 {
+    if n.is_multiple_of(17) {
         out.push_str("null");
     } else {
         time(EPOCH + chat * 120 + n * 30, n, out)?;

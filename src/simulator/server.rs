@@ -360,7 +360,7 @@ fn mutate(state: &State, n: u64, read: &Read, collection: &mut Collection) {
         config
             .mutate_every
             .iter()
-            .filter(|(k, _)| n % k == 0)
+            .filter(|(k, _)| n.is_multiple_of(*k))
             .map(|(_, m)| m),
     );
     let mut changes = state.changes.lock().unwrap_or_else(|p| p.into_inner());
