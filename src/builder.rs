@@ -211,10 +211,13 @@ impl ClientBuilder {
     ///
     /// Requests then take turns at one GCRA schedule kept on Redis's clock; a 429 seen by any
     /// process pauses them all, and the adaptive rate is the fleet's. If Redis stops
-    /// answering, each process warns once, keeps a local budget at its share (the rate divided
-    /// by the processes last seen) and rejoins when Redis answers again: never a stampede,
-    /// never a hang. A URL that cannot be read is an error from [`build`](Self::build); one
-    /// whose server is down is not.
+    /// answering, each process warns once and keeps its own slots of the fleet's schedule (the
+    /// rate divided by the processes last seen, by rank) until Redis answers again: never a
+    /// stampede, never a hang. A Redis that refuses the client (a wrong password, no
+    /// permission) fails the requests with [`Error::InvalidInput`] instead. A URL that cannot
+    /// be read is an error from [`build`](Self::build), and so is a URL other than that of a
+    /// live client of this process on the same key and base URL; a Redis that is down is not.
+    /// The README's "Several workers on one key" tells the whole of it.
     ///
     /// ```
     /// let client = helpcrunch_pager::Client::builder()
