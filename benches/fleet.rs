@@ -300,10 +300,15 @@ fn yes(b: bool) -> &'static str {
 
 /// Scenario 1's scale: 1,200 a minute counted per second, 10,000 records an exporter; with
 /// `FLEET_REAL=1`, HelpCrunch's own 120 a minute counted per minute, 2,000 records an exporter
-/// (about half a minute), where the 2 % margin is 10 ms rather than 1.
+/// (about half a minute; `FLEET_REAL_RECORDS` for more), where the 2 % margin is 10 ms rather
+/// than 1.
 fn scale() -> (u32, Duration, usize) {
     if std::env::var_os("FLEET_REAL").is_some_and(|v| v == "1") {
-        (120, Duration::from_secs(60), 2_000)
+        let records = std::env::var("FLEET_REAL_RECORDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2_000);
+        (120, Duration::from_secs(60), records)
     } else {
         (RPM, WINDOW, RECORDS)
     }

@@ -36,7 +36,9 @@ pub struct ClientStats {
     pub rate_changes: u64,
     /// Where the budget is shared through Redis
     /// ([`ClientBuilder::shared_budget`](crate::ClientBuilder::shared_budget)): the processes
-    /// last seen sharing it, this one included. 0 where it is not.
+    /// last seen sharing it, this one included (a process counts until a window, see
+    /// [`ClientBuilder::rate_window`](crate::ClientBuilder::rate_window), has passed without
+    /// a request from it). 0 where it is not.
     pub sharing_processes: u32,
     /// Whether the Redis sharing the budget answered its last call. While it does not, each
     /// process keeps a local budget at its share: the rate over `sharing_processes`.
