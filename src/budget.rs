@@ -113,7 +113,12 @@ impl Budget {
             .hash_one((api_key, url));
         let mut registry = lock(REGISTRY.get_or_init(Default::default));
         if let Some(budget) = registry.get(&account).and_then(Weak::upgrade) {
-            if budget.settings.redis_url != settings.redis_url {
+            let redis = |s: &Settings| {
+                s.redis_url
+                    .as_deref()
+                    .map(|u| u.trim().trim_end_matches('/').to_owned())
+            };
+            if redis(&budget.settings) != redis(&settings) {
                 return Err(Error::InvalidInput(
                     "a live client of this process on the same key and base URL shares its \
                      budget through another Redis, or through none: build them alike (the \
@@ -267,23 +272,33 @@ impl Budget {
             #[cfg(feature = "redis")]
             if let Some(fleet) = &self.fleet {
                 let (interval, grid) = (self.interval(), self.interval);
-                if fleet.apart() && fleet.worth_asking() {
+                // Refused (a wrong password, say): fail, but for once a second, when Redis is
+                // asked again below in case it was mended.
+                if let Some(refused) = fleet.refused().filter(|_| !fleet.worth_asking()) {
+                    return Err(refused);
+                }
+                let refused = fleet.refused().is_some();
+                if !refused && fleet.apart() && fleet.worth_asking() {
                     // Back in touch? The fleet then keeps its schedule apart a little longer,
                     // until every process has had the chance to come back too.
-                    if let Some(curve) = fleet.rejoin(grid).await {
+                    if let Some(curve) = fleet.rejoin(interval, grid).await {
                         self.adopt(curve);
                     }
                 }
-                if let Some(refused) = fleet.refused() {
+                if let Some(refused) = fleet.refused().filter(|_| !fleet.worth_asking()) {
                     return Err(refused);
                 }
-                if let Some(at) = fleet.slot_apart(interval, grid) {
+                let apart = fleet
+                    .refused()
+                    .is_none()
+                    .then(|| fleet.slot_apart(interval, grid));
+                if let Some(at) = apart.flatten() {
                     wake_at(at).await;
                     if self.paused_until().is_some() {
                         continue;
                     }
                     let now = Instant::now();
-                    fleet.sent(at);
+                    fleet.sent(at, true);
                     // Apart from its fleet, a process numbers its grants as its share of the
                     // fleet's, so that the pace it measures is still the fleet's.
                     let share = u64::from(fleet.members_apart());
@@ -316,7 +331,7 @@ impl Budget {
                         continue;
                     }
                     let now = Instant::now();
-                    fleet.sent(slot.at);
+                    fleet.sent(slot.at, false);
                     // The fleet's number, or one more than the last where Redis restarted
                     // and counts from one again (one acquire at a time holds the turn).
                     let last = self.granted.load(Ordering::Relaxed);
@@ -369,7 +384,7 @@ impl Budget {
                 self.granted_at(now, seq);
                 #[cfg(feature = "redis")]
                 if let Some(fleet) = &self.fleet {
-                    fleet.sent(now);
+                    fleet.sent(now, false);
                 }
                 return Ok(now);
             }
@@ -460,7 +475,9 @@ impl Budget {
             }
         }
         #[cfg(feature = "redis")]
-        if let Some(fleet) = self.fleet.as_ref().filter(|f| f.worth_asking()) {
+        // Apart from Redis the pause is this process's own: a success here would count as
+        // coming back, and skip the fleet's calm moment.
+        if let Some(fleet) = self.fleet.as_ref().filter(|f| f.joined()) {
             if wait.is_zero() && cut.is_none() {
                 return;
             }

@@ -56,29 +56,38 @@ const COLD_AFTER: Duration = Duration::from_secs(60);
 /// 7. how long the fleet keeps its schedule apart after this process comes back (µs, 0 when it
 ///    was not away): the moment the fleet takes turns in Redis again, `calm`, rounded up to
 ///    the grid, is set if it has passed;
-/// 8. the grid (µs);
+/// 8. the grid (µs), for a budget that has none: the first process's configured interval;
 /// 9. '1' to reserve nothing, only to learn.
+///
+/// `calm` is set only where Redis's schedule is idle or new: processes already back on it,
+/// holding slots ahead, are not stalled by one that comes back late.
 ///
 /// Returns the wait until the slot (µs), the slot's number (0 for none), the members, this
 /// process's rank among them (by id), Redis's time (µs), the curve's version, its age (µs, -1
-/// for none), `from`, `level`, the budget's epoch, and `calm` from now (µs).
+/// for none); `from`, `level`, the budget's epoch; `calm` from now (µs), the grid (µs), and the
+/// schedule's next free slot from now (µs): three arrays, as a reply of more than twelve
+/// values has no tuple to read it.
 const RESERVE: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
-local b = redis.call('HMGET', KEYS[1], 'tat', 'version', 'cut_at', 'from', 'level', 'epoch', 'calm')
+local new = redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
+redis.call('HSETNX', KEYS[1], 'grid', ARGV[8])
+local b = redis.call('HMGET', KEYS[1], 'tat', 'version', 'cut_at', 'from', 'level', 'epoch', 'calm',
+  'grid')
+local tat = tonumber(b[1]) or 0
 local calm = tonumber(b[7]) or 0
+local grid = tonumber(b[8])
 local away = tonumber(ARGV[7])
-if away > 0 and calm <= now then
-  local grid = tonumber(ARGV[8])
+if away > 0 and calm <= now and (tat < now or new == 1) then
   calm = math.ceil((now + away) / grid) * grid
   redis.call('HSET', KEYS[1], 'calm', string.format('%.0f', calm))
 end
-local slot = math.max(now, tonumber(b[1]) or 0, now + tonumber(ARGV[5]), calm)
+local slot = math.max(now, tat, now + tonumber(ARGV[5]), calm)
 local seq = 0
 if ARGV[9] ~= '1' then
-  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', slot + tonumber(ARGV[1])))
+  tat = slot + tonumber(ARGV[1])
+  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat))
   seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 end
 redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[2])
@@ -93,15 +102,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 local age = -1
 if b[3] then age = now - tonumber(b[3]) end
-return {slot - now, seq, #all, rank, now, tonumber(b[2]) or 0, age, b[4] or '', b[5] or '', b[6],
-  calm - now}
+return {{slot - now, seq, #all, rank, now, tonumber(b[2]) or 0, age},
+  {b[4] or '', b[5] or '', b[6]}, {calm - now, grid, tat - now}}
 ";
 
 /// A 429: holds every slot back until the pause is over, and cuts the fleet's curve if nobody
 /// has since this process last saw it. `ARGV`: the pause (µs), the curve's version this
 /// process knows, the cut's `from` and `level` ('' for no cut), the keys' lifetime (ms), an
-/// epoch for a budget that has none. Returns the curve as `RESERVE` does: version, age,
-/// `from`, `level`, epoch.
+/// epoch for a budget that has none, the epoch this process knows (a cut against a budget
+/// Redis has since lost is taken whatever the version). Returns the curve as `RESERVE` does:
+/// version, age, `from`, `level`, epoch.
 const LIMITED: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -113,7 +123,8 @@ if resume > tat then
   redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', resume))
 end
 local version = tonumber(redis.call('HGET', KEYS[1], 'version')) or 0
-if ARGV[3] ~= '' and version == tonumber(ARGV[2]) then
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if ARGV[3] ~= '' and (version == tonumber(ARGV[2]) or epoch ~= ARGV[7]) then
   version = version + 1
   redis.call('HSET', KEYS[1], 'cut_at', string.format('%.0f', now), 'from', ARGV[3],
     'level', ARGV[4], 'version', version)
@@ -151,7 +162,7 @@ pub(crate) struct Fleet {
     /// Made on first use (it needs the runtime), and made anew after a call timed out: a
     /// connection that stopped answering without closing (a failover behind one address, a
     /// NAT that forgot it) would otherwise be kept for as long as the kernel keeps it.
-    connection: Mutex<Option<ConnectionManager>>,
+    connection: Mutex<Option<(ConnectionManager, bool)>>,
     budget_key: String,
     members_key: String,
     member: String,
@@ -174,11 +185,21 @@ struct State {
     /// The members and rank the schedule apart is kept by: those of the last answer before an
     /// outage, until every process had a chance to rejoin after it.
     apart: (u32, u32),
-    /// A moment of this process's clock and the same moment of Redis's (µs), from the last
-    /// answer: where the fleet's slots fall when Redis is gone.
+    /// A moment of this process's clock and the same moment of Redis's (µs), from the answer
+    /// with the quickest round trip lately (off by at most half of it): where the fleet's
+    /// slots fall, on Redis's clock, for this process.
     anchor: Option<(Instant, i64)>,
-    /// The slot of this process's last request, with Redis or without.
-    last_sent: Option<Instant>,
+    /// That answer's round trip, and when it came.
+    anchor_rtt: Option<(Duration, Instant)>,
+    /// The slot of this process's last request, with Redis or without, and whether it was a
+    /// slot of the schedule apart.
+    last_sent: Option<(Instant, bool)>,
+    /// The fleet's schedule's next free slot at the last answer: processes hold slots up to
+    /// it, and up to an interval each past it, when Redis goes away.
+    fleet_tat: Option<Instant>,
+    /// The fleet's grid (µs) as Redis keeps it: the first process's configured interval, so
+    /// that processes configured otherwise still keep one grid apart. 0 before the first answer.
+    grid: u64,
     /// When the last slot was reserved.
     last_reserved: Option<Instant>,
     /// Back in touch with Redis after an outage, the fleet keeps its schedule apart until this
@@ -229,7 +250,10 @@ impl Fleet {
                 rank: 0,
                 apart: (1, 0),
                 anchor: None,
+                anchor_rtt: None,
                 last_sent: None,
+                fleet_tat: None,
+                grid: 0,
                 last_reserved: None,
                 calm_until: None,
                 epoch: None,
@@ -292,15 +316,30 @@ impl Fleet {
         let members = state.apart.0.max(1);
         let n = i128::from(members);
         let rank = i128::from(state.apart.1) % n;
-        let grid = i128::from(micros(grid).max(1));
+        let grid = i128::from(if state.grid > 0 {
+            state.grid
+        } else {
+            micros(grid).max(1)
+        });
         let now = Instant::now();
-        // A sixteenth of a slot of leeway, so that rounding never skips this process's next
-        // slot; no more, as another process's last slot from Redis may lie an interval before.
-        let earliest = state
-            .last_sent
-            .and_then(|last| last.checked_add(interval.saturating_mul(members)))
-            .and_then(|e| e.checked_sub(Duration::from_micros((grid / 16) as u64)))
-            .map_or(now, |e| e.max(now));
+        let cycle = interval.saturating_mul(members);
+        let earliest = match state.last_sent {
+            // From a slot apart: the next one of its rank, a cycle on. A sixteenth of a slot
+            // of leeway, so that rounding never skips it.
+            Some((last, true)) => last
+                .checked_add(cycle)
+                .and_then(|e| e.checked_sub(Duration::from_micros((grid / 16) as u64))),
+            // Just gone from Redis's schedule: every other process may still hold a slot of
+            // it, up to an interval each past its last free slot, and the next is theirs.
+            Some((last, false)) => {
+                let others = state.fleet_tat.and_then(|tat| {
+                    tat.checked_add(interval.saturating_mul(members.saturating_sub(1)))
+                });
+                last.checked_add(cycle).max(others)
+            }
+            None => None,
+        }
+        .map_or(now, |e| e.max(now));
         // As µs of Redis's clock (the anchor is in the past: `earliest` is not before it).
         let t = i128::from(anchor_redis)
             + i128::try_from(earliest.saturating_duration_since(anchor).as_micros()).ok()?;
@@ -312,23 +351,34 @@ impl Fleet {
         keep.then_some(slot)
     }
 
-    /// This process's request went in its slot at `at`.
-    pub(crate) fn sent(&self, at: Instant) {
-        lock(&self.state).last_sent = Some(at);
+    /// This process's request went in its slot at `at`, of the schedule apart or not.
+    pub(crate) fn sent(&self, at: Instant, apart: bool) {
+        lock(&self.state).last_sent = Some((at, apart));
     }
 
     /// Back in touch after an outage (Redis answered this): learns, or sets, the moment the
     /// fleet takes turns in Redis again, and the fleet's curve where this process should take
     /// it. Reserves nothing.
-    pub(crate) async fn rejoin(&self, grid: Duration) -> Option<Option<Curve>> {
+    ///
+    /// The calm moment leaves every other process time to ask again too: it asks once a
+    /// second, at its next slot apart (a cycle of `interval` times the processes), and its
+    /// asking may take a new connection's timeout. A process that has not kept slots apart
+    /// lately (it was idle) sets none.
+    pub(crate) async fn rejoin(&self, interval: Duration, grid: Duration) -> Option<Option<Curve>> {
+        let away = {
+            let state = lock(&self.state);
+            let cycle = interval.saturating_mul(state.apart.0.max(1));
+            let recently = state
+                .last_sent
+                .is_some_and(|(at, apart)| apart && at.elapsed() <= cycle + grid);
+            if recently {
+                RETRY_EVERY + CONNECT_TIMEOUT + cycle + grid
+            } else {
+                Duration::ZERO
+            }
+        };
         let reply = self
-            .ask(
-                Duration::ZERO,
-                Duration::ZERO,
-                RETRY_EVERY + CALL_TIMEOUT,
-                grid,
-                true,
-            )
+            .ask(Duration::ZERO, Duration::ZERO, away, grid, true)
             .await?;
         reply.curve
     }
@@ -350,7 +400,7 @@ impl Fleet {
             // process's last request, which Redis did not see.
             let not_before = state
                 .last_sent
-                .and_then(|last| last.checked_add(interval))
+                .and_then(|(last, _)| last.checked_add(interval))
                 .map_or(Duration::ZERO, |at| {
                     at.saturating_duration_since(Instant::now())
                 });
@@ -387,7 +437,7 @@ impl Fleet {
         call.key(&self.members_key)
             .arg(micros(after))
             .arg(&self.member)
-            .arg(micros(self.window))
+            .arg(micros(self.membership()))
             .arg(self.lifetime_ms())
             .arg(micros(not_before))
             .arg(new_epoch())
@@ -396,30 +446,32 @@ impl Fleet {
             .arg(if learn_only { "1" } else { "0" });
         let asked = Instant::now();
         type Reply = (
-            i64,
-            u64,
-            u32,
-            u32,
-            i64,
-            u64,
-            i64,
-            String,
-            String,
-            String,
-            i64,
+            (i64, u64, u32, u32, i64, u64, i64),
+            (String, String, String),
+            (i64, u64, i64),
         );
         let reply: Reply = self.call(&call).await?;
         let now = Instant::now();
-        let (wait, seq, members, rank, redis_now, version, age, from, level, epoch, calm) = reply;
-        // Redis read its clock about halfway through the round trip, and its times are counted
-        // from then: the way back's jitter does not move them.
-        let midway = asked + (now - asked) / 2;
-        let at = |micros: i64| midway + Duration::from_micros(micros.max(0).unsigned_abs());
+        let (
+            (wait, seq, members, rank, redis_now, version, age),
+            (from, level, epoch),
+            (calm, grid, tat),
+        ) = reply;
         let mut state = lock(&self.state);
+        let (anchor, anchor_redis) = state.anchored(asked, now, redis_now);
+        // Redis's times as this process's, through the anchor: the way there and back, slow
+        // on a busy machine, does not move them.
+        let at = |micros: i64| {
+            let redis = redis_now.saturating_add(micros.max(0));
+            let after = u64::try_from(redis.saturating_sub(anchor_redis)).unwrap_or(0);
+            anchor + Duration::from_micros(after)
+        };
+        let midway = asked + (now - asked) / 2;
         state.members = members;
         state.rank = rank;
-        state.anchor = Some((midway, redis_now));
         state.calm_until = (calm > 0).then(|| at(calm));
+        state.grid = grid;
+        state.fleet_tat = Some(at(tat));
         let curve = state.follow(epoch, version, curve(midway, age, &from, &level));
         Some(Asked {
             slot: at(wait),
@@ -436,7 +488,10 @@ impl Fleet {
         pause: Duration,
         cut: Option<(f64, f64)>,
     ) -> Option<Option<Curve>> {
-        let known = lock(&self.state).version;
+        let (known, epoch) = {
+            let state = lock(&self.state);
+            (state.version, state.epoch.clone().unwrap_or_default())
+        };
         let (from, level) = cut.map_or((String::new(), String::new()), |(f, l)| {
             (format!("{f:e}"), format!("{l:e}"))
         });
@@ -446,7 +501,8 @@ impl Fleet {
             .arg(from)
             .arg(level)
             .arg(self.lifetime_ms())
-            .arg(new_epoch());
+            .arg(new_epoch())
+            .arg(epoch);
         let asked = Instant::now();
         let reply: (u64, i64, String, String, String) = self.call(&call).await?;
         let now = Instant::now();
@@ -461,14 +517,22 @@ impl Fleet {
         &self,
         call: &redis::ScriptInvocation<'_>,
     ) -> Option<T> {
-        let (mut connection, fresh) = match self.connection() {
+        let (mut connection, answered) = match self.connection() {
             Ok(c) => c,
             Err(e) => return self.failed(Some(e)),
         };
-        // A new connection may need a TLS handshake and a password first.
-        let limit = if fresh { CONNECT_TIMEOUT } else { CALL_TIMEOUT };
-        match tokio::time::timeout(limit, call.invoke_async::<T>(&mut connection)).await {
+        // A connection that has not answered yet may need a TLS handshake and a password first.
+        let limit = if answered {
+            CALL_TIMEOUT
+        } else {
+            CONNECT_TIMEOUT
+        };
+        let result = tokio::time::timeout(limit, call.invoke_async::<T>(&mut connection)).await;
+        match result {
             Ok(Ok(reply)) => {
+                if let Some((_, answered)) = lock(&self.connection).as_mut() {
+                    *answered = true;
+                }
                 let mut state = lock(&self.state);
                 state.last_call = Some(Instant::now());
                 if !state.joined && state.warned {
@@ -476,13 +540,17 @@ impl Fleet {
                 }
                 state.joined = true;
                 state.warned = false;
+                state.refused = None;
                 Some(reply)
             }
-            Ok(Err(e)) => self.failed(Some(e)),
-            Err(_) => {
-                // No answer in time: the next call starts on a new connection.
-                *lock(&self.connection) = None;
-                self.failed(None)
+            failed => {
+                let error = failed.ok().and_then(Result::err);
+                if error.as_ref().is_none_or(is_outage) {
+                    // No answer in time, or a connection lost: redis-rs keeps a connection
+                    // that timed out, so the next call starts on a new one.
+                    *lock(&self.connection) = None;
+                }
+                self.failed(error)
             }
         }
     }
@@ -494,11 +562,18 @@ impl Fleet {
         state.joined = false;
         if let Some(e) = error.as_ref().filter(|e| !is_outage(e)) {
             // Not an outage: a wrong password, no permission, a cluster's MOVED. Going on
-            // unshared would silently put every process at the full rate.
-            tracing::error!(kind = ?e.kind(), "Redis refused the shared rate budget");
-            state.refused = Some(format!("{:?}", e.kind()));
+            // unshared would silently put every process at the full rate; asked again once a
+            // second all the same, in case it was mended.
+            let why = format!(
+                "{:?}{}",
+                e.kind(),
+                e.code().map(|c| format!(" {c}")).unwrap_or_default()
+            );
+            tracing::error!(error = %why, "Redis refused the shared rate budget");
+            state.refused = Some(why);
             return None;
         }
+        state.refused = None;
         if !state.warned {
             state.warned = true;
             let why = match &error {
@@ -520,20 +595,30 @@ impl Fleet {
         None
     }
 
+    /// The connection, and whether it has answered a call yet.
     fn connection(&self) -> redis::RedisResult<(ConnectionManager, bool)> {
         let mut slot = lock(&self.connection);
-        if let Some(c) = slot.as_ref() {
-            return Ok((c.clone(), false));
+        if let Some((c, answered)) = slot.as_ref() {
+            return Ok((c.clone(), *answered));
         }
+        // No response timeout of its own: the call's, around it, decides, and makes a new
+        // connection when it runs out.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(CALL_TIMEOUT))
+            .set_response_timeout(None)
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
         let c = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
-        *slot = Some(c.clone());
-        Ok((c, true))
+        *slot = Some((c.clone(), false));
+        Ok((c, false))
+    }
+
+    /// How long a process counts among the fleet's without a request: a window, at least ten
+    /// seconds, so that a process of a large fleet at a slow rate does not drop out between
+    /// two of its turns (and the ranks with it).
+    fn membership(&self) -> Duration {
+        self.window.max(Duration::from_secs(10))
     }
 
     /// The keys outlive an idle fleet by ten windows, at least a minute.
@@ -547,6 +632,24 @@ impl Fleet {
 }
 
 impl State {
+    /// Takes an answer asked at `asked`, come at `now`, Redis's clock then reading `redis_now`,
+    /// as the anchor where its round trip is as quick as the anchor's (a millisecond's grace),
+    /// or the anchor is over ten seconds old (the clocks may drift apart); returns the anchor.
+    fn anchored(&mut self, asked: Instant, now: Instant, redis_now: i64) -> (Instant, i64) {
+        let rtt = now - asked;
+        let better = match (self.anchor, self.anchor_rtt) {
+            (Some(_), Some((best, at))) => {
+                rtt <= best + Duration::from_millis(1) || at.elapsed() > Duration::from_secs(10)
+            }
+            _ => true,
+        };
+        if better {
+            self.anchor = Some((asked + rtt / 2, redis_now));
+            self.anchor_rtt = Some((rtt, now));
+        }
+        self.anchor.unwrap_or((asked + rtt / 2, redis_now))
+    }
+
     /// The fleet's curve at `version` of `epoch`: returns it where this process should take
     /// it. Versions only go forward, so an answer that overtook a later one on its way changes
     /// nothing. A new epoch means Redis lost the budget (a restart, a flush): the curve this
@@ -571,24 +674,26 @@ impl State {
     }
 }
 
-/// Whether a failed call is Redis being away (down, restarting, failing over), which a later
-/// call may find over, rather than Redis refusing this client.
+/// Whether a failed call is Redis being away (down, restarting, failing over, out of memory,
+/// busy), which a later call may find over, rather than Redis refusing this client: a wrong
+/// password, a user without the permission, a cluster node that is not this key's, a client
+/// configured wrong.
 fn is_outage(e: &redis::RedisError) -> bool {
     use redis::{ErrorKind, ServerErrorKind};
-    e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-        || matches!(
-            e.kind(),
-            ErrorKind::Server(
-                ServerErrorKind::BusyLoading
-                    | ServerErrorKind::TryAgain
-                    | ServerErrorKind::ClusterDown
-                    | ServerErrorKind::MasterDown
-                    | ServerErrorKind::ReadOnly
+    let refused = matches!(
+        e.kind(),
+        ErrorKind::AuthenticationFailed
+            | ErrorKind::InvalidClientConfig
+            | ErrorKind::Server(
+                ServerErrorKind::NoPerm
+                    | ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
+                    | ServerErrorKind::CrossSlot
             )
-        )
+    ) || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+        // Redis 7 answers a long command from a client that has not authenticated so.
+        || e.to_string().contains("unauthenticated");
+    !refused
 }
 
 /// An epoch for a budget Redis does not have yet.
@@ -680,7 +785,10 @@ mod tests {
             rank: 0,
             apart: (1, 0),
             anchor: None,
+            anchor_rtt: None,
             last_sent: None,
+            fleet_tat: None,
+            grid: 0,
             last_reserved: None,
             calm_until: None,
             epoch: None,
@@ -724,7 +832,7 @@ mod tests {
             let mut got = Vec::new();
             for _ in 0..4 {
                 let at = fleet.slot_apart(grid, grid).unwrap();
-                fleet.sent(at);
+                fleet.sent(at, true);
                 got.push((at - anchor).as_micros());
             }
             got

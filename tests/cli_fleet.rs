@@ -195,9 +195,12 @@ fn three_exports_lose_nothing_when_redis_dies_and_rejoin_when_it_returns() {
         "Redis killed and restarted: {} requests, {} 429s",
         stats.requests, stats.rate_limited
     );
+    // The issue allows 5 % across an outage; the fleet's schedule apart, and the calm moment
+    // back in touch, keep it to the jitter of this scale (none in the runs seen, on an idle
+    // machine). Two, not zero: a busy CI machine's jitter exceeds the 4 ms this bucket allows.
     assert!(
-        stats.rate_limited * 20 <= stats.requests,
-        "{} of {} requests were 429 (over 5 %)",
+        stats.rate_limited <= 2,
+        "{} of {} requests were 429 across the outage",
         stats.rate_limited,
         stats.requests
     );

@@ -215,6 +215,143 @@ async fn a_redis_that_refuses_the_client_fails_the_scan_rather_than_go_unshared(
     assert!(client.stats().redis_connected);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_out_of_memory_for_a_while_is_an_outage_not_a_refusal() {
+    let Some(redis) = RedisServer::start("a_redis_out_of_memory_for_a_while") else {
+        return;
+    };
+    // Every write refused with OOM: the budget cannot be kept there.
+    assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory", "1"]), "+OK");
+    // 81 requests at 50 a second: Redis has memory again well before the end, and is asked
+    // again within a second.
+    let sim = Simulator::builder().departments(8_000).start().unwrap();
+    let client = builder_for(&sim, 3_000)
+        .shared_budget(redis.url())
+        .build()
+        .unwrap();
+    let scan = tokio::spawn({
+        let client = client.clone();
+        async move {
+            ids(
+                "a scan through an OOM",
+                client.departments(),
+                |d: &Department| d.id,
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!client.stats().redis_connected);
+    assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory", "0"]), "+OK");
+    let got = scan
+        .await
+        .unwrap()
+        .expect("an OOM is an outage: the scan goes on");
+    assert_each_once_in_order(&got, 8_000);
+    assert!(
+        client.stats().redis_connected,
+        "not back once Redis had memory again"
+    );
+}
+
+/// A proxy in front of Redis that can stop answering on the connections it has (as after a
+/// failover behind one address, or a NAT that forgot them) while new ones go through.
+struct Proxy {
+    port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Proxy {
+    async fn start(to: u16) -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (s, c) = (silent.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                let server = tokio::net::TcpStream::connect(("127.0.0.1", to))
+                    .await
+                    .unwrap();
+                // Connections made before silence fall silent with it; later ones do not.
+                let muted = s.load(Ordering::SeqCst);
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = tokio::spawn(async move { tokio::io::copy(&mut cr, &mut sw).await });
+                    let mut buf = vec![0u8; 16 * 1024];
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    while let Ok(n) = sr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if !muted && s.load(Ordering::SeqCst) {
+                            // Silent: read on, answer nothing, close nothing.
+                            continue;
+                        }
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    up.abort();
+                });
+            }
+        });
+        Self {
+            port,
+            silent,
+            connections,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_falls_silent_is_replaced() {
+    use std::sync::atomic::Ordering;
+    let Some(redis) = RedisServer::start("a_connection_that_falls_silent") else {
+        return;
+    };
+    let proxy = Proxy::start(redis.port()).await;
+    // 81 requests at 20 a second: four seconds.
+    let sim = Simulator::builder().departments(8_000).start().unwrap();
+    let client = builder_for(&sim, 1_200)
+        .shared_budget(format!("redis://127.0.0.1:{}/", proxy.port))
+        .build()
+        .unwrap();
+    let scan = tokio::spawn({
+        let client = client.clone();
+        async move {
+            ids(
+                "a scan across a silent connection",
+                client.departments(),
+                |d: &Department| d.id,
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(client.stats().redis_connected);
+    let before = proxy.connections.load(Ordering::SeqCst);
+    proxy.silent.store(true, Ordering::SeqCst);
+    // A call times out (250 ms), and the one after starts on a new connection, which answers.
+    let since = std::time::Instant::now();
+    while proxy.connections.load(Ordering::SeqCst) == before || !client.stats().redis_connected {
+        assert!(
+            since.elapsed() < Duration::from_secs(3),
+            "still on the silent connection after 3 s"
+        );
+        assert!(!scan.is_finished(), "the scan ended first");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = scan.await.unwrap().unwrap();
+    assert_each_once_in_order(&got, 8_000);
+}
+
 #[test]
 fn a_client_built_outside_a_runtime_with_a_shared_budget_is_fine() {
     let client = Client::builder()

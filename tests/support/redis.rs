@@ -85,6 +85,20 @@ impl RedisServer {
         }
     }
 
+    /// Sends one command over a raw connection and returns the first line of the answer.
+    pub fn command(&self, args: &[&str]) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut request = format!("*{}\r\n", args.len());
+        for a in args {
+            request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    }
+
     /// The keys the budget wrote, read over a raw connection (no redis-cli needed).
     pub fn keys(&self) -> Vec<String> {
         use std::io::{BufRead, BufReader, Write};
