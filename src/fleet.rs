@@ -243,24 +243,7 @@ impl Fleet {
             window,
             reserve: Script::new(RESERVE),
             limited: Script::new(LIMITED),
-            state: Mutex::new(State {
-                joined: false,
-                last_call: None,
-                members: 1,
-                rank: 0,
-                apart: (1, 0),
-                anchor: None,
-                anchor_rtt: None,
-                last_sent: None,
-                fleet_tat: None,
-                grid: 0,
-                last_reserved: None,
-                calm_until: None,
-                epoch: None,
-                version: 0,
-                warned: false,
-                refused: None,
-            }),
+            state: Mutex::new(State::new()),
         })
     }
 
@@ -632,6 +615,28 @@ impl Fleet {
 }
 
 impl State {
+    /// A process that has not asked Redis yet.
+    fn new() -> Self {
+        Self {
+            joined: false,
+            last_call: None,
+            members: 1,
+            rank: 0,
+            apart: (1, 0),
+            anchor: None,
+            anchor_rtt: None,
+            last_sent: None,
+            fleet_tat: None,
+            grid: 0,
+            last_reserved: None,
+            calm_until: None,
+            epoch: None,
+            version: 0,
+            warned: false,
+            refused: None,
+        }
+    }
+
     /// Takes an answer asked at `asked`, come at `now`, Redis's clock then reading `redis_now`,
     /// as the anchor where its round trip is as quick as the anchor's (a millisecond's grace),
     /// or the anchor is over ten seconds old (the clocks may drift apart); returns the anchor.
@@ -778,24 +783,7 @@ mod tests {
     }
 
     fn state() -> State {
-        State {
-            joined: false,
-            last_call: None,
-            members: 1,
-            rank: 0,
-            apart: (1, 0),
-            anchor: None,
-            anchor_rtt: None,
-            last_sent: None,
-            fleet_tat: None,
-            grid: 0,
-            last_reserved: None,
-            calm_until: None,
-            epoch: None,
-            version: 0,
-            warned: false,
-            refused: None,
-        }
+        State::new()
     }
 
     #[test]

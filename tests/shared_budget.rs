@@ -15,6 +15,15 @@ use support::*;
 
 const RPM: u32 = 1_200;
 
+/// The client's departments, read on a task of their own, bounded in time.
+fn spawn_scan(
+    client: &Client,
+    what: &'static str,
+) -> tokio::task::JoinHandle<Result<Vec<u64>, helpcrunch_pager::Error>> {
+    let client = client.clone();
+    tokio::spawn(async move { ids(what, client.departments(), |d: &Department| d.id).await })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_built_apart_in_one_process_share_one_budget() {
     // A fixed window of the tests' scaled minute: 20 a second.
@@ -135,17 +144,7 @@ async fn redis_killed_mid_scan_then_restarted_is_rejoined() {
         .shared_budget(redis.url())
         .build()
         .unwrap();
-    let scan = tokio::spawn({
-        let client = client.clone();
-        async move {
-            ids(
-                "a scan across a Redis restart",
-                client.departments(),
-                |d: &Department| d.id,
-            )
-            .await
-        }
-    });
+    let scan = spawn_scan(&client, "a scan across a Redis restart");
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(client.stats().redis_connected);
     redis.kill();
@@ -229,17 +228,7 @@ async fn a_redis_out_of_memory_for_a_while_is_an_outage_not_a_refusal() {
         .shared_budget(redis.url())
         .build()
         .unwrap();
-    let scan = tokio::spawn({
-        let client = client.clone();
-        async move {
-            ids(
-                "a scan through an OOM",
-                client.departments(),
-                |d: &Department| d.id,
-            )
-            .await
-        }
-    });
+    let scan = spawn_scan(&client, "a scan through an OOM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!client.stats().redis_connected);
     assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory", "0"]), "+OK");
@@ -323,17 +312,7 @@ async fn a_connection_that_falls_silent_is_replaced() {
         .shared_budget(format!("redis://127.0.0.1:{}/", proxy.port))
         .build()
         .unwrap();
-    let scan = tokio::spawn({
-        let client = client.clone();
-        async move {
-            ids(
-                "a scan across a silent connection",
-                client.departments(),
-                |d: &Department| d.id,
-            )
-            .await
-        }
-    });
+    let scan = spawn_scan(&client, "a scan across a silent connection");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(client.stats().redis_connected);
     let before = proxy.connections.load(Ordering::SeqCst);
