@@ -57,10 +57,11 @@ const COLD_AFTER: Duration = Duration::from_secs(60);
 ///    was not away): the moment the fleet takes turns in Redis again, `calm`, rounded up to
 ///    the grid, is set if it has passed;
 /// 8. the grid (µs), for a budget that has none: the first process's configured interval;
-/// 9. '1' to reserve nothing, only to learn.
+/// 9. '1' to reserve nothing, only to learn;
+/// 10. Redis's time of this process's last answer before it was away (µs).
 ///
-/// `calm` is set only where Redis's schedule is idle or new: processes already back on it,
-/// holding slots ahead, are not stalled by one that comes back late.
+/// `calm` is set once an outage: by the first process back whose last answer came before the
+/// last `calm` was set; one back later finds the outage it was away for covered already.
 ///
 /// Returns the wait until the slot (µs), the slot's number (0 for none), the members, this
 /// process's rank among them (by id), Redis's time (µs), the curve's version, its age (µs, -1
@@ -71,7 +72,7 @@ const RESERVE: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local new = redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
 redis.call('HSETNX', KEYS[1], 'grid', ARGV[8])
 local b = redis.call('HMGET', KEYS[1], 'tat', 'version', 'cut_at', 'from', 'level', 'epoch', 'calm',
   'grid')
@@ -79,7 +80,7 @@ local tat = tonumber(b[1]) or 0
 local calm = tonumber(b[7]) or 0
 local grid = tonumber(b[8])
 local away = tonumber(ARGV[7])
-if away > 0 and calm <= now and (tat < now or new == 1) then
+if away > 0 and calm < tonumber(ARGV[10]) then
   calm = math.ceil((now + away) / grid) * grid
   redis.call('HSET', KEYS[1], 'calm', string.format('%.0f', calm))
 end
@@ -191,6 +192,8 @@ struct State {
     anchor: Option<(Instant, i64)>,
     /// That answer's round trip, and when it came.
     anchor_rtt: Option<(Duration, Instant)>,
+    /// Redis's time at the last answer (µs).
+    last_answer: Option<i64>,
     /// The slot of this process's last request, with Redis or without, and whether it was a
     /// slot of the schedule apart.
     last_sent: Option<(Instant, bool)>,
@@ -297,13 +300,18 @@ impl Fleet {
         let state = lock(&self.state);
         let (anchor, anchor_redis) = state.anchor?;
         let members = state.apart.0.max(1);
-        let n = i128::from(members);
-        let rank = i128::from(state.apart.1) % n;
         let grid = i128::from(if state.grid > 0 {
             state.grid
         } else {
             micros(grid).max(1)
         });
+        // Ranks `m` grid slots apart, where the rate is under the grid's (an adaptive cut):
+        // two processes then never send closer than the interval the fleet keeps.
+        let m = (i128::from(micros(interval)) + grid - 1)
+            .div_euclid(grid)
+            .max(1);
+        let n = i128::from(members) * m;
+        let rank = (i128::from(state.apart.1) % i128::from(members)) * m;
         let now = Instant::now();
         let cycle = interval.saturating_mul(members);
         let earliest = match state.last_sent {
@@ -315,7 +323,7 @@ impl Fleet {
             // Just gone from Redis's schedule: every other process may still hold a slot of
             // it, up to an interval each past its last free slot, and the next is theirs.
             Some((last, false)) => {
-                let others = state.fleet_tat.and_then(|tat| {
+                let others = state.fleet_tat.map(|tat| tat.max(now)).and_then(|tat| {
                     tat.checked_add(interval.saturating_mul(members.saturating_sub(1)))
                 });
                 last.checked_add(cycle).max(others)
@@ -344,26 +352,23 @@ impl Fleet {
     /// it. Reserves nothing.
     ///
     /// The calm moment leaves every other process time to ask again too: it asks once a
-    /// second, at its next slot apart (a cycle of `interval` times the processes), and its
-    /// asking may take a new connection's timeout. A process that has not kept slots apart
-    /// lately (it was idle) sets none.
+    /// second, at its next slot apart (a cycle of `interval` times the processes), and an ask
+    /// may take a new connection's timeout, one in flight as Redis came back included. Asks
+    /// twice: the first answer on a new connection came after setting it up (and, after a
+    /// restart, loading the script), too slowly to anchor the clocks by.
     pub(crate) async fn rejoin(&self, interval: Duration, grid: Duration) -> Option<Option<Curve>> {
         let away = {
             let state = lock(&self.state);
             let cycle = interval.saturating_mul(state.apart.0.max(1));
-            let recently = state
-                .last_sent
-                .is_some_and(|(at, apart)| apart && at.elapsed() <= cycle + grid);
-            if recently {
-                RETRY_EVERY + CONNECT_TIMEOUT + cycle + grid
-            } else {
-                Duration::ZERO
-            }
+            RETRY_EVERY + CONNECT_TIMEOUT * 2 + cycle + grid
         };
-        let reply = self
+        let first = self
             .ask(Duration::ZERO, Duration::ZERO, away, grid, true)
             .await?;
-        reply.curve
+        let again = self
+            .ask(Duration::ZERO, Duration::ZERO, away, grid, true)
+            .await;
+        again.map_or(first.curve, |a| a.curve.or(first.curve))
     }
 
     /// Reserves the next slot, `interval` before the one after; `None` when Redis does not
@@ -416,6 +421,7 @@ impl Fleet {
         grid: Duration,
         learn_only: bool,
     ) -> Option<Asked> {
+        let left_at = lock(&self.state).last_answer.unwrap_or(0);
         let mut call = self.reserve.key(&self.budget_key);
         call.key(&self.members_key)
             .arg(micros(after))
@@ -426,7 +432,8 @@ impl Fleet {
             .arg(new_epoch())
             .arg(micros(away))
             .arg(micros(grid).max(1))
-            .arg(if learn_only { "1" } else { "0" });
+            .arg(if learn_only { "1" } else { "0" })
+            .arg(left_at);
         let asked = Instant::now();
         type Reply = (
             (i64, u64, u32, u32, i64, u64, i64),
@@ -442,6 +449,7 @@ impl Fleet {
         ) = reply;
         let mut state = lock(&self.state);
         let (anchor, anchor_redis) = state.anchored(asked, now, redis_now);
+        state.last_answer = Some(redis_now);
         // Redis's times as this process's, through the anchor: the way there and back, slow
         // on a busy machine, does not move them.
         let at = |micros: i64| {
@@ -528,11 +536,10 @@ impl Fleet {
             }
             failed => {
                 let error = failed.ok().and_then(Result::err);
-                if error.as_ref().is_none_or(is_outage) {
-                    // No answer in time, or a connection lost: redis-rs keeps a connection
-                    // that timed out, so the next call starts on a new one.
-                    *lock(&self.connection) = None;
-                }
+                // The next call starts on a new connection: redis-rs keeps one that timed out,
+                // and one whose set-up was refused (a wrong password) answers every later call
+                // with that refusal without asking Redis again.
+                *lock(&self.connection) = None;
                 self.failed(error)
             }
         }
@@ -556,7 +563,11 @@ impl Fleet {
             state.refused = Some(why);
             return None;
         }
-        state.refused = None;
+        // A refusal stands until Redis answers: an outage after it does not make this process
+        // one that may go on unshared.
+        if state.refused.is_some() {
+            return None;
+        }
         if !state.warned {
             state.warned = true;
             let why = match &error {
@@ -625,6 +636,7 @@ impl State {
             apart: (1, 0),
             anchor: None,
             anchor_rtt: None,
+            last_answer: None,
             last_sent: None,
             fleet_tat: None,
             grid: 0,
@@ -697,7 +709,7 @@ fn is_outage(e: &redis::RedisError) -> bool {
             )
     ) || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
         // Redis 7 answers a long command from a client that has not authenticated so.
-        || e.to_string().contains("unauthenticated");
+        || e.detail().is_some_and(|d| d.contains("unauthenticated"));
     !refused
 }
 
