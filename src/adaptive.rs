@@ -350,7 +350,7 @@ impl Adaptive {
         }
         let recent = self
             .suspect
-            .filter(|&(at, _)| self.granted - at <= SUSPECT_GRANTS);
+            .filter(|&(at, _)| self.granted.saturating_sub(at) <= SUSPECT_GRANTS);
         match recent {
             None if self.streak < 2 => {
                 self.suspect = Some((self.granted, pace));
@@ -425,6 +425,17 @@ impl Adaptive {
                 measured.min(rate)
             }
             _ => rate,
+        }
+    }
+
+    /// Another process of the fleet met a 429 around the fleet's `seq`th grant: where it came
+    /// after the last cut, it is this process's suspect too, so that the fleet's second 429,
+    /// whoever meets it, confirms the first, as one process's second would.
+    #[cfg(feature = "redis")]
+    pub(crate) fn fleet_limited(&mut self, seq: u64, now: Instant) {
+        let newer = self.suspect.is_none_or(|(at, _)| at < seq);
+        if seq > self.cut_grant && newer {
+            self.suspect = Some((seq, self.rate(now)));
         }
     }
 
@@ -790,5 +801,28 @@ mod tests {
         // The fleet's curve ended (Redis restarted): back to the ceiling.
         a.adopt(None, start + 2 * MS);
         assert_eq!(a.rate(start + 2 * MS), 20.0);
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn another_processs_429_makes_a_lone_one_here_a_confirmed_one() {
+        let start = Instant::now();
+        let rate = 20.0;
+        let mut alone = Adaptive::new(rate, 0.0, W);
+        let t = steady(&mut alone, start, 20, rate);
+        refused(&mut alone, t);
+        assert!(alone.curve().is_none(), "a lone 429 at full rate is a suspect");
+
+        let mut fleet = Adaptive::new(rate, 0.0, W);
+        fleet.in_fleet();
+        let t = steady(&mut fleet, start, 20, rate);
+        // Another process met a 429 a few of the fleet's grants ago.
+        fleet.fleet_limited(18, t);
+        refused(&mut fleet, t);
+        assert!(fleet.curve().is_some(), "the fleet's second 429 cuts");
+        // One from before the last cut suspects nothing.
+        let mut cut = fleet;
+        cut.fleet_limited(10, t);
+        assert!(cut.suspect.is_none_or(|(at, _)| at != 10));
     }
 }

@@ -442,6 +442,10 @@ impl Budget {
         let (own, changes, cut) = {
             let mut a = lock(a);
             let header = a.announced(signals.limit, &signals.policies, signals.reset, now);
+            #[cfg(feature = "redis")]
+            if let Some(fleet) = &self.fleet {
+                a.fleet_limited(fleet.limited_seq(), now);
+            }
             let before = a.curve();
             let (pause, change) = a.limited(sent_at, now);
             let cut = a

@@ -65,8 +65,9 @@ const COLD_AFTER: Duration = Duration::from_secs(60);
 ///
 /// Returns the wait until the slot (µs), the slot's number (0 for none), the members, this
 /// process's rank among them (by id), Redis's time (µs), the curve's version, its age (µs, -1
-/// for none); `from`, `level`, the budget's epoch; `calm` from now (µs), the grid (µs), and the
-/// schedule's next free slot from now (µs): three arrays, as a reply of more than twelve
+/// for none); `from`, `level`, the budget's epoch; `calm` from now (µs), the grid (µs), the
+/// schedule's next free slot from now (µs), and the slot number of the fleet's last 429 (0 for
+/// none): three arrays, as a reply of more than twelve
 /// values has no tuple to read it.
 const RESERVE: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
@@ -104,7 +105,8 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 local age = -1
 if b[3] then age = now - tonumber(b[3]) end
 return {{slot - now, seq, #all, rank, now, tonumber(b[2]) or 0, age},
-  {b[4] or '', b[5] or '', b[6]}, {calm - now, grid, tat - now}}
+  {b[4] or '', b[5] or '', b[6]},
+  {calm - now, grid, tat - now, tonumber(redis.call('HGET', KEYS[1], 'limited_seq')) or 0}}
 ";
 
 /// A 429: holds every slot back until the pause is over, and cuts the fleet's curve if nobody
@@ -130,6 +132,7 @@ if ARGV[3] ~= '' and (version == tonumber(ARGV[2]) or epoch ~= ARGV[7]) then
   redis.call('HSET', KEYS[1], 'cut_at', string.format('%.0f', now), 'from', ARGV[3],
     'level', ARGV[4], 'version', version)
 end
+redis.call('HSET', KEYS[1], 'limited_seq', redis.call('HGET', KEYS[1], 'seq') or 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local c = redis.call('HMGET', KEYS[1], 'cut_at', 'from', 'level', 'epoch')
 local age = -1
@@ -194,6 +197,8 @@ struct State {
     anchor_rtt: Option<(Duration, Instant)>,
     /// Redis's time at the last answer (µs).
     last_answer: Option<i64>,
+    /// The fleet's number of the last slot reserved before a 429 anywhere in the fleet.
+    limited_seq: u64,
     /// The slot of this process's last request, with Redis or without, and whether it was a
     /// slot of the schedule apart.
     last_sent: Option<(Instant, bool)>,
@@ -264,6 +269,11 @@ impl Fleet {
     /// The processes last seen sharing the budget, at least one.
     pub(crate) fn members(&self) -> u32 {
         lock(&self.state).members.max(1)
+    }
+
+    /// Where in the fleet's slots the last 429 of any process came (0: none known).
+    pub(crate) fn limited_seq(&self) -> u64 {
+        lock(&self.state).limited_seq
     }
 
     /// The processes the schedule apart is shared by, at least one.
@@ -438,14 +448,14 @@ impl Fleet {
         type Reply = (
             (i64, u64, u32, u32, i64, u64, i64),
             (String, String, String),
-            (i64, u64, i64),
+            (i64, u64, i64, u64),
         );
         let reply: Reply = self.call(&call).await?;
         let now = Instant::now();
         let (
             (wait, seq, members, rank, redis_now, version, age),
             (from, level, epoch),
-            (calm, grid, tat),
+            (calm, grid, tat, limited_seq),
         ) = reply;
         let mut state = lock(&self.state);
         let (anchor, anchor_redis) = state.anchored(asked, now, redis_now);
@@ -463,6 +473,7 @@ impl Fleet {
         state.calm_until = (calm > 0).then(|| at(calm));
         state.grid = grid;
         state.fleet_tat = Some(at(tat));
+        state.limited_seq = limited_seq;
         let curve = state.follow(epoch, version, curve(midway, age, &from, &level));
         Some(Asked {
             slot: at(wait),
@@ -637,6 +648,7 @@ impl State {
             anchor: None,
             anchor_rtt: None,
             last_answer: None,
+            limited_seq: 0,
             last_sent: None,
             fleet_tat: None,
             grid: 0,
