@@ -811,7 +811,10 @@ mod tests {
         let mut alone = Adaptive::new(rate, 0.0, W);
         let t = steady(&mut alone, start, 20, rate);
         refused(&mut alone, t);
-        assert!(alone.curve().is_none(), "a lone 429 at full rate is a suspect");
+        assert!(
+            alone.curve().is_none(),
+            "a lone 429 at full rate is a suspect"
+        );
 
         let mut fleet = Adaptive::new(rate, 0.0, W);
         fleet.in_fleet();
