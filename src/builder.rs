@@ -35,6 +35,7 @@ use crate::stats::Counters;
 /// assert_eq!(client.request_interval().as_millis(), 1020);
 /// ```
 #[derive(Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct ClientBuilder {
     api_key: Option<String>,
     base_url: String,

@@ -44,7 +44,17 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 /// assert_eq!(policy.max_attempts(), 5);
 /// assert_eq!(policy.max_total_wait(), Duration::from_secs(300));
 /// ```
+///
+/// The `with_*` methods return a new policy and change nothing in place: one whose result is
+/// dropped is a warning (here made an error).
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let policy = helpcrunch_pager::RetryPolicy::new();
+/// policy.with_max_attempts(3);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a retry policy does nothing until it is given to `ClientBuilder::retry_policy`"]
 pub struct RetryPolicy {
     max_attempts: u32,
     min_delay: Duration,

@@ -99,6 +99,7 @@ impl Operator {
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[must_use = "a search body does nothing until it is given to `Client::search`"]
 pub struct Search {
     comparison: Comparison,
     filters: Vec<Value>,

@@ -21,6 +21,7 @@ use super::{server, Changes, Fault, Mutation, RateLimit, Simulator, State, DEFAU
 /// - `Retry-After` on 429: not sent (HelpCrunch does not document one)
 /// - `X-RateLimit-*` and `RateLimit-Policy`: not sent (HelpCrunch documents none)
 #[derive(Debug, Clone)]
+#[must_use = "a simulator builder does nothing until `start` is called"]
 pub struct SimulatorBuilder {
     pub(super) api_key: String,
     pub(super) collections: BTreeMap<String, Collection>,
