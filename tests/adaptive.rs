@@ -24,6 +24,11 @@ fn departments(n: usize, limit: RateLimit) -> Simulator {
         .unwrap()
 }
 
+/// The tests take turns. One of them captures tracing events with a subscriber of its thread;
+/// tracing caches, per call site, whether anyone listens, and a site first reached on another
+/// test's thread (no subscriber there) while this one installs its own can miss its events.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn scan(client: &Client, n: u64) -> ClientStats {
     let ids = ids(
         "departments",
@@ -42,6 +47,7 @@ fn share_429(stats: &ClientStats) -> f64 {
 
 #[tokio::test]
 async fn the_rate_goes_down_after_repeated_429s_and_a_fixed_rate_does_not() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let half = RateLimit::leaky_bucket(RPM / 2);
     let (capture, _guard) = Capture::installed();
 
@@ -78,6 +84,7 @@ async fn the_rate_goes_down_after_repeated_429s_and_a_fixed_rate_does_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rate_comes_back_up_within_two_windows_once_the_server_allows_it() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let sim = departments(8_000, RateLimit::leaky_bucket(RPM / 2));
     let client = client_for(&sim, RPM);
     let scan = tokio::spawn({
@@ -112,6 +119,7 @@ async fn the_rate_comes_back_up_within_two_windows_once_the_server_allows_it() {
 
 #[tokio::test]
 async fn a_limit_header_under_the_configured_rate_becomes_the_ceiling() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let sim = Simulator::builder()
         .departments(2_000)
         .rate_limit(RateLimit::fixed_window(50, Duration::from_secs(1)))
