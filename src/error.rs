@@ -48,8 +48,23 @@ pub enum Error {
         offset: u64,
     },
 
-    /// The request did not get an answer: connection refused or reset, DNS, a timeout.
-    #[error("network error on {path} at offset {offset}: {source}{}", if *.timeout { " (timed out)" } else { "" })]
+    /// The request did not get an answer: connection refused or reset, DNS, a timeout. Its
+    /// message names the page; what the HTTP stack said is its
+    /// [`source`](std::error::Error::source), not repeated in the message (so that anyhow's
+    /// `{:#}` or a walk of the sources prints it once).
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// let e = helpcrunch_pager::Error::Network {
+    ///     timeout: false,
+    ///     path: "chats".into(),
+    ///     offset: 100,
+    ///     source: "connection refused".into(),
+    /// };
+    /// assert_eq!(e.to_string(), "network error on chats at offset 100");
+    /// assert_eq!(e.source().unwrap().to_string(), "connection refused");
+    /// ```
+    #[error("network error on {path} at offset {offset}{}", if *.timeout { " (timed out)" } else { "" })]
     Network {
         /// Whether the request timed out.
         timeout: bool,
@@ -106,10 +121,21 @@ pub enum Error {
     },
 
     /// A retryable failure (429, 5xx, network) kept failing until the retry policy's attempts or
-    /// total wait ran out.
-    #[error(
-        "gave up after {attempts} attempts (waited {waited:?} in all); the last answer was: {last}"
-    )]
+    /// total wait ran out. The last failure is its [`source`](std::error::Error::source), not
+    /// repeated in the message.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// let last = helpcrunch_pager::Error::InvalidInput("the last one".into());
+    /// let e = helpcrunch_pager::Error::RetriesExhausted {
+    ///     attempts: 3,
+    ///     waited: std::time::Duration::from_secs(2),
+    ///     last: Box::new(last),
+    /// };
+    /// assert_eq!(e.to_string(), "gave up after 3 attempts (waited 2s in all)");
+    /// assert_eq!(e.source().unwrap().to_string(), "invalid input: the last one");
+    /// ```
+    #[error("gave up after {attempts} attempts (waited {waited:?} in all)")]
     RetriesExhausted {
         /// How many requests were made for this page.
         attempts: u32,
@@ -444,6 +470,10 @@ mod tests {
         assert_eq!(e.attempts(), 4);
         assert_eq!(e.status(), Some(429));
         assert_eq!(e.api_errors()[0].code, "too_many_requests");
-        assert!(e.to_string().starts_with("gave up after 4 attempts (waited 3s in all); the last answer was: HelpCrunch answered HTTP 429"));
+        assert_eq!(e.to_string(), "gave up after 4 attempts (waited 3s in all)");
+        let last = std::error::Error::source(&e)
+            .expect("the last failure")
+            .to_string();
+        assert!(last.starts_with("HelpCrunch answered HTTP 429"), "{last}");
     }
 }
