@@ -274,25 +274,24 @@ impl Budget {
                 let (interval, grid) = (self.interval(), self.interval);
                 // Refused (a wrong password, say): fail, but for once a second, when Redis is
                 // asked again below in case it was mended.
-                if let Some(refused) = fleet.refused().filter(|_| !fleet.worth_asking()) {
-                    return Err(refused);
-                }
-                let refused = fleet.refused().is_some();
+                let refused = match fleet.refused() {
+                    Some(refused) if !fleet.worth_asking() => return Err(refused),
+                    refused => refused.is_some(),
+                };
                 if !refused && fleet.apart() && fleet.worth_asking() {
                     // Back in touch? The fleet then keeps its schedule apart a little longer,
                     // until every process has had the chance to come back too.
                     if let Some(curve) = fleet.rejoin(interval, grid).await {
                         self.adopt(curve);
                     }
+                    if let Some(refused) = fleet.refused() {
+                        return Err(refused);
+                    }
                 }
-                if let Some(refused) = fleet.refused().filter(|_| !fleet.worth_asking()) {
-                    return Err(refused);
-                }
-                let apart = fleet
-                    .refused()
-                    .is_none()
-                    .then(|| fleet.slot_apart(interval, grid));
-                if let Some(at) = apart.flatten() {
+                let apart = (!refused)
+                    .then(|| fleet.slot_apart(interval, grid))
+                    .flatten();
+                if let Some(at) = apart {
                     wake_at(at).await;
                     if self.paused_until().is_some() {
                         continue;
@@ -521,7 +520,8 @@ async fn wake_at(at: Instant) {
 #[cfg(feature = "redis")]
 const SPIN: Duration = Duration::from_micros(1_500);
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// A lock that a panic elsewhere did not poison for good: the state it guards stays usable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 

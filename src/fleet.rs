@@ -33,6 +33,7 @@ use redis::Script;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
+use crate::budget::lock;
 use crate::error::Error;
 
 /// How long a Redis call may take before this process goes on without Redis.
@@ -759,10 +760,6 @@ fn curve(now: Instant, age: i64, from: &str, level: &str) -> Option<Curve> {
 
 fn micros(d: Duration) -> u64 {
     d.as_micros().try_into().unwrap_or(u64::MAX)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
