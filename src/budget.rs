@@ -33,6 +33,8 @@ use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::priority::Priority;
+use crate::turns::Turns;
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, NoOpMiddleware>;
 
@@ -49,7 +51,10 @@ pub(crate) struct Budget {
     /// fair). governor alone grants whichever waiter wakes first, so a scan's oldest window
     /// could lose round after round while later ones finish and fill the stream's buffer, and
     /// the scan would stall for a whole server latency.
-    queue: tokio::sync::Mutex<()>,
+    ///
+    /// They queue in two lanes ([`Priority`]): interactive calls ahead of a scan's windows,
+    /// taking turns with them while both wait.
+    turns: Turns,
     interval: Duration,
     paused_until: Mutex<Option<Instant>>,
     /// The rate under the ceiling; `None` keeps the configured rate.
@@ -194,7 +199,7 @@ impl Budget {
         });
         Ok(Self {
             limiter: RateLimiter::direct(quota),
-            queue: tokio::sync::Mutex::new(()),
+            turns: Turns::default(),
             interval,
             paused_until: Mutex::new(None),
             adaptive,
@@ -260,10 +265,10 @@ impl Budget {
     /// grants one request (or, shared through Redis, the fleet's slot has come); returns when
     /// the request went. Fails only where the Redis of a shared budget refused it for good (a
     /// wrong password, say): going on unshared would put every process at the full rate.
-    pub(crate) async fn acquire(&self) -> Result<Instant, Error> {
+    pub(crate) async fn acquire(&self, lane: Priority) -> Result<Instant, Error> {
         // Holding the turn while asleep until a fleet's slot keeps one slot a process at most:
         // the fleet takes turns process by process, however many streams each runs.
-        let _turn = self.queue.lock().await;
+        let _turn = self.turns.take(lane).await;
         loop {
             if let Some(until) = self.paused_until() {
                 tokio::time::sleep_until(until).await;
@@ -606,7 +611,7 @@ mod tests {
         let budget = budget(6_000, 0.0).unwrap(); // one per 10 ms
         let start = std::time::Instant::now();
         for _ in 0..11 {
-            budget.acquire().await.unwrap();
+            budget.acquire(Priority::Background).await.unwrap();
         }
         let elapsed = start.elapsed();
         assert!(
@@ -618,11 +623,11 @@ mod tests {
     #[tokio::test]
     async fn a_pause_holds_back_the_next_grant() {
         let budget = budget(60_000, 0.0).unwrap();
-        budget.acquire().await.unwrap();
+        budget.acquire(Priority::Background).await.unwrap();
         budget.pause_for(Duration::from_millis(80), MINUTE).await;
         budget.pause_for(Duration::from_millis(10), MINUTE).await; // a shorter pause does not shorten it
         let start = std::time::Instant::now();
-        budget.acquire().await.unwrap();
+        budget.acquire(Priority::Background).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_millis(80),
             "{:?}",
@@ -637,7 +642,7 @@ mod tests {
             .pause_for(Duration::MAX, Duration::from_millis(60))
             .await;
         let start = std::time::Instant::now();
-        budget.acquire().await.unwrap();
+        budget.acquire(Priority::Background).await.unwrap();
         let took = start.elapsed();
         assert!(took < Duration::from_secs(2), "{took:?}");
         assert!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
-use reqwest::Url;
+use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use tracing::{field, Instrument};
 
@@ -14,6 +14,7 @@ use crate::budget::Budget;
 use crate::builder::ClientBuilder;
 use crate::envelope::{self, Page};
 use crate::error::{ApiErrorEntry, Error};
+use crate::priority::Priority;
 use crate::request::ListRequest;
 use crate::retry::{self, Next, RetryPolicy};
 use crate::signals::Signals;
@@ -132,6 +133,11 @@ impl Client {
         self.inner.budget.interval()
     }
 
+    /// The base URL, without a trailing slash.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
     /// The longest a 429 holds the budget back for: the retry policy's total wait. A server may
     /// ask for any wait, but the client holds back no longer than a page would retry.
     fn longest_pause(&self) -> Duration {
@@ -152,33 +158,48 @@ impl Client {
             attempt = field::Empty,
             status = field::Empty,
         );
-        self.fetch_with_retries(request, window)
-            .instrument(span)
-            .await
+        let body = request.body(window);
+        let out = Outgoing {
+            method: if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            },
+            url: request.url(&self.inner.base_url, window)?,
+            body: body.as_deref(),
+            path: &request.path,
+            offset: Some(window.offset),
+            lane: request.priority,
+            // Reading a window, even through a search's POST, changes nothing.
+            idempotent: true,
+        };
+        self.send(&out, |bytes| {
+            envelope::decode(bytes, window.offset, window.limit)
+                .map_err(|e| e.into_error(request.path.clone(), window.offset))
+        })
+        .instrument(span)
+        .await
     }
 
-    async fn fetch_with_retries<T: DeserializeOwned>(
+    /// Sends `out` under the budget and the retry policy, and decodes a success with `decode`
+    /// (which says whether its failure is worth asking again).
+    pub(crate) async fn send<R>(
         &self,
-        request: &ListRequest,
-        window: Window,
-    ) -> Result<Page<T>, Error> {
-        let url = request.url(&self.inner.base_url, window)?;
-        let body = request.body(window);
+        out: &Outgoing<'_>,
+        decode: impl Fn(&[u8]) -> Result<R, (bool, Error)>,
+    ) -> Result<R, Error> {
         let mut schedule = self.inner.retry.schedule();
         loop {
             let queued = tokio::time::Instant::now();
-            let sent_at = self.inner.budget.acquire().await?;
+            let sent_at = self.inner.budget.acquire(out.lane).await?;
             // Waiting for the budget (behind other streams, or a 429's pause) is not the
-            // page's own retrying: it does not count against the policy's total wait.
+            // request's own retrying: it does not count against the policy's total wait.
             schedule.queued_for(queued.elapsed());
             self.inner.counters.sent();
             let attempt = schedule.attempts().saturating_add(1);
             tracing::Span::current().record("attempt", attempt);
-            let failure = match self
-                .attempt::<T>(&url, body.as_deref(), request, window, sent_at)
-                .await
-            {
-                Ok(page) => return Ok(page),
+            let failure = match self.attempt(out, sent_at, &decode).await {
+                Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
             let rate_limited = failure.error.is_rate_limited();
@@ -191,20 +212,22 @@ impl Client {
                     .await;
                 if budget.is_adaptive() {
                     // The budget holds everyone back as long as the server asked, or as it
-                    // judged; the page waits that long, on the schedule's clock.
+                    // judged; the request waits that long, on the schedule's clock.
                     server_wait = Some(held);
                 }
             }
-            if !failure.retryable {
+            // A request that may have changed something (a POST that timed out, say) is sent
+            // again only where the caller said that is safe.
+            if !failure.retryable || !(out.idempotent || failure.unsent) {
                 return Err(failure.error);
             }
             match schedule.after_failure(server_wait) {
                 Next::Retry(delay) => {
-                    tracing::debug!(?delay, error = %failure.error, "retrying page");
+                    tracing::debug!(?delay, error = %failure.error, "retrying");
                     self.inner.counters.retrying();
                     if rate_limited {
-                        // Everyone waits, not just this page: one 429 must not become a burst
-                        // of them.
+                        // Everyone waits, not just this request: one 429 must not become a
+                        // burst of them.
                         self.inner
                             .budget
                             .pause_for(delay, self.longest_pause())
@@ -215,7 +238,7 @@ impl Client {
                 }
                 Next::GiveUp { hold } => {
                     if rate_limited {
-                        // This page is over, but the account is still over its limit: the
+                        // This request is over, but the account is still over its limit: the
                         // other streams must not run into the same 429.
                         self.inner
                             .budget
@@ -232,38 +255,37 @@ impl Client {
         }
     }
 
-    async fn attempt<T: DeserializeOwned>(
+    async fn attempt<R>(
         &self,
-        url: &Url,
-        body: Option<&[u8]>,
-        request: &ListRequest,
-        window: Window,
+        out: &Outgoing<'_>,
         sent_at: tokio::time::Instant,
-    ) -> Result<Page<T>, Failure> {
+        decode: &impl Fn(&[u8]) -> Result<R, (bool, Error)>,
+    ) -> Result<R, Failure> {
+        let path = || out.path.to_owned();
         let network = |e: reqwest::Error| Failure {
             retryable: true,
+            // Refused, or no connection made at all: the server never saw the request.
+            unsent: e.is_connect(),
             signals: Signals::default(),
             error: Error::Network {
                 timeout: e.is_timeout(),
-                path: request.path.clone(),
-                offset: window.offset,
+                path: path(),
+                offset: out.offset,
                 source: Box::new(e.without_url()),
             },
         };
-        let http = &self.inner.http;
-        let builder = match body {
-            None => http.get(url.clone()),
-            Some(body) => http
-                .post(url.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.to_vec()),
-        };
-        let response = builder
+        let mut builder = self
+            .inner
+            .http
+            .request(out.method.clone(), out.url.clone())
             .header(AUTHORIZATION, self.inner.auth.clone())
-            .header(ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(network)?;
+            .header(ACCEPT, "application/json");
+        if let Some(body) = out.body {
+            builder = builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
+        }
+        let response = builder.send().await.map_err(network)?;
         let status = response.status().as_u16();
         tracing::Span::current().record("status", status);
         let signals = Signals::read(response.headers(), SystemTime::now());
@@ -276,19 +298,20 @@ impl Client {
             // A 429 is news for the budget, whole body or not.
             BodyError::Network(_) if status == 429 => Failure {
                 retryable: true,
+                unsent: true,
                 signals: signals.clone(),
                 error: Error::Api {
                     status,
                     errors: Vec::new(),
                     body: None,
-                    path: request.path.clone(),
-                    offset: window.offset,
+                    path: path(),
+                    offset: out.offset,
                 },
             },
             BodyError::Network(e) => network(e),
             BodyError::TooLarge => Failure::fatal(Error::Decode {
-                path: request.path.clone(),
-                offset: window.offset,
+                path: path(),
+                offset: out.offset,
                 message: format!("the body is larger than {MAX_BODY_BYTES} bytes; refused"),
             }),
         })?;
@@ -301,8 +324,8 @@ impl Client {
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned),
-                path: request.path.clone(),
-                offset: window.offset,
+                path: path(),
+                offset: out.offset,
             }));
         }
         if (200..300).contains(&status) {
@@ -313,32 +336,49 @@ impl Client {
                     .pause_for(wait, self.longest_pause())
                     .await;
             }
-            return envelope::decode(&body.bytes, window.offset, window.limit).map_err(|e| {
-                let (retryable, error) = e.into_error(request.path.clone(), window.offset);
-                Failure {
-                    retryable,
-                    signals: Signals::default(),
-                    error,
-                }
+            return decode(&body.bytes).map_err(|(retryable, error)| Failure {
+                retryable,
+                unsent: false,
+                signals: Signals::default(),
+                error,
             });
         }
         let (errors, excerpt) = parse_error_body(&body.bytes);
         Err(Failure {
             retryable: retry::is_retryable_status(status),
+            // A 429 is the limiter's answer: the request itself was not served.
+            unsent: status == 429,
             signals,
             error: Error::Api {
                 status,
                 errors,
                 body: excerpt,
-                path: request.path.clone(),
-                offset: window.offset,
+                path: path(),
+                offset: out.offset,
             },
         })
     }
 }
 
+/// One request as [`Client::send`] sends it.
+pub(crate) struct Outgoing<'a> {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) body: Option<&'a [u8]>,
+    /// The path for errors and traces, without a query.
+    pub(crate) path: &'a str,
+    /// The window's offset; `None` for a single call.
+    pub(crate) offset: Option<u64>,
+    pub(crate) lane: Priority,
+    /// Whether sending it twice is as good as once, so that it may be sent again after a
+    /// failure that the server may have seen.
+    pub(crate) idempotent: bool,
+}
+
 struct Failure {
     retryable: bool,
+    /// The server surely did not act on the request (a 429, a connection never made).
+    unsent: bool,
     /// What the answer said of the rate limit: the server's wait, and news for the budget.
     signals: Signals,
     error: Error,
@@ -348,6 +388,7 @@ impl Failure {
     fn fatal(error: Error) -> Self {
         Self {
             retryable: false,
+            unsent: false,
             signals: Signals::default(),
             error,
         }

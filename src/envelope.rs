@@ -100,7 +100,7 @@ impl DecodeError {
             retryable,
             crate::Error::Decode {
                 path,
-                offset,
+                offset: Some(offset),
                 message,
             },
         )

@@ -35,6 +35,7 @@ pub enum Error {
     /// where the body was not HelpCrunch's JSON (say, a proxy's HTML page), `errors` is empty
     /// and `body` holds the start of it.
     #[error("{}", describe_api(*.status, .errors, .body.as_deref(), .path, *.offset))]
+    #[non_exhaustive]
     Api {
         /// The HTTP status code.
         status: u16,
@@ -42,48 +43,39 @@ pub enum Error {
         errors: Vec<ApiErrorEntry>,
         /// The start of a body that was not the API's error JSON.
         body: Option<String>,
-        /// The collection's path, such as `departments`.
+        /// The collection's path, such as `departments`, or a single call's (without its query).
         path: String,
-        /// The `offset` of the page that failed.
-        offset: u64,
+        /// The `offset` of the page that failed; `None` for a single call.
+        offset: Option<u64>,
     },
 
     /// The request did not get an answer: connection refused or reset, DNS, a timeout. Its
-    /// message names the page; what the HTTP stack said is its
+    /// message names the page or call; what the HTTP stack said is its
     /// [`source`](std::error::Error::source), not repeated in the message (so that anyhow's
     /// `{:#}` or a walk of the sources prints it once).
-    ///
-    /// ```
-    /// use std::error::Error as _;
-    /// let e = helpcrunch_pager::Error::Network {
-    ///     timeout: false,
-    ///     path: "chats".into(),
-    ///     offset: 100,
-    ///     source: "connection refused".into(),
-    /// };
-    /// assert_eq!(e.to_string(), "network error on chats at offset 100");
-    /// assert_eq!(e.source().unwrap().to_string(), "connection refused");
-    /// ```
-    #[error("network error on {path} at offset {offset}{}", if *.timeout { " (timed out)" } else { "" })]
+    #[error("network error on {}{}", at(.path, *.offset), if *.timeout { " (timed out)" } else { "" })]
+    #[non_exhaustive]
     Network {
         /// Whether the request timed out.
         timeout: bool,
-        /// The collection's path.
+        /// The collection's path, or a single call's.
         path: String,
-        /// The `offset` of the page.
-        offset: u64,
+        /// The `offset` of the page; `None` for a single call.
+        offset: Option<u64>,
         /// The error from the HTTP stack.
         #[source]
         source: BoxError,
     },
 
-    /// A success status with a body that is not a page: not JSON, or JSON of another shape.
-    #[error("could not decode the page of {path} at offset {offset}: {message}")]
+    /// A success status with a body that is not a page (or, for a single call, not the type
+    /// asked for): not JSON, or JSON of another shape.
+    #[error("could not decode the answer for {}: {message}", at(.path, *.offset))]
+    #[non_exhaustive]
     Decode {
-        /// The collection's path.
+        /// The collection's path, or a single call's.
         path: String,
-        /// The `offset` of the page.
-        offset: u64,
+        /// The `offset` of the page; `None` for a single call.
+        offset: Option<u64>,
         /// What the decoder said.
         message: String,
     },
@@ -95,6 +87,7 @@ pub enum Error {
     #[error(
         "the scan of {path} could not prove it read every record (at offset {offset}): {reason}"
     )]
+    #[non_exhaustive]
     Incomplete {
         /// The collection's path.
         path: String,
@@ -109,33 +102,23 @@ pub enum Error {
     /// go to a host the caller never named. Set the base URL to where the API now is. Never
     /// retried.
     #[error("{}", describe_redirect(*.status, .location.as_deref(), .path, *.offset))]
+    #[non_exhaustive]
     Redirect {
         /// The HTTP status code, such as 301 or 302.
         status: u16,
         /// Where the server pointed (its `Location` header), if it said.
         location: Option<String>,
-        /// The collection's path.
+        /// The collection's path, or a single call's.
         path: String,
-        /// The `offset` of the page.
-        offset: u64,
+        /// The `offset` of the page; `None` for a single call.
+        offset: Option<u64>,
     },
 
     /// A retryable failure (429, 5xx, network) kept failing until the retry policy's attempts or
     /// total wait ran out. The last failure is its [`source`](std::error::Error::source), not
     /// repeated in the message.
-    ///
-    /// ```
-    /// use std::error::Error as _;
-    /// let last = helpcrunch_pager::Error::InvalidInput("the last one".into());
-    /// let e = helpcrunch_pager::Error::RetriesExhausted {
-    ///     attempts: 3,
-    ///     waited: std::time::Duration::from_secs(2),
-    ///     last: Box::new(last),
-    /// };
-    /// assert_eq!(e.to_string(), "gave up after 3 attempts (waited 2s in all)");
-    /// assert_eq!(e.source().unwrap().to_string(), "invalid input: the last one");
-    /// ```
     #[error("gave up after {attempts} attempts (waited {waited:?} in all)")]
+    #[non_exhaustive]
     RetriesExhausted {
         /// How many requests were made for this page.
         attempts: u32,
@@ -148,18 +131,38 @@ pub enum Error {
 }
 
 impl Error {
+    /// An [`Error::Api`]: HelpCrunch answered `status` for `path` with its `errors` array. For
+    /// test doubles of code that handles the crate's errors; the crate itself makes them from
+    /// the API's answers.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{ApiErrorEntry, Error};
+    /// let e = Error::api(404, "chats/42", vec![ApiErrorEntry {
+    ///     code: "not_found".into(),
+    ///     message: "Chat not found".into(),
+    /// }]);
+    /// assert!(e.is_not_found());
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "HelpCrunch answered HTTP 404 for chats/42: not_found: Chat not found (check the path)"
+    /// );
+    /// ```
+    pub fn api(status: u16, path: impl Into<String>, errors: Vec<ApiErrorEntry>) -> Self {
+        Error::Api {
+            status,
+            errors,
+            body: None,
+            path: path.into(),
+            offset: None,
+        }
+    }
+
     /// The HTTP status behind this error, if the API answered (a redirect included; for
     /// exhausted retries: the last answer's).
     ///
     /// ```
     /// use helpcrunch_pager::{ApiErrorEntry, Error};
-    /// let e = Error::Api {
-    ///     status: 404,
-    ///     errors: vec![ApiErrorEntry { code: "not_found".into(), message: "Chat not found".into() }],
-    ///     body: None,
-    ///     path: "chats".into(),
-    ///     offset: 0,
-    /// };
+    /// let e = Error::api(404, "chats", vec![ApiErrorEntry { code: "not_found".into(), message: "Chat not found".into() }]);
     /// assert_eq!(e.status(), Some(404));
     /// assert_eq!(Error::InvalidInput("bad".into()).status(), None);
     /// ```
@@ -174,13 +177,7 @@ impl Error {
     ///
     /// ```
     /// use helpcrunch_pager::{ApiErrorEntry, Error};
-    /// let e = Error::Api {
-    ///     status: 404,
-    ///     errors: vec![ApiErrorEntry { code: "not_found".into(), message: "Chat not found".into() }],
-    ///     body: None,
-    ///     path: "chats".into(),
-    ///     offset: 0,
-    /// };
+    /// let e = Error::api(404, "chats", vec![ApiErrorEntry { code: "not_found".into(), message: "Chat not found".into() }]);
     /// assert_eq!(e.api_errors()[0].message, "Chat not found");
     /// ```
     pub fn api_errors(&self) -> &[ApiErrorEntry] {
@@ -194,13 +191,7 @@ impl Error {
     ///
     /// ```
     /// use helpcrunch_pager::{ApiErrorEntry, Error};
-    /// let e = Error::Api {
-    ///     status: 429,
-    ///     errors: vec![ApiErrorEntry { code: "too_many_requests".into(), message: "Too many requests".into() }],
-    ///     body: None,
-    ///     path: "chats".into(),
-    ///     offset: 0,
-    /// };
+    /// let e = Error::api(429, "chats", vec![ApiErrorEntry { code: "too_many_requests".into(), message: "Too many requests".into() }]);
     /// assert!(e.is_rate_limited());
     /// ```
     pub fn is_rate_limited(&self) -> bool {
@@ -211,13 +202,7 @@ impl Error {
     ///
     /// ```
     /// use helpcrunch_pager::{ApiErrorEntry, Error};
-    /// let e = Error::Api {
-    ///     status: 401,
-    ///     errors: vec![ApiErrorEntry { code: "invalid_token".into(), message: "Invalid token".into() }],
-    ///     body: None,
-    ///     path: "chats".into(),
-    ///     offset: 0,
-    /// };
+    /// let e = Error::api(401, "chats", vec![ApiErrorEntry { code: "invalid_token".into(), message: "Invalid token".into() }]);
     /// assert!(e.is_unauthorized());
     /// ```
     pub fn is_unauthorized(&self) -> bool {
@@ -228,13 +213,7 @@ impl Error {
     ///
     /// ```
     /// use helpcrunch_pager::{ApiErrorEntry, Error};
-    /// let e = Error::Api {
-    ///     status: 403,
-    ///     errors: vec![ApiErrorEntry { code: "forbidden".into(), message: "Forbidden".into() }],
-    ///     body: None,
-    ///     path: "chats".into(),
-    ///     offset: 0,
-    /// };
+    /// let e = Error::api(403, "chats", vec![ApiErrorEntry { code: "forbidden".into(), message: "Forbidden".into() }]);
     /// assert!(e.is_forbidden());
     /// ```
     pub fn is_forbidden(&self) -> bool {
@@ -245,13 +224,7 @@ impl Error {
     ///
     /// ```
     /// use helpcrunch_pager::{ApiErrorEntry, Error};
-    /// let e = Error::Api {
-    ///     status: 404,
-    ///     errors: vec![ApiErrorEntry { code: "entity_not_found".into(), message: "Department not found".into() }],
-    ///     body: None,
-    ///     path: "chats".into(),
-    ///     offset: 0,
-    /// };
+    /// let e = Error::api(404, "chats", vec![ApiErrorEntry { code: "entity_not_found".into(), message: "Department not found".into() }]);
     /// assert!(e.is_not_found());
     /// ```
     pub fn is_not_found(&self) -> bool {
@@ -260,17 +233,13 @@ impl Error {
 
     /// A 3xx answer, which the crate does not follow (see [`Error::Redirect`]).
     ///
-    /// ```
-    /// use helpcrunch_pager::Error;
-    /// let e = Error::Redirect {
-    ///     status: 301,
-    ///     location: Some("https://api.example.com/v1/chats".into()),
-    ///     path: "chats".into(),
-    ///     offset: 0,
-    /// };
-    /// assert!(e.is_redirect());
-    /// assert_eq!((e.status(), e.attempts()), (Some(301), 1));
-    /// assert!(e.to_string().contains("https://api.example.com/v1/chats"));
+    /// ```no_run
+    /// # async fn run(client: helpcrunch_pager::Client) {
+    /// match client.get::<serde_json::Value>("departments/1").await {
+    ///     Err(e) if e.is_redirect() => eprintln!("the API moved: {e}"),
+    ///     _ => {}
+    /// }
+    /// # }
     /// ```
     pub fn is_redirect(&self) -> bool {
         matches!(self.last(), Error::Redirect { .. })
@@ -278,10 +247,14 @@ impl Error {
 
     /// A request that timed out (for exhausted retries: the last one).
     ///
-    /// ```
-    /// use helpcrunch_pager::Error;
-    /// let e = Error::Network { timeout: true, path: "chats".into(), offset: 0, source: "timed out".into() };
-    /// assert!(e.is_timeout());
+    /// ```no_run
+    /// # async fn run(client: helpcrunch_pager::Client) {
+    /// if let Err(e) = client.get::<serde_json::Value>("chats/42").await {
+    ///     if e.is_timeout() {
+    ///         eprintln!("HelpCrunch did not answer in time; raise ClientBuilder::timeout");
+    ///     }
+    /// }
+    /// # }
     /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self.last(), Error::Network { timeout: true, .. })
@@ -292,8 +265,6 @@ impl Error {
     ///
     /// ```
     /// use helpcrunch_pager::Error;
-    /// let e = Error::Incomplete { path: "chats".into(), offset: 300, reason: "records moved too far".into() };
-    /// assert!(e.is_incomplete());
     /// assert!(!Error::InvalidInput("bad".into()).is_incomplete());
     /// ```
     pub fn is_incomplete(&self) -> bool {
@@ -302,12 +273,14 @@ impl Error {
 
     /// Whether the retry policy gave up on a failure that might pass later.
     ///
-    /// ```
-    /// use helpcrunch_pager::Error;
-    /// let last = Error::Network { timeout: false, path: "chats".into(), offset: 0, source: "reset".into() };
-    /// let e = Error::RetriesExhausted { attempts: 8, waited: std::time::Duration::from_secs(90), last: Box::new(last) };
-    /// assert!(e.is_retries_exhausted());
-    /// assert_eq!(e.attempts(), 8);
+    /// ```no_run
+    /// # async fn run(client: helpcrunch_pager::Client) {
+    /// if let Err(e) = client.get::<serde_json::Value>("chats/42").await {
+    ///     if e.is_retries_exhausted() {
+    ///         eprintln!("{e} after {} attempts; the last: {:?}", e.attempts(), e.status());
+    ///     }
+    /// }
+    /// # }
     /// ```
     pub fn is_retries_exhausted(&self) -> bool {
         matches!(self, Error::RetriesExhausted { .. })
@@ -340,9 +313,9 @@ fn describe_api(
     errors: &[ApiErrorEntry],
     body: Option<&str>,
     path: &str,
-    offset: u64,
+    offset: Option<u64>,
 ) -> String {
-    let mut out = format!("HelpCrunch answered HTTP {status} for {path} at offset {offset}");
+    let mut out = format!("HelpCrunch answered HTTP {status} for {}", at(path, offset));
     if !errors.is_empty() {
         out.push_str(": ");
         out.push_str(&ErrorList(errors).to_string());
@@ -353,7 +326,7 @@ fn describe_api(
         400 => "the request was malformed; fix the parameters named above",
         401 => "check the API key (Settings > Developers > Public API)",
         403 => "the key lacks permission for this collection",
-        404 => "check the collection's path",
+        404 => "check the path",
         429 => "the account's rate limit was exceeded; lower requests_per_minute",
         500..=599 => "the server failed; try again later",
         _ => "",
@@ -364,16 +337,30 @@ fn describe_api(
     out
 }
 
-fn describe_redirect(status: u16, location: Option<&str>, path: &str, offset: u64) -> String {
+fn describe_redirect(
+    status: u16,
+    location: Option<&str>,
+    path: &str,
+    offset: Option<u64>,
+) -> String {
     let to = match location {
         Some(location) => format!("redirected to {location}"),
         None => "redirected, with no Location".to_owned(),
     };
     format!(
-        "HelpCrunch answered HTTP {status} for {path} at offset {offset}, {to}; this crate does \
+        "HelpCrunch answered HTTP {status} for {}, {to}; this crate does \
          not follow redirects (so that no request leaves outside the rate budget and the key \
-         never goes to another host): set the base URL to where the API now is"
+         never goes to another host): set the base URL to where the API now is",
+        at(path, offset)
     )
+}
+
+/// A page ("chats at offset 100") or a single call ("chats/42").
+fn at(path: &str, offset: Option<u64>) -> String {
+    match offset {
+        Some(offset) => format!("{path} at offset {offset}"),
+        None => path.to_owned(),
+    }
 }
 
 struct ErrorList<'a>(&'a [ApiErrorEntry]);
@@ -406,7 +393,7 @@ mod tests {
                 .collect(),
             body: None,
             path: "departments".into(),
-            offset: 200,
+            offset: Some(200),
         }
     }
 
@@ -435,7 +422,7 @@ mod tests {
             status: 302,
             location: Some("https://elsewhere.example/v1/departments?offset=0".into()),
             path: "departments".into(),
-            offset: 0,
+            offset: Some(0),
         };
         assert_eq!(
             e.to_string(),
@@ -451,7 +438,7 @@ mod tests {
             status: 307,
             location: None,
             path: "chats".into(),
-            offset: 100,
+            offset: Some(100),
         };
         assert!(nowhere
             .to_string()
@@ -475,5 +462,48 @@ mod tests {
             .expect("the last failure")
             .to_string();
         assert!(last.starts_with("HelpCrunch answered HTTP 429"), "{last}");
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn network_and_exhausted_errors_say_their_source_once() {
+        let e = Error::Network {
+            timeout: false,
+            path: "chats".into(),
+            offset: Some(100),
+            source: "connection refused".into(),
+        };
+        assert_eq!(e.to_string(), "network error on chats at offset 100");
+        assert_eq!(e.source().unwrap().to_string(), "connection refused");
+        let call = Error::Network {
+            timeout: true,
+            path: "chats/42".into(),
+            offset: None,
+            source: "timed out".into(),
+        };
+        assert_eq!(call.to_string(), "network error on chats/42 (timed out)");
+        assert!(call.is_timeout());
+        let e = Error::RetriesExhausted {
+            attempts: 3,
+            waited: std::time::Duration::from_secs(2),
+            last: Box::new(call),
+        };
+        assert_eq!(e.to_string(), "gave up after 3 attempts (waited 2s in all)");
+        assert_eq!(
+            e.source().unwrap().to_string(),
+            "network error on chats/42 (timed out)"
+        );
+        assert!(e.is_retries_exhausted() && e.is_timeout());
+        let incomplete = Error::Incomplete {
+            path: "chats".into(),
+            offset: 300,
+            reason: "records moved too far".into(),
+        };
+        assert!(incomplete.is_incomplete());
     }
 }

@@ -111,6 +111,7 @@
 mod adaptive;
 mod budget;
 mod builder;
+mod call;
 mod client;
 mod endpoints;
 mod envelope;
@@ -119,6 +120,7 @@ mod error;
 mod fleet;
 mod models;
 mod paginator;
+mod priority;
 mod request;
 pub mod retry;
 mod scan;
@@ -128,9 +130,11 @@ mod signals;
 pub mod simulator;
 mod sort;
 mod stats;
+mod turns;
 mod window;
 
 pub use builder::ClientBuilder;
+pub use call::Call;
 pub use client::{Client, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
 pub use envelope::Page;
 pub use error::{ApiErrorEntry, BoxError, Error};
@@ -140,6 +144,7 @@ pub use models::{
     Sender, Tag, Timestamp,
 };
 pub use paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
+pub use priority::Priority;
 pub use retry::RetryPolicy;
 pub use scan::{ScanPosition, ScanReport};
 pub use search::{Comparison, Operator, Search};

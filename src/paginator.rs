@@ -15,6 +15,7 @@ use crate::client::Client;
 use crate::envelope::Page;
 use crate::error::Error;
 use crate::models::{self, Timestamp};
+use crate::priority::Priority;
 use crate::request::ListRequest;
 use crate::scan::{
     moving_field, with_shared, IdOf, KeyOf, Scan, ScanPosition, ScanReport, Settings, SharedState,
@@ -276,6 +277,30 @@ where
     pub fn concurrency(mut self, n: usize) -> Self {
         if let Some(s) = self.setup_mut() {
             s.concurrency = n;
+        }
+        self
+    }
+
+    /// The budget's lane for the scan's requests (default [`Priority::Background`]): a scan
+    /// someone waits on, such as the first page of a list on screen, may go
+    /// [`Priority::Interactive`], ahead of other scans' queued windows.
+    ///
+    /// ```
+    /// use futures::{StreamExt, TryStreamExt};
+    /// use helpcrunch_pager::Priority;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let on_screen: Vec<_> = client
+    ///     .chats()
+    ///     .priority(Priority::Interactive)
+    ///     .page_size(20)
+    ///     .take(20)
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn priority(mut self, priority: Priority) -> Self {
+        if let Some(s) = self.setup_mut() {
+            s.request.priority = priority;
         }
         self
     }

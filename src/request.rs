@@ -5,6 +5,7 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
+use crate::priority::Priority;
 use crate::window::Window;
 
 /// A collection to page through: its path, extra query parameters and, for the search
@@ -15,6 +16,8 @@ pub(crate) struct ListRequest {
     pub(crate) query: Vec<(String, String)>,
     /// `Some` for a `POST` search. Checked to be an object by [`validate`](Self::validate).
     pub(crate) body: Option<Value>,
+    /// The budget's lane for the scan's requests: background unless the caller said.
+    pub(crate) priority: Priority,
 }
 
 impl ListRequest {
@@ -24,6 +27,7 @@ impl ListRequest {
             path,
             query: Vec::new(),
             body: None,
+            priority: Priority::Background,
         }
     }
 
@@ -33,6 +37,7 @@ impl ListRequest {
             path,
             query: Vec::new(),
             body: Some(body),
+            priority: Priority::Background,
         }
     }
 

@@ -582,7 +582,7 @@ where
             None => Ok((again, ids)),
             Some(message) => Err(Error::Decode {
                 path: self.request.path.clone(),
-                offset: again.offset,
+                offset: Some(again.offset),
                 message,
             }),
         }

@@ -43,7 +43,7 @@ impl<T> Future for Task<T> {
             Err(e) => Poll::Ready(Err(Error::Network {
                 timeout: false,
                 path: self.path.clone(),
-                offset: self.offset,
+                offset: Some(self.offset),
                 source: format!(
                     "the page's task was cancelled, most likely because the runtime is shutting down: {e}"
                 )
