@@ -115,6 +115,8 @@ mod call;
 mod client;
 mod endpoints;
 mod envelope;
+#[cfg(feature = "middleware")]
+mod middleware;
 mod error;
 #[cfg(feature = "redis")]
 mod fleet;
@@ -137,6 +139,8 @@ pub use builder::ClientBuilder;
 pub use call::Call;
 pub use client::{Client, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
 pub use envelope::Page;
+#[cfg(feature = "middleware")]
+pub use middleware::BudgetMiddleware;
 pub use error::{ApiErrorEntry, BoxError, Error};
 pub use models::{
     Agent, AgentRole, BroadcastType, Chat, ChatCustomer, ChatStatus, ClosedBy, Customer,
