@@ -44,10 +44,15 @@ pub struct ClientBuilder {
     adaptive: bool,
     rate_window: Duration,
     retry: RetryPolicy,
-    timeout: Duration,
+    /// `None`: 30 s on the crate's own HTTP client, and the brought client's own otherwise.
+    timeout: Option<Duration>,
     allow_insecure_http: bool,
+    http: Option<reqwest::Client>,
     redis_url: Option<String>,
 }
+
+/// How long a request may take on the crate's own HTTP client.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// HelpCrunch counts its limit per minute.
 const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(60);
@@ -64,6 +69,7 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("http_client", &self.http.is_some())
             // The URL may carry a password.
             .field("shared_budget", &self.redis_url.as_ref().map(|_| "<redis>"))
             .finish()
@@ -92,8 +98,9 @@ impl ClientBuilder {
             adaptive: true,
             rate_window: DEFAULT_RATE_WINDOW,
             retry: RetryPolicy::new(),
-            timeout: Duration::from_secs(30),
+            timeout: None,
             allow_insecure_http: false,
+            http: None,
             redis_url: None,
         }
     }
@@ -248,7 +255,8 @@ impl ClientBuilder {
         self
     }
 
-    /// How long one request may take before it counts as a timeout (and is retried).
+    /// How long one request may take before it counts as a timeout (and is retried). Default
+    /// 30 s; with a [brought HTTP client](Self::http_client), that client's own unless set here.
     ///
     /// ```
     /// use std::time::Duration;
@@ -259,7 +267,37 @@ impl ClientBuilder {
     /// # Ok::<(), helpcrunch_pager::Error>(())
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends through `client` instead of an HTTP client of the crate's own: bring one for a
+    /// proxy, extra root certificates, or a connection pool shared with the rest of the
+    /// application. Its timeouts hold unless [`timeout`](Self::timeout) is set here too, and
+    /// so does its user agent.
+    ///
+    /// Build it with `redirect(reqwest::redirect::Policy::none())`, as the crate's own is: a
+    /// redirect it follows is a request the rate budget never saw (reqwest does drop the key's
+    /// header when a redirect leads to another host). The crate cannot see a followed
+    /// redirect until it is over; it then fails the request with [`Error::Redirect`] rather
+    /// than take the answer as the one it asked for.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let http = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .connect_timeout(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// let client = helpcrunch_pager::Client::builder()
+    ///     .api_key("my-key")
+    ///     .http_client(http)
+    ///     .timeout(Duration::from_secs(20))
+    ///     .build()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
         self
     }
 
@@ -318,28 +356,38 @@ impl ClientBuilder {
                 redis_url: self.redis_url.clone(),
             },
         )?;
-        if self.timeout.is_zero() {
+        if self.timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::InvalidInput(
                 "the request timeout must be more than zero".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("helpcrunch-pager/", env!("CARGO_PKG_VERSION")))
-            // A followed redirect would be a request the budget never saw, and would carry the
-            // key to wherever the server pointed: a 3xx is an `Error::Redirect` instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::InvalidInput(format!("the HTTP client could not start: {e}")))?;
+        let (http, request_timeout) = match self.http {
+            Some(http) => (http, self.timeout),
+            None => (Self::own_http_client(self.timeout)?, None),
+        };
         Ok(Client::from_inner(Inner {
             http,
+            request_timeout,
             base_url,
             auth,
             budget,
             retry: self.retry,
             counters: Counters::default(),
         }))
+    }
+
+    /// The crate's own HTTP client: redirects refused, the timeout set.
+    fn own_http_client(timeout: Option<Duration>) -> Result<reqwest::Client, Error> {
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("helpcrunch-pager/", env!("CARGO_PKG_VERSION")))
+            // A followed redirect would be a request the budget never saw, and would carry the
+            // key to wherever the server pointed: a 3xx is an `Error::Redirect` instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("the HTTP client could not start: {e}")))
     }
 
     fn checked_base_url(&self) -> Result<String, Error> {

@@ -45,12 +45,14 @@ const BODY_EXCERPT: usize = 200;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// What a client's clones share.
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
+    /// A timeout set on each request: where the caller brought the HTTP client and set one.
+    pub(crate) request_timeout: Option<Duration>,
     pub(crate) base_url: String,
     /// `Bearer <key>`, marked sensitive so that no `Debug` shows it.
     pub(crate) auth: HeaderValue,
@@ -280,12 +282,24 @@ impl Client {
             .request(out.method.clone(), out.url.clone())
             .header(AUTHORIZATION, self.inner.auth.clone())
             .header(ACCEPT, "application/json");
+        if let Some(timeout) = self.inner.request_timeout {
+            builder = builder.timeout(timeout);
+        }
         if let Some(body) = out.body {
             builder = builder
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_vec());
         }
         let response = builder.send().await.map_err(network)?;
+        if response.url() != &out.url {
+            // A brought HTTP client followed a redirect: the answer is not the one asked for.
+            return Err(Failure::fatal(Error::Redirect {
+                status: response.status().as_u16(),
+                location: Some(response.url().to_string()),
+                path: path(),
+                offset: out.offset,
+            }));
+        }
         let status = response.status().as_u16();
         tracing::Span::current().record("status", status);
         let signals = Signals::read(response.headers(), SystemTime::now());
