@@ -268,7 +268,8 @@ impl Budget {
     pub(crate) async fn acquire(&self, lane: Priority) -> Result<Instant, Error> {
         // Holding the turn while asleep until a fleet's slot keeps one slot a process at most:
         // the fleet takes turns process by process, however many streams each runs.
-        let _turn = self.turns.take(lane).await;
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut, unused_variables))]
+        let mut turn = self.turns.take(lane).await;
         loop {
             if let Some(until) = self.paused_until() {
                 tokio::time::sleep_until(until).await;
@@ -314,7 +315,7 @@ impl Budget {
                     return Ok(now);
                 }
                 if fleet.worth_asking() {
-                    let reserved = fleet.reserve(interval, grid).await;
+                    let reserved = fleet.reserve(interval, grid, lane).await;
                     if let Some(refused) = fleet.refused() {
                         return Err(refused);
                     }
@@ -328,6 +329,21 @@ impl Budget {
                     };
                     if let Some(curve) = slot.curve {
                         self.adopt(curve);
+                    }
+                    if slot.deferred {
+                        // The fleet's interactive calls first. This process's own go ahead
+                        // meanwhile, this request keeping its place in line.
+                        if lane == Priority::Background {
+                            let until = std::pin::pin!(tokio::time::sleep_until(slot.at));
+                            let call = std::pin::pin!(self.turns.interactive_waiting());
+                            let woken = futures::future::select(until, call).await;
+                            if let futures::future::Either::Right(_) = woken {
+                                turn = self.turns.step_aside(turn, lane).await;
+                            }
+                        } else {
+                            tokio::time::sleep_until(slot.at).await;
+                        }
+                        continue;
                     }
                     wake_at(slot.at).await;
                     if self.paused_until().is_some() {

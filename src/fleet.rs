@@ -35,6 +35,7 @@ use tokio::time::Instant;
 
 use crate::budget::lock;
 use crate::error::Error;
+use crate::priority::Priority;
 
 /// How long a Redis call may take before this process goes on without Redis.
 const CALL_TIMEOUT: Duration = Duration::from_millis(250);
@@ -46,7 +47,8 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// idle keep-alive connections after a minute or so).
 const COLD_AFTER: Duration = Duration::from_secs(60);
 
-/// Reserves the next slot. `KEYS`: the budget hash, the members set. `ARGV`:
+/// Reserves the next slot. `KEYS`: the budget hash, the members set, the background line.
+/// `ARGV`:
 /// 1. the interval after this request (µs);
 /// 2. this process's id;
 /// 3. how long a process counts as a member without a request (µs);
@@ -59,12 +61,26 @@ const COLD_AFTER: Duration = Duration::from_secs(60);
 ///    the grid, is set if it has passed;
 /// 8. the grid (µs), for a budget that has none: the first process's configured interval;
 /// 9. '1' to reserve nothing, only to learn;
-/// 10. Redis's time of this process's last answer before it was away (µs).
+/// 10. Redis's time of this process's last answer before it was away (µs);
+/// 11. the request's lane: 'i' interactive, 'b' background;
+/// 12. the horizon (µs): how far ahead of its slot a background request may reserve it;
+/// 13. how long a place in the background line lasts (µs).
+///
+/// Lanes: a background request reserves its slot no sooner than the horizon before it, so
+/// that an interactive one, from any process, finds the next slot at most about an interval
+/// and a horizon away. Background processes not yet let in wait in line (`KEYS[3]`, by when
+/// they first waited): the first in line reserves from the horizon on, the others only once
+/// the slot is due and still free (the first gone, or late), so that no process wins every
+/// race for being nearer Redis. An interactive request after an interactive one leaves the
+/// slot to the background line the same way, so that background work keeps at least half of
+/// the budget while both queue. Nothing in this hangs on a process coming back: a place
+/// lapses, and a slot left free goes to whoever asks once it is due.
 ///
 /// `calm` is set once an outage: by the first process back whose last answer came before the
 /// last `calm` was set; one back later finds the outage it was away for covered already.
 ///
-/// Returns the wait until the slot (µs), the slot's number (0 for none), the members, this
+/// Returns the wait until the slot (µs) (or, where the request must wait for its lane, until it
+/// asks again), the slot's number (0 for none), this
 /// process's rank among them (by id), Redis's time (µs), the curve's version, its age (µs, -1
 /// for none); `from`, `level`, the budget's epoch; `calm` from now (µs), the grid (µs), the
 /// schedule's next free slot from now (µs), and the slot number of the fleet's last 429 (0 for
@@ -86,12 +102,34 @@ if away > 0 and calm < tonumber(ARGV[10]) then
   calm = math.ceil((now + away) / grid) * grid
   redis.call('HSET', KEYS[1], 'calm', string.format('%.0f', calm))
 end
-local slot = math.max(now, tat, now + tonumber(ARGV[5]), calm)
+local floor = math.max(now, now + tonumber(ARGV[5]), calm)
+local slot = math.max(tat, floor)
+local wait = slot - now
 local seq = 0
 if ARGV[9] ~= '1' then
-  tat = slot + tonumber(ARGV[1])
-  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat))
-  seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+  local horizon = tonumber(ARGV[12])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('(%.0f', now - tonumber(ARGV[13])))
+  local ready = nil
+  if ARGV[11] == 'b' then
+    redis.call('ZADD', KEYS[3], 'NX', string.format('%.0f', now), ARGV[2])
+    if redis.call('ZRANK', KEYS[3], ARGV[2]) == 0 then
+      ready = tat - horizon
+    else
+      ready = tat
+    end
+  elseif redis.call('HGET', KEYS[1], 'lane') == 'i' and redis.call('ZCARD', KEYS[3]) > 0 then
+    ready = tat
+  end
+  -- Not this process's own spacing (ARGV[5]): only the time, or the fleet's calm, lets in.
+  local gate = math.max(now, calm)
+  if ready and gate < ready then
+    wait = ready - now
+  else
+    tat = slot + tonumber(ARGV[1])
+    redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat), 'lane', ARGV[11])
+    seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+    if ARGV[11] == 'b' then redis.call('ZREM', KEYS[3], ARGV[2]) end
+  end
 end
 redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%.0f', now - tonumber(ARGV[3])))
@@ -103,9 +141,10 @@ for i, m in ipairs(all) do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
 local age = -1
 if b[3] then age = now - tonumber(b[3]) end
-return {{slot - now, seq, #all, rank, now, tonumber(b[2]) or 0, age},
+return {{wait, seq, #all, rank, now, tonumber(b[2]) or 0, age},
   {b[4] or '', b[5] or '', b[6]},
   {calm - now, grid, tat - now, tonumber(redis.call('HGET', KEYS[1], 'limited_seq')) or 0}}
 ";
@@ -141,6 +180,19 @@ if c[1] then age = now - tonumber(c[1]) end
 return {version, age, c[2] or '', c[3] or '', c[4]}
 ";
 
+/// What `RESERVE` is asked (see there).
+#[derive(Default)]
+struct Ask {
+    after: Duration,
+    not_before: Duration,
+    away: Duration,
+    grid: Duration,
+    learn_only: bool,
+    lane: Priority,
+    horizon: Duration,
+    lapse: Duration,
+}
+
 /// What `RESERVE` said.
 struct Asked {
     slot: Instant,
@@ -160,6 +212,8 @@ pub(crate) struct Reservation {
     pub(crate) seq: u64,
     /// The fleet's curve, where it is not the one this process knew.
     pub(crate) curve: Option<Option<Curve>>,
+    /// Nothing was reserved: the request's lane must wait, and ask again at `at`.
+    pub(crate) deferred: bool,
 }
 
 pub(crate) struct Fleet {
@@ -170,6 +224,8 @@ pub(crate) struct Fleet {
     connection: Mutex<Option<(ConnectionManager, bool)>>,
     budget_key: String,
     members_key: String,
+    /// The background processes waiting in line.
+    waiting_key: String,
     member: String,
     window: Duration,
     reserve: Script,
@@ -248,6 +304,7 @@ impl Fleet {
             connection: Mutex::new(None),
             budget_key: format!("helpcrunch-pager:v1:{{{tag}}}:budget"),
             members_key: format!("helpcrunch-pager:v1:{{{tag}}}:members"),
+            waiting_key: format!("helpcrunch-pager:v1:{{{tag}}}:waiting"),
             member: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
             window,
             reserve: Script::new(RESERVE),
@@ -373,12 +430,14 @@ impl Fleet {
             let cycle = interval.saturating_mul(state.apart.0.max(1));
             RETRY_EVERY + CONNECT_TIMEOUT * 2 + cycle + grid
         };
-        let first = self
-            .ask(Duration::ZERO, Duration::ZERO, away, grid, true)
-            .await?;
-        let again = self
-            .ask(Duration::ZERO, Duration::ZERO, away, grid, true)
-            .await;
+        let learn = Ask {
+            away,
+            grid,
+            learn_only: true,
+            ..Ask::default()
+        };
+        let first = self.ask(&learn).await?;
+        let again = self.ask(&learn).await;
         again.map_or(first.curve, |a| a.curve.or(first.curve))
     }
 
@@ -389,7 +448,16 @@ impl Fleet {
     /// its way (a TLS handshake, on the real API) and reaches the server later than its slot;
     /// the next slot, another process's, would then follow it closer than the interval, which
     /// a strict leaky bucket refuses. So that request takes two intervals.
-    pub(crate) async fn reserve(&self, interval: Duration, grid: Duration) -> Option<Reservation> {
+    ///
+    /// A background request reserves its slot no sooner than a quarter of an interval before
+    /// it, so that an interactive one, from any process, finds a slot at most about an interval
+    /// and a quarter away; until then it is `deferred` (see `RESERVE`).
+    pub(crate) async fn reserve(
+        &self,
+        interval: Duration,
+        grid: Duration,
+        lane: Priority,
+    ) -> Option<Reservation> {
         let (after, not_before) = {
             let state = lock(&self.state);
             let cold = state
@@ -410,41 +478,57 @@ impl Fleet {
             };
             (after, not_before)
         };
-        let reply = self
-            .ask(after, not_before, Duration::ZERO, grid, false)
-            .await?;
+        let ask = Ask {
+            after,
+            not_before,
+            grid,
+            lane,
+            // An interactive request finds the next free slot at most this, and the interval
+            // of the last slot reserved, away; the rest of the interval is lead for the
+            // background request to be woken and answered in time for its slot.
+            horizon: interval / 4,
+            // The first in line is let in within two slots however many interactive calls
+            // come: one still waiting after eight, and a second, is gone.
+            lapse: interval.saturating_mul(8) + Duration::from_secs(1),
+            ..Ask::default()
+        };
+        let reply = self.ask(&ask).await?;
+        let deferred = reply.seq == 0;
         let mut state = lock(&self.state);
-        state.last_reserved = Some(Instant::now());
+        if !deferred {
+            state.last_reserved = Some(Instant::now());
+        }
         state.apart = (state.members, state.rank);
         Some(Reservation {
             at: reply.slot,
             seq: reply.seq,
             curve: reply.curve,
+            deferred,
         })
     }
 
     /// Runs `RESERVE` (see there for the arguments) and keeps what it says of the fleet.
-    async fn ask(
-        &self,
-        after: Duration,
-        not_before: Duration,
-        away: Duration,
-        grid: Duration,
-        learn_only: bool,
-    ) -> Option<Asked> {
+    async fn ask(&self, ask: &Ask) -> Option<Asked> {
         let left_at = lock(&self.state).last_answer.unwrap_or(0);
         let mut call = self.reserve.key(&self.budget_key);
         call.key(&self.members_key)
-            .arg(micros(after))
+            .key(&self.waiting_key)
+            .arg(micros(ask.after))
             .arg(&self.member)
             .arg(micros(self.membership()))
             .arg(self.lifetime_ms())
-            .arg(micros(not_before))
+            .arg(micros(ask.not_before))
             .arg(new_epoch())
-            .arg(micros(away))
-            .arg(micros(grid).max(1))
-            .arg(if learn_only { "1" } else { "0" })
-            .arg(left_at);
+            .arg(micros(ask.away))
+            .arg(micros(ask.grid).max(1))
+            .arg(if ask.learn_only { "1" } else { "0" })
+            .arg(left_at)
+            .arg(match ask.lane {
+                Priority::Interactive => "i",
+                Priority::Background => "b",
+            })
+            .arg(micros(ask.horizon))
+            .arg(micros(ask.lapse));
         let asked = Instant::now();
         type Reply = (
             (i64, u64, u32, u32, i64, u64, i64),

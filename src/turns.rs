@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 use crate::budget::lock;
 use crate::priority::Priority;
@@ -14,6 +14,8 @@ use crate::priority::Priority;
 #[derive(Debug, Default)]
 pub(crate) struct Turns {
     state: Mutex<State>,
+    /// Told whenever an interactive request starts waiting.
+    interactive_queued: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -57,8 +59,33 @@ impl Drop for Waiting<'_> {
 }
 
 impl Turns {
-    /// Waits for a turn in `lane`.
+    /// Waits for a turn in `lane`, behind those waiting in it.
     pub(crate) async fn take(&self, lane: Priority) -> Turn<'_> {
+        self.take_in(lane, false).await
+    }
+
+    /// Gives `turn` up to whoever's turn it is, and waits for the next turn in `lane`, ahead of
+    /// those waiting in it: a request that waits at length (for the fleet's interactive calls,
+    /// say) lets the interactive calls of its own process go first without losing its place.
+    #[cfg(feature = "redis")]
+    pub(crate) async fn step_aside<'a>(&'a self, turn: Turn<'a>, lane: Priority) -> Turn<'a> {
+        drop(turn);
+        self.take_in(lane, true).await
+    }
+
+    /// Returns once an interactive request waits for a turn (at once if one does).
+    #[cfg(feature = "redis")]
+    pub(crate) async fn interactive_waiting(&self) {
+        let notified = self.interactive_queued.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if !lock(&self.state).interactive.is_empty() {
+            return;
+        }
+        notified.await;
+    }
+
+    async fn take_in(&self, lane: Priority, front: bool) -> Turn<'_> {
         let rx = {
             let mut state = lock(&self.state);
             if !state.held {
@@ -67,12 +94,20 @@ impl Turns {
                 return Turn { turns: self };
             }
             let (tx, rx) = oneshot::channel();
-            match lane {
-                Priority::Interactive => state.interactive.push_back(tx),
-                Priority::Background => state.background.push_back(tx),
+            let queue = match lane {
+                Priority::Interactive => &mut state.interactive,
+                Priority::Background => &mut state.background,
+            };
+            if front {
+                queue.push_front(tx);
+            } else {
+                queue.push_back(tx);
             }
             rx
         };
+        if lane == Priority::Interactive {
+            self.interactive_queued.notify_waiters();
+        }
         let mut waiting = Waiting {
             turns: self,
             rx: Some(rx),
@@ -96,9 +131,7 @@ impl Turns {
                 (false, true) => Priority::Interactive,
                 (true, false) => Priority::Background,
                 // Both wait: interactive first, unless it had the last turn.
-                (false, false) if state.last == Some(Priority::Interactive) => {
-                    Priority::Background
-                }
+                (false, false) if state.last == Some(Priority::Interactive) => Priority::Background,
                 (false, false) => Priority::Interactive,
             };
             let next = match lane {
@@ -174,5 +207,40 @@ mod tests {
         )
         .await;
         assert!(again.is_ok(), "the turn was lost");
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn stepping_aside_lets_interactive_go_and_keeps_the_place_in_line() {
+        let turns = Arc::new(Turns::default());
+        let turn = turns.take(Priority::Background).await;
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let queue = |lane, name: &'static str| {
+            let (turns, got) = (turns.clone(), got.clone());
+            tokio::spawn(async move {
+                let _turn = turns.take(lane).await;
+                lock(&got).push(name);
+            })
+        };
+        let later = queue(Priority::Background, "later window");
+        tokio::task::yield_now().await;
+        let waiting = tokio::spawn({
+            let turns = turns.clone();
+            async move { turns.interactive_waiting().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "no interactive request waits yet");
+        let call = queue(Priority::Interactive, "call");
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
+            .await
+            .expect("told that an interactive request waits")
+            .unwrap();
+        let turn = turns.step_aside(turn, Priority::Background).await;
+        assert_eq!(*lock(&got), ["call"]);
+        lock(&got).push("stepped aside");
+        drop(turn);
+        call.await.unwrap();
+        later.await.unwrap();
+        assert_eq!(*lock(&got), ["call", "stepped aside", "later window"]);
     }
 }

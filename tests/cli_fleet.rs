@@ -253,3 +253,166 @@ fn three_exports_learn_a_lower_limit_together() {
         stats.requests
     );
 }
+
+/// Starts exports of `collections` on `sim`'s key through `redis`.
+fn start_exports(
+    sim: &Simulator,
+    redis: &RedisServer,
+    dir: &std::path::Path,
+    collections: &[&str],
+) -> Vec<(Child, PathBuf)> {
+    collections
+        .iter()
+        .map(|collection| {
+            let file = dir.join(format!("{collection}.jsonl"));
+            let child = export_from(sim, &RPM.to_string(), &[collection])
+                .args(["--output", file.to_str().unwrap(), "--quiet"])
+                .args(["--rate-window", "1", "--redis-url", &redis.url()])
+                .spawn()
+                .unwrap();
+            (child, file)
+        })
+        .collect()
+}
+
+/// A client of this process in `redis`'s fleet, as the exports are.
+fn fleet_client(sim: &Simulator, redis: &RedisServer) -> helpcrunch_pager::Client {
+    builder_for(sim, RPM)
+        .shared_budget(redis.url())
+        .build()
+        .unwrap()
+}
+
+/// Waits until `sim` has answered `n` requests.
+fn until_requests(sim: &Simulator, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.stats().requests < n {
+        assert!(Instant::now() < deadline, "the exports did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Priorities across processes: the single calls of one process go ahead of the windows the
+/// exports of two others keep queued in the shared budget.
+#[test]
+fn single_calls_go_ahead_of_other_processes_exports() {
+    let _turn = turn();
+    let name = "fleet-priorities";
+    let Some(redis) = RedisServer::start(name) else {
+        return;
+    };
+    let records = 4_000;
+    let sim = simulator(
+        RateLimit::sliding_window(20, Duration::from_secs(1)),
+        records,
+    );
+    let dir = scratch(name);
+    let started = Instant::now();
+    let exports = start_exports(&sim, &redis, &dir, &["customers", "agents"]);
+    until_requests(&sim, 6);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = fleet_client(&sim, &redis);
+    let interval = client.request_interval();
+    let waits: Vec<Duration> = runtime.block_on(async {
+        let mut waits = Vec::new();
+        for _ in 0..10 {
+            let asked = Instant::now();
+            let call = client.get::<serde_json::Value>("departments?limit=1");
+            bounded("a single call", call.send()).await.unwrap();
+            waits.push(asked.elapsed());
+            tokio::time::sleep(interval * 5).await;
+        }
+        waits
+    });
+    let exports_running = exports.len();
+    let log = sim.requests();
+    finish_exports(exports, started, records);
+    let calls = log.iter().filter(|r| r.path == "/v1/departments").count();
+    eprintln!("interval {interval:?}; waits {waits:?}");
+    assert_eq!(calls, 10);
+    assert_eq!(exports_running, 2);
+    let last_call = log
+        .iter()
+        .rposition(|r| r.path == "/v1/departments")
+        .unwrap();
+    assert!(
+        log[last_call + 1..]
+            .iter()
+            .any(|r| r.path != "/v1/departments"),
+        "the exports had ended before the last call: it measured nothing"
+    );
+    let most = waits.iter().max().copied().unwrap_or_default();
+    assert!(
+        most <= interval * 3,
+        "a single call waited {most:?}, more than three intervals of {interval:?}: {waits:?}"
+    );
+    assert_eq!(sim.stats().rate_limited, 0, "the fleet went over the limit");
+}
+
+/// Across processes too, a flood of interactive calls leaves an export about half the budget.
+#[test]
+fn a_flood_of_calls_in_one_process_leaves_another_process_export_half() {
+    let _turn = turn();
+    let name = "fleet-flood";
+    let Some(redis) = RedisServer::start(name) else {
+        return;
+    };
+    let records = 4_000;
+    let sim = simulator(
+        RateLimit::sliding_window(20, Duration::from_secs(1)),
+        records,
+    );
+    let dir = scratch(name);
+    let started = Instant::now();
+    let exports = start_exports(&sim, &redis, &dir, &["customers"]);
+    until_requests(&sim, 3);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = fleet_client(&sim, &redis);
+    let flood_for = client.request_interval() * 50;
+    runtime.block_on(async {
+        let flooding = Instant::now();
+        let flood: Vec<_> = (0..4)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    while flooding.elapsed() < flood_for {
+                        let call = client.get::<serde_json::Value>("departments?limit=1");
+                        call.send().await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in flood {
+            bounded("the flood", task).await.unwrap();
+        }
+    });
+    let log = sim.requests();
+    dump(&log);
+    finish_exports(exports, started, records);
+    let calls: Vec<_> = log.iter().filter(|r| r.path == "/v1/departments").collect();
+    let (from, to) = (calls[4].at, calls[calls.len() - 1].at);
+    let during: Vec<_> = log.iter().filter(|r| r.at >= from && r.at <= to).collect();
+    let export = during
+        .iter()
+        .filter(|r| r.path != "/v1/departments")
+        .count();
+    let share = export as f64 / during.len() as f64;
+    eprintln!("during the flood: export {export} of {}", during.len());
+    assert!(during.len() >= 30, "the flood measured nothing: {during:?}");
+    assert!(
+        (0.35..=0.65).contains(&share),
+        "while both queued the export had {:.0} % of the requests; it should keep about half",
+        share * 100.0
+    );
+    assert_eq!(sim.stats().rate_limited, 0, "the fleet went over the limit");
+}
+
+/// Waits for the exports, and checks each wrote every record of its collection once.
+fn finish_exports(exports: Vec<(Child, PathBuf)>, started: Instant, records: usize) {
+    for (child, file) in exports {
+        let ran = finish(child, started);
+        assert!(ran.status.success(), "an export failed: {}", ran.stderr);
+        let got = cli::ids(&lines(&file));
+        assert_each_once(&got, 1..=records as u64);
+    }
+}

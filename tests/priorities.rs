@@ -125,7 +125,11 @@ async fn single_calls_go_ahead_of_two_busy_scans_which_keep_their_pace() {
          {slots:.0} slots)",
         scans_share * 100.0
     );
-    assert_eq!(sim.stats().rate_limited, 0, "the budget went over the limit");
+    assert_eq!(
+        sim.stats().rate_limited,
+        0,
+        "the budget went over the limit"
+    );
 }
 
 /// Must show 2: a flood of interactive calls does not starve a scan; while both wait, the scan
@@ -175,5 +179,9 @@ async fn a_flood_of_interactive_calls_does_not_starve_a_scan() {
          {total}); it should keep about half",
         scan_share * 100.0
     );
-    assert_eq!(sim.stats().rate_limited, 0, "the budget went over the limit");
+    assert_eq!(
+        sim.stats().rate_limited,
+        0,
+        "the budget went over the limit"
+    );
 }
