@@ -132,7 +132,16 @@ async fn a_body_that_is_not_a_page_is_a_decode_error_and_not_retried() {
     let err = ids("undecodable", client_for(&sim, FAST).departments(), dept_id)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Decode { offset: Some(0), .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Decode {
+                offset: Some(0),
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(sim.stats().requests, 1);
 }
 

@@ -260,7 +260,9 @@ fn a_page_too_long_or_with_an_id_twice_is_asked_again_then_refused() {
             List::Departments,
         );
         match outcome {
-            Outcome::Failed(Error::Decode { offset: Some(99), .. }) => {}
+            Outcome::Failed(Error::Decode {
+                offset: Some(99), ..
+            }) => {}
             other => panic!("{fault:?} twice: {other:?}"),
         }
     }

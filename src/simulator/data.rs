@@ -1,11 +1,15 @@
 //! The simulated account's collections: ids only, with each record rendered from its id (and
 //! its stamp, if it was touched) on demand, so that a collection of a million records costs
-//! eight bytes a record, not the JSON.
+//! eight bytes a record, not the JSON. Only the records written through the API are kept whole
+//! (see `written.rs`).
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
+use serde_json::{Map, Value};
+
 use super::activity::Activity;
-use super::records::{self, Kind};
+use super::records::Kind;
 
 /// Where a collection's page puts its total, as the docs show per endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +30,8 @@ pub(crate) struct Collection {
     pub(crate) next_id: u64,
     /// The touched records and the order of last activity.
     pub(crate) activity: Activity,
+    /// The records created or changed through the API, whole, by id.
+    pub(crate) written: HashMap<u64, Map<String, Value>>,
 }
 
 impl Collection {
@@ -36,6 +42,7 @@ impl Collection {
             next_id: Self::first_new_id(&ids),
             ids,
             activity: Activity::default(),
+            written: HashMap::new(),
         }
     }
 
@@ -61,7 +68,7 @@ impl Collection {
             } else {
                 ids[i]
             };
-            records::render(self.kind, id, self.stamp(id), &mut out)
+            self.render(id, &mut out)
                 .expect("writing to a String cannot fail");
         }
         let total = total.max(0);

@@ -5,7 +5,12 @@ use serde_json::{Map, Value};
 
 use super::SimulatorBuilder;
 
-/// What the simulator answers instead of the page, on a request chosen by number.
+/// What the simulator answers instead of the page or record, on a request chosen by number.
+///
+/// A fault that stands in for the answer (`Status`, `Body`, `Answer`, `Reset`, `Redirect`)
+/// leaves the data as it was: a `POST` answered `502`, or reset, created nothing, as where the
+/// failure came before the server acted. The others (`Truncated`, `Total`, `Short`, `Stall`
+/// and the like) spoil or delay the answer of a request that was served, and acted on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {

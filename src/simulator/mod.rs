@@ -3,6 +3,16 @@
 //! documented shapes and error bodies, enforces a rate limit with a chosen algorithm, injects
 //! faults, and counts what it saw. It shuts down when dropped.
 //!
+//! Besides the lists and searches it serves single records, as single calls
+//! ([`Client::get`](crate::Client::get) and the like) ask for them: `GET /{collection}/{id}`
+//! answers the record itself (a JSON object) or the API's 404 (`entity_not_found`
+//! "Department not found", `not_found` "Chat not found"); `POST /{collection}` creates a record
+//! from the body's fields with the next id, at the end of the default order (the front of a
+//! chat's newest-first messages), and answers it; `PUT` and `PATCH` set the body's fields
+//! (all but `id`) and answer the record; `DELETE` removes it and answers `204 No Content`
+//! with no body. A body that is not a JSON object is a 400 `invalid_request`. These requests
+//! count against the rate limit, take faults by number and are recorded, as any other.
+//!
 //! ```
 //! use futures::TryStreamExt;
 //! use helpcrunch_pager::simulator::{RateLimit, Simulator};
@@ -25,6 +35,29 @@
 //! assert_eq!(sim.stats().requests, 3);
 //! # Ok(()) }
 //! ```
+//!
+//! One record at a time:
+//!
+//! ```
+//! use helpcrunch_pager::{simulator::Simulator, Client, Customer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::builder().customers(3).start()?;
+//! let client = Client::builder()
+//!     .api_key(sim.api_key())
+//!     .base_url(sim.base_url())
+//!     .requests_per_minute(6_000)
+//!     .build()?;
+//! let ada: Customer = client.post("customers", &serde_json::json!({"name": "Ada"})).await?;
+//! assert_eq!(ada.id, 4);
+//! let read: Customer = client.get("customers/4").await?;
+//! assert_eq!(read.name.as_deref(), Some("Ada"));
+//! client.delete::<()>("customers/4").await?;
+//! let gone = client.get::<Customer>("customers/4").await.unwrap_err();
+//! assert!(gone.is_not_found());
+//! # Ok(()) }
+//! ```
 
 mod activity;
 mod builder;
@@ -38,6 +71,8 @@ mod read;
 mod records;
 mod search;
 mod server;
+mod single;
+mod written;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -228,7 +263,8 @@ impl Simulator {
         }
     }
 
-    /// What the mutations have inserted, deleted and touched so far.
+    /// What the mutations and the requests that write have inserted, deleted and touched so
+    /// far.
     ///
     /// ```
     /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;

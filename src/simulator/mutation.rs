@@ -56,14 +56,15 @@ pub enum Mutation {
     Touch(usize),
 }
 
-/// What the mutations did, for a test to tell the records that stayed from those that came,
-/// went or moved.
+/// What the mutations and the requests that write did, for a test to tell the records that
+/// stayed from those that came, went or moved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Changes {
-    /// Ids inserted, in the order they were.
+    /// Ids inserted, in the order they were: by [`Mutation::InsertFront`] or a `POST` that
+    /// created a record.
     pub inserted: Vec<u64>,
-    /// Ids deleted, in the order they were.
+    /// Ids deleted, in the order they were: by [`Mutation::DeleteBefore`] or a `DELETE`.
     pub deleted: Vec<u64>,
     /// Ids touched, in the order they were: an id touched twice is here twice.
     pub touched: Vec<u64>,
@@ -93,7 +94,7 @@ impl Collection {
                 let mut before = (read.offset() as usize).min(self.ids.len());
                 for _ in 0..n.min(before) {
                     let id = self.ids.remove(rng.usize(..before));
-                    self.reordered(Some(id));
+                    self.forget(id);
                     changes.deleted.push(id);
                     before -= 1;
                 }

@@ -21,6 +21,7 @@ use super::headers::Quota;
 use super::read::{query_param, Read};
 use super::records::Kind;
 use super::search;
+use super::single;
 use super::Fault;
 use super::{RequestRecord, State};
 
@@ -173,14 +174,15 @@ async fn answer(
     if reply.status == 0 {
         return Err(Reset);
     }
-    let content_type = if reply.body.starts_with('<') {
-        "text/html"
-    } else {
-        "application/json"
-    };
-    let mut response = Response::builder()
-        .status(reply.status)
-        .header(CONTENT_TYPE, content_type);
+    let mut response = Response::builder().status(reply.status);
+    if !reply.body.is_empty() {
+        let content_type = if reply.body.starts_with('<') {
+            "text/html"
+        } else {
+            "application/json"
+        };
+        response = response.header(CONTENT_TYPE, content_type);
+    }
     if let Some(secs) = reply.retry_after {
         response = response.header(RETRY_AFTER, secs);
     }
@@ -309,7 +311,8 @@ fn serve(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
     reply
 }
 
-/// The answer a request gets when nothing goes wrong: a page, or the API's error for a bad one.
+/// The answer a request gets when nothing goes wrong: a page or a record (see `single.rs`), or
+/// the API's error for a bad request.
 fn page(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
     let path = req
         .path
@@ -322,6 +325,15 @@ fn page(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
         _ => None,
     };
     let mut collections = state.collections.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((key, id)) = single::route(&collections, req.method, path) {
+        let collection = collections.get_mut(key).expect("routed to a collection");
+        // A request for one record reads no window: it is due what one with no offset is.
+        mutate(state, n, &Read::from_offset(0), collection);
+        let mut changes = state.changes.lock().unwrap_or_else(|p| p.into_inner());
+        let body = req.body.unwrap_or_default();
+        let (status, body) = single::answer(collection, req.method, id, body, &mut changes.0);
+        return Reply::new(status, body);
+    }
     let Some(collection) = key.and_then(|key| collections.get_mut(key)) else {
         if *req.method != Method::POST && path.starts_with("chats/") && path.ends_with("/messages")
         {
