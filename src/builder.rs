@@ -22,7 +22,7 @@ use crate::stats::Counters;
 /// - requests per minute: 120, kept with a 2 % margin (one request every 510 ms)
 /// - adaptive rate: on, the server's window taken to be 60 s
 /// - retry: [`RetryPolicy::new()`]
-/// - request timeout: 30 s
+/// - request timeout: 30 s (with a [brought HTTP client](ClientBuilder::http_client), its own)
 /// - plain `http`: only to a loopback address
 /// - redirects: never followed (a 3xx is [`Error::Redirect`])
 ///

@@ -101,6 +101,8 @@
 //!   read where the order moves.
 //! - `redis`: [`ClientBuilder::shared_budget`], one budget for every process on a key through
 //!   Redis, its 429 pauses and adaptive rate fleet-wide, and a safe share when Redis is down.
+//! - `middleware`: [`Client::middleware`], a [`BudgetMiddleware`] for reqwest-middleware that
+//!   puts an application's own requests to HelpCrunch through the client's rate budget.
 //! - `cli`: the `helpcrunch-export` binary, which streams any collection into a JSON Lines file
 //!   with a progress bar and resumes after a crash (`cargo install helpcrunch-pager --features
 //!   cli`). The library's default build pulls in neither clap nor indicatif.
@@ -115,11 +117,11 @@ mod call;
 mod client;
 mod endpoints;
 mod envelope;
-#[cfg(feature = "middleware")]
-mod middleware;
 mod error;
 #[cfg(feature = "redis")]
 mod fleet;
+#[cfg(feature = "middleware")]
+mod middleware;
 mod models;
 mod paginator;
 mod priority;
@@ -139,9 +141,9 @@ pub use builder::ClientBuilder;
 pub use call::Call;
 pub use client::{Client, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
 pub use envelope::Page;
+pub use error::{ApiErrorEntry, BoxError, Error};
 #[cfg(feature = "middleware")]
 pub use middleware::BudgetMiddleware;
-pub use error::{ApiErrorEntry, BoxError, Error};
 pub use models::{
     Agent, AgentRole, BroadcastType, Chat, ChatCustomer, ChatStatus, ClosedBy, Customer,
     Department, DepartmentAgent, DepartmentRef, Device, Location, Message, MessageType, Rating,

@@ -18,6 +18,7 @@
 /// assert_eq!(Priority::default(), Priority::Interactive);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Priority {
     /// A call someone waits for: ahead of queued background requests.
     #[default]
