@@ -34,6 +34,22 @@
 //! other `GET` list. Chats and customers sort with `.sort(..)` and `.order(..)` ([`ChatSort`],
 //! [`CustomerSort`], [`Order`]).
 //!
+//! # Single calls
+//!
+//! [`Client::get`], [`post`](Client::post), [`put`](Client::put), [`patch`](Client::patch) and
+//! [`delete`](Client::delete) send one request (a [`Call`]) through the same budget and retry
+//! policy, decoding the answer into any `DeserializeOwned` type. A `POST` or `PATCH` is sent
+//! again only where the server surely never acted on it, unless marked
+//! [`idempotent`](Call::idempotent).
+//!
+//! # Priorities
+//!
+//! Requests queue for the budget in two lanes ([`Priority`]): single calls are interactive and
+//! go ahead of the windows scans have queued, which are background; while both wait they take
+//! turns, so neither starves. With a shared budget the lanes hold across processes. With the
+//! `middleware` feature, `Client::middleware` puts an application's own reqwest calls through
+//! the budget too.
+//!
 //! # Models
 //!
 //! [`Department`], [`Agent`], [`Customer`], [`Chat`] and [`Message`] serialize with the API's
@@ -101,6 +117,7 @@
 //!   read where the order moves.
 //! - `redis`: [`ClientBuilder::shared_budget`], one budget for every process on a key through
 //!   Redis, its 429 pauses and adaptive rate fleet-wide, and a safe share when Redis is down.
+//! - `gzip`, `http2`: reqwest's, for compressed answers and HTTP/2.
 //! - `middleware`: [`Client::middleware`], a [`BudgetMiddleware`] for reqwest-middleware that
 //!   puts an application's own requests to HelpCrunch through the client's rate budget.
 //! - `cli`: the `helpcrunch-export` binary, which streams any collection into a JSON Lines file
