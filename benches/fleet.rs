@@ -1,12 +1,13 @@
 //! How well a budget shared through Redis (`ClientBuilder::shared_budget`, the exporter's
 //! `--redis-url`) keeps a fleet at the account's limit: three exporters against each server
 //! algorithm; the same with Redis killed and restarted in the middle; two clients of one process
-//! without Redis; and, with no server limit, how evenly N workers share the budget and what
-//! each request's Redis round trip costs. Prints the tables for BENCHMARKS.md and exits
+//! without Redis; with no server limit, how evenly N workers share the budget and what
+//! each request's Redis round trip costs; and the single calls of one process beside the
+//! exports of others (priorities across processes). Prints the tables for BENCHMARKS.md and exits
 //! non-zero when a target is missed.
 //!
 //! `cargo bench --bench fleet --features cli` (about two and a half minutes once built), or
-//! `cargo bench --bench fleet --features cli -- 2` for one scenario (1 to 4). Needs a
+//! `cargo bench --bench fleet --features cli -- 2` for one scenario (1 to 5). Needs a
 //! `redis-server`, started here on free ports. Scaled: 1,200 a minute counted per second.
 //!
 //! The bench binary is also the workers of scenario 4: run with `FLEET_WORKER=1`, it scans until
@@ -801,6 +802,175 @@ fn redis_ping(redis: &Redis, n: u32) -> Duration {
     started.elapsed() / n
 }
 
+// ---------------------------------------------------------------------------------------------
+// 5. Priorities across processes: single calls of one process beside other processes' exports.
+
+/// Exporters of `collections` on `sim`'s key through `redis`, `records` each.
+fn start_exports(
+    sim: &Simulator,
+    redis: &Redis,
+    dir: &Path,
+    collections: &[&str],
+) -> Vec<(Running, PathBuf)> {
+    collections
+        .iter()
+        .map(|collection| {
+            let file = dir.join(format!("{collection}.jsonl"));
+            let mut cmd = Command::new(EXPORTER);
+            cmd.args(["--base-url", &sim.base_url(), "--api-key", sim.api_key()])
+                .args(["--requests-per-minute", &RPM.to_string()])
+                .args(["--rate-window", &WINDOW.as_secs().to_string()])
+                .args(["--redis-url", &redis.url()])
+                .args(["--output", file.to_str().expect("a UTF-8 path"), "--quiet"])
+                .arg(collection)
+                .env_remove("HELPCRUNCH_API_KEY")
+                .env_remove("HELPCRUNCH_BASE_URL")
+                .env_remove("HELPCRUNCH_REDIS_URL");
+            (Running::spawn(cmd, false), file)
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn priorities(rt: &tokio::runtime::Runtime) -> bool {
+    const CALLS: usize = 30;
+    let records = 20_000;
+    println!("\n## 5. Priorities across processes ({RPM}/min, sliding window 20 per 1 s, {records} records an exporter)\n");
+    let is_call = |r: &RequestRecord| r.path == "/v1/departments";
+    let fleet_client = |sim: &Simulator, redis: &Redis| {
+        Client::builder()
+            .api_key(sim.api_key())
+            .base_url(sim.base_url())
+            .requests_per_minute(RPM)
+            .rate_window(WINDOW)
+            .shared_budget(redis.url())
+            .build()
+            .expect("client")
+    };
+    let sim_with = || {
+        Simulator::builder()
+            .departments(3)
+            .agents(records)
+            .customers(records)
+            .rate_limit(RateLimit::sliding_window(20, WINDOW))
+            .start()
+            .expect("simulator")
+    };
+    let wait_for = |sim: &Simulator, n: u64| {
+        while sim.stats().requests < n {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+
+    // Single calls at a person's pace beside two exporters.
+    let redis = Redis::start();
+    let sim = sim_with();
+    let dir = Scratch::new("priorities");
+    let exports = start_exports(&sim, &redis, &dir.0, &["customers", "agents"]);
+    wait_for(&sim, 6);
+    let client = fleet_client(&sim, &redis);
+    let interval = client.request_interval();
+    let mut waits: Vec<f64> = rt.block_on(async {
+        let mut waits = Vec::new();
+        for i in 0..CALLS {
+            let asked = Instant::now();
+            let _: serde_json::Value = client
+                .get("departments?limit=1")
+                .await
+                .expect("the call succeeds");
+            waits.push(asked.elapsed().as_secs_f64() / interval.as_secs_f64());
+            // At every phase of the slots, not the one the last call ended at.
+            let apart = 8.0 + f64::from(i as u32 * 7 % 5) + (i as f64 * 0.37).fract();
+            tokio::time::sleep(interval.mul_f64(apart)).await;
+        }
+        waits
+    });
+    let calls_log = log(&sim, "5-calls");
+    // Killed on drop: the exports were only there to keep the budget busy.
+    drop(exports);
+    let calls: Vec<&RequestRecord> = calls_log.iter().filter(|r| is_call(r)).collect();
+    let (from, to) = (calls[0].at, calls[CALLS - 1].at);
+    let during = calls_log.iter().filter(|r| r.at >= from && r.at <= to);
+    let (exports_n, calls_n) = during.fold((0usize, 0usize), |(e, c), r| {
+        if is_call(r) {
+            (e, c + 1)
+        } else {
+            (e + 1, c)
+        }
+    });
+    let slots = (to - from).as_secs_f64() * f64::from(RPM) / 60.0;
+    waits.sort_by(f64::total_cmp);
+    let limited = sim.stats().rate_limited;
+    println!("Single calls of this process beside two exporter processes, {CALLS} calls 8 to 12 intervals apart:\n");
+    println!("| wait p50 | wait p95 | wait max | exports' share of the limit | all requests' share | 429s |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {:.2} intervals | {:.2} | {:.2} | {} | {} | {limited} |",
+        percentile(&waits, 0.5),
+        percentile(&waits, 0.95),
+        waits[waits.len() - 1],
+        pct(exports_n as f64 / slots),
+        pct((exports_n + calls_n) as f64 / slots),
+    );
+    let mut ok = waits[waits.len() - 1] <= 3.0 && limited == 0;
+
+    // A flood of interactive calls in this process beside one exporter.
+    let redis = Redis::start();
+    let sim = sim_with();
+    let dir = Scratch::new("flood");
+    let exports = start_exports(&sim, &redis, &dir.0, &["customers"]);
+    wait_for(&sim, 3);
+    let client = fleet_client(&sim, &redis);
+    let flood_for = client.request_interval() * 200;
+    rt.block_on(async {
+        let started = Instant::now();
+        let flood: Vec<_> = (0..8)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    while started.elapsed() < flood_for {
+                        let _: serde_json::Value = client
+                            .get("departments?limit=1")
+                            .await
+                            .expect("the call succeeds");
+                    }
+                })
+            })
+            .collect();
+        for task in flood {
+            task.await.expect("no panic");
+        }
+    });
+    let log = log(&sim, "5-flood");
+    // Killed on drop: the exports were only there to keep the budget busy.
+    drop(exports);
+    let calls: Vec<&RequestRecord> = log.iter().filter(|r| is_call(r)).collect();
+    let (from, to) = (calls[10].at, calls[calls.len() - 1].at);
+    let during: Vec<&RequestRecord> = log.iter().filter(|r| r.at >= from && r.at <= to).collect();
+    let export_n = during.iter().filter(|r| !is_call(r)).count();
+    let share = export_n as f64 / during.len() as f64;
+    let rate = (during.len() - 1) as f64 * 60.0 / (to - from).as_secs_f64() / f64::from(RPM);
+    let limited = sim.stats().rate_limited;
+    println!(
+        "\nA flood of interactive calls (8 callers) in this process beside one exporter process:\n"
+    );
+    println!("| requests | the export's | the calls' | the export's share | all requests' share of the limit | 429s |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {} | {export_n} | {} | {} | {} | {limited} |",
+        during.len(),
+        during.len() - export_n,
+        pct(share),
+        pct(rate)
+    );
+    println!("\nTargets: every call within 3 intervals, the export keeping 40 to 60 % under the flood, no 429.");
+    ok &= (0.40..=0.60).contains(&share) && limited == 0;
+    ok
+}
+
 fn main() -> ExitCode {
     if std::env::var_os("FLEET_WORKER").is_some_and(|v| v == "1") {
         return worker();
@@ -821,6 +991,9 @@ fn main() -> ExitCode {
     if run("4") {
         ok &= fairness();
         ok &= redis_cost(&rt);
+    }
+    if run("5") {
+        ok &= priorities(&rt);
     }
     if ok {
         println!("\nall targets met");

@@ -87,8 +87,10 @@ async fn calls_beside_two_scans(rpm: u32) -> bool {
             .await
             .expect("the call succeeds");
         waits.push(asked.elapsed().as_secs_f64() / interval.as_secs_f64());
-        // A person's pace, not a clock's: 20 to 30 intervals apart.
-        tokio::time::sleep(interval * (20 + (i as u32 * 7) % 11)).await;
+        // A person's pace, not a clock's: 20 to 31 intervals apart, at every phase of the
+        // slots rather than the one the last call ended at.
+        let apart = 20.0 + f64::from(i as u32 * 7 % 11) + (i as f64 * 0.37).fract();
+        tokio::time::sleep(interval.mul_f64(apart)).await;
     }
     let asked = Instant::now();
     let _: serde_json::Value = client
