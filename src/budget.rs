@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::priority::Priority;
-use crate::turns::Turns;
+use crate::turns::{Turn, Turns};
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, NoOpMiddleware>;
 
@@ -268,7 +268,6 @@ impl Budget {
     pub(crate) async fn acquire(&self, lane: Priority) -> Result<Instant, Error> {
         // Holding the turn while asleep until a fleet's slot keeps one slot a process at most:
         // the fleet takes turns process by process, however many streams each runs.
-        #[cfg_attr(not(feature = "redis"), allow(unused_mut, unused_variables))]
         let mut turn = self.turns.take(lane).await;
         loop {
             if let Some(until) = self.paused_until() {
@@ -325,7 +324,7 @@ impl Budget {
                             continue;
                         }
                         tracing::trace!("no fleet known: the local budget alone");
-                        return self.acquire_local().await;
+                        return self.acquire_local(&mut turn, lane).await;
                     };
                     if let Some(curve) = slot.curve {
                         self.adopt(curve);
@@ -333,16 +332,8 @@ impl Budget {
                     if slot.deferred {
                         // The fleet's interactive calls first. This process's own go ahead
                         // meanwhile, this request keeping its place in line.
-                        if lane == Priority::Background {
-                            let until = std::pin::pin!(tokio::time::sleep_until(slot.at));
-                            let call = std::pin::pin!(self.turns.interactive_waiting());
-                            let woken = futures::future::select(until, call).await;
-                            if let futures::future::Either::Right(_) = woken {
-                                turn = self.turns.step_aside(turn, lane).await;
-                            }
-                        } else {
-                            tokio::time::sleep_until(slot.at).await;
-                        }
+                        let until = tokio::time::sleep_until(slot.at);
+                        self.wait_in_lane(until, &mut turn, lane).await;
                         continue;
                     }
                     wake_at(slot.at).await;
@@ -361,13 +352,17 @@ impl Budget {
                     return Ok(now);
                 }
             }
-            return self.acquire_local().await;
+            return self.acquire_local(&mut turn, lane).await;
         }
     }
 
     /// The local budget: the governor limiter at the configured rate, and the adaptive spacing
-    /// under it. Called with the turn held.
-    async fn acquire_local(&self) -> Result<Instant, Error> {
+    /// under it. Called with `turn` held.
+    async fn acquire_local<'t>(
+        &'t self,
+        turn: &mut Turn<'t>,
+        lane: Priority,
+    ) -> Result<Instant, Error> {
         loop {
             if let Some(until) = self.paused_until() {
                 tokio::time::sleep_until(until).await;
@@ -378,12 +373,19 @@ impl Budget {
                 if let Some(next) = next {
                     if next > Instant::now() {
                         // Woken, the rate may have been cut meanwhile: look again.
-                        tokio::time::sleep_until(next).await;
+                        let until = tokio::time::sleep_until(next);
+                        self.wait_in_lane(until, turn, lane).await;
                         continue;
                     }
                 }
             }
-            self.limiter.until_ready().await;
+            // A grant is taken only when the wait is over: one given up takes none.
+            if !self
+                .wait_in_lane(self.limiter.until_ready(), turn, lane)
+                .await
+            {
+                continue;
+            }
             // A 429 may have closed the gate while this request queued at the limiter; its
             // grant is spent, but sending now would be the very burst the gate exists to stop.
             if self.paused_until().is_none() {
@@ -407,6 +409,30 @@ impl Budget {
                     fleet.sent(now, false);
                 }
                 return Ok(now);
+            }
+        }
+    }
+
+    /// Waits for `wait` with `turn` held; a background request steps aside meanwhile for an
+    /// interactive one of this process that starts waiting, and takes its turn back after it
+    /// (ahead of the other background requests). Returns whether `wait` was over.
+    async fn wait_in_lane<'t>(
+        &'t self,
+        wait: impl std::future::Future,
+        turn: &mut Turn<'t>,
+        lane: Priority,
+    ) -> bool {
+        if lane != Priority::Background {
+            wait.await;
+            return true;
+        }
+        let wait = std::pin::pin!(wait);
+        let call = std::pin::pin!(self.turns.interactive_waiting());
+        match futures::future::select(wait, call).await {
+            futures::future::Either::Left(_) => true,
+            futures::future::Either::Right(_) => {
+                self.turns.step_aside(turn, lane).await;
+                false
             }
         }
     }

@@ -25,17 +25,30 @@ struct State {
     background: VecDeque<oneshot::Sender<()>>,
     /// The lane of the last turn handed out.
     last: Option<Priority>,
+    /// The lane of the turn before that.
+    before_last: Option<Priority>,
+}
+
+impl State {
+    fn handed(&mut self, lane: Priority) {
+        self.before_last = self.last;
+        self.last = Some(lane);
+    }
 }
 
 /// A turn: the next one is handed out when it is dropped.
 #[derive(Debug)]
 pub(crate) struct Turn<'a> {
     turns: &'a Turns,
+    /// False while the turn is given up for a while ([`Turns::step_aside`]).
+    held: bool,
 }
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        self.turns.hand_on();
+        if self.held {
+            self.turns.hand_on();
+        }
     }
 }
 
@@ -65,17 +78,25 @@ impl Turns {
     }
 
     /// Gives `turn` up to whoever's turn it is, and waits for the next turn in `lane`, ahead of
-    /// those waiting in it: a request that waits at length (for the fleet's interactive calls,
-    /// say) lets the interactive calls of its own process go first without losing its place.
-    #[cfg(feature = "redis")]
-    pub(crate) async fn step_aside<'a>(&'a self, turn: Turn<'a>, lane: Priority) -> Turn<'a> {
-        drop(turn);
-        self.take_in(lane, true).await
+    /// those waiting in it: a background request that waits at length lets the interactive
+    /// calls of its own process go first without losing its place. Cancelled meanwhile, it
+    /// holds no turn.
+    pub(crate) async fn step_aside(&self, turn: &mut Turn<'_>, lane: Priority) {
+        debug_assert!(std::ptr::eq(turn.turns, self) && turn.held);
+        turn.held = false;
+        self.hand_on();
+        let mut again = self.take_in(lane, true).await;
+        again.held = false;
+        turn.held = true;
     }
 
-    /// Returns once an interactive request waits for a turn (at once if one does).
-    #[cfg(feature = "redis")]
+    /// Returns once an interactive request waits for a turn (at once if one does), where the
+    /// turn held now may step aside for it: not where an interactive one had the turn before,
+    /// so that while both lanes wait they still take turns. Never returns otherwise.
     pub(crate) async fn interactive_waiting(&self) {
+        if lock(&self.state).before_last == Some(Priority::Interactive) {
+            return std::future::pending().await;
+        }
         let notified = self.interactive_queued.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
@@ -90,8 +111,11 @@ impl Turns {
             let mut state = lock(&self.state);
             if !state.held {
                 state.held = true;
-                state.last = Some(lane);
-                return Turn { turns: self };
+                state.handed(lane);
+                return Turn {
+                    turns: self,
+                    held: true,
+                };
             }
             let (tx, rx) = oneshot::channel();
             let queue = match lane {
@@ -116,7 +140,10 @@ impl Turns {
         // The sender is dropped unsent only with the `Turns` themselves, which outlive `self`.
         debug_assert!(handed.is_ok());
         waiting.rx = None;
-        Turn { turns: self }
+        Turn {
+            turns: self,
+            held: true,
+        }
     }
 
     /// Hands the turn to the next waiter, or frees it.
@@ -140,7 +167,7 @@ impl Turns {
             };
             // A waiter that was cancelled is skipped.
             if next.is_some_and(|tx| tx.send(()).is_ok()) {
-                state.last = Some(lane);
+                state.handed(lane);
                 return;
             }
         }
@@ -209,11 +236,10 @@ mod tests {
         assert!(again.is_ok(), "the turn was lost");
     }
 
-    #[cfg(feature = "redis")]
     #[tokio::test]
     async fn stepping_aside_lets_interactive_go_and_keeps_the_place_in_line() {
         let turns = Arc::new(Turns::default());
-        let turn = turns.take(Priority::Background).await;
+        let mut turn = turns.take(Priority::Background).await;
         let got = Arc::new(Mutex::new(Vec::new()));
         let queue = |lane, name: &'static str| {
             let (turns, got) = (turns.clone(), got.clone());
@@ -235,12 +261,57 @@ mod tests {
             .await
             .expect("told that an interactive request waits")
             .unwrap();
-        let turn = turns.step_aside(turn, Priority::Background).await;
+        turns.step_aside(&mut turn, Priority::Background).await;
         assert_eq!(*lock(&got), ["call"]);
+        // Back after an interactive turn: no stepping aside again, however many calls wait.
+        let another = queue(Priority::Interactive, "another call");
+        tokio::task::yield_now().await;
+        let again = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            turns.interactive_waiting(),
+        )
+        .await;
+        assert!(again.is_err(), "it would step aside twice in a row");
         lock(&got).push("stepped aside");
         drop(turn);
         call.await.unwrap();
+        another.await.unwrap();
         later.await.unwrap();
-        assert_eq!(*lock(&got), ["call", "stepped aside", "later window"]);
+        assert_eq!(
+            *lock(&got),
+            ["call", "stepped aside", "another call", "later window"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_aside_cancelled_holds_no_turn() {
+        let turns = Arc::new(Turns::default());
+        let mut turn = turns.take(Priority::Background).await;
+        let other = turns.clone();
+        let holder = tokio::spawn(async move {
+            let _t = other.take(Priority::Interactive).await;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        });
+        tokio::task::yield_now().await;
+        let stepped = tokio::time::timeout(
+            std::time::Duration::from_millis(10),
+            turns.step_aside(&mut turn, Priority::Background),
+        )
+        .await;
+        assert!(stepped.is_err(), "the interactive one holds the turn");
+        drop(turn);
+        holder.await.unwrap();
+        let free = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            turns.take(Priority::Background),
+        )
+        .await;
+        assert!(free.is_ok(), "a turn was lost or doubled");
+        let second = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            turns.take(Priority::Background),
+        )
+        .await;
+        assert!(second.is_err(), "two turns at once");
     }
 }
