@@ -347,26 +347,10 @@ fn simulator(limit: RateLimit) -> Simulator {
         .expect("simulator")
 }
 
-/// One exporter per collection on `sim`'s key, through `redis`.
+/// One exporter per collection on `sim`'s key, through `redis`, at scenario 1's scale.
 fn start_three(sim: &Simulator, redis: &Redis, dir: &Path) -> Vec<(Running, PathBuf)> {
-    COLLECTIONS
-        .iter()
-        .map(|collection| {
-            let file = dir.join(format!("{collection}.jsonl"));
-            let mut cmd = Command::new(EXPORTER);
-            let (rpm, window, _) = scale();
-            cmd.args(["--base-url", &sim.base_url(), "--api-key", sim.api_key()])
-                .args(["--requests-per-minute", &rpm.to_string()])
-                .args(["--rate-window", &window.as_secs().to_string()])
-                .args(["--redis-url", &redis.url()])
-                .args(["--output", file.to_str().expect("a UTF-8 path"), "--quiet"])
-                .arg(collection)
-                .env_remove("HELPCRUNCH_API_KEY")
-                .env_remove("HELPCRUNCH_BASE_URL")
-                .env_remove("HELPCRUNCH_REDIS_URL");
-            (Running::spawn(cmd, false), file)
-        })
-        .collect()
+    let (rpm, window, _) = scale();
+    start_exports(sim, redis, dir, &COLLECTIONS, (rpm, window))
 }
 
 struct Exports {
@@ -805,12 +789,13 @@ fn redis_ping(redis: &Redis, n: u32) -> Duration {
 // ---------------------------------------------------------------------------------------------
 // 5. Priorities across processes: single calls of one process beside other processes' exports.
 
-/// Exporters of `collections` on `sim`'s key through `redis`, `records` each.
+/// Exporters of `collections` on `sim`'s key through `redis`, at `rpm` counted in `window`.
 fn start_exports(
     sim: &Simulator,
     redis: &Redis,
     dir: &Path,
     collections: &[&str],
+    (rpm, window): (u32, Duration),
 ) -> Vec<(Running, PathBuf)> {
     collections
         .iter()
@@ -818,8 +803,8 @@ fn start_exports(
             let file = dir.join(format!("{collection}.jsonl"));
             let mut cmd = Command::new(EXPORTER);
             cmd.args(["--base-url", &sim.base_url(), "--api-key", sim.api_key()])
-                .args(["--requests-per-minute", &RPM.to_string()])
-                .args(["--rate-window", &WINDOW.as_secs().to_string()])
+                .args(["--requests-per-minute", &rpm.to_string()])
+                .args(["--rate-window", &window.as_secs().to_string()])
                 .args(["--redis-url", &redis.url()])
                 .args(["--output", file.to_str().expect("a UTF-8 path"), "--quiet"])
                 .arg(collection)
@@ -869,7 +854,13 @@ fn priorities(rt: &tokio::runtime::Runtime) -> bool {
     let redis = Redis::start();
     let sim = sim_with();
     let dir = Scratch::new("priorities");
-    let exports = start_exports(&sim, &redis, &dir.0, &["customers", "agents"]);
+    let exports = start_exports(
+        &sim,
+        &redis,
+        &dir.0,
+        &["customers", "agents"],
+        (RPM, WINDOW),
+    );
     wait_for(&sim, 6);
     let client = fleet_client(&sim, &redis);
     let interval = client.request_interval();
@@ -921,7 +912,7 @@ fn priorities(rt: &tokio::runtime::Runtime) -> bool {
     let redis = Redis::start();
     let sim = sim_with();
     let dir = Scratch::new("flood");
-    let exports = start_exports(&sim, &redis, &dir.0, &["customers"]);
+    let exports = start_exports(&sim, &redis, &dir.0, &["customers"], (RPM, WINDOW));
     wait_for(&sim, 3);
     let client = fleet_client(&sim, &redis);
     let flood_for = client.request_interval() * 200;

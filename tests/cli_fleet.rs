@@ -44,18 +44,7 @@ fn start_three(
     redis: &RedisServer,
     dir: &std::path::Path,
 ) -> Vec<(Child, PathBuf)> {
-    COLLECTIONS
-        .iter()
-        .map(|collection| {
-            let file = dir.join(format!("{collection}.jsonl"));
-            let child = export_from(sim, &RPM.to_string(), &[collection])
-                .args(["--output", file.to_str().unwrap(), "--quiet"])
-                .args(["--rate-window", "1", "--redis-url", &redis.url()])
-                .spawn()
-                .unwrap();
-            (child, file)
-        })
-        .collect()
+    start_exports(sim, redis, dir, &COLLECTIONS)
 }
 
 /// Waits for the three, and checks each wrote every record of its collection once.
