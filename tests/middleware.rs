@@ -258,3 +258,48 @@ async fn a_429_through_the_middleware_holds_back_the_clients_own_requests_at_an_
 async fn a_429_through_the_middleware_holds_back_the_clients_own_requests_at_a_fixed_rate() {
     a_429_through_the_middleware_holds_back_the_clients_own_requests(false).await;
 }
+
+/// The lane comes from the request's extensions: a plain call marked `Priority::Background`
+/// queues behind the scan's windows, one with no mark goes ahead of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_extension_queues_the_call_with_the_scans() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sim = Simulator::builder()
+        .customers(2_000)
+        .departments(5)
+        .start()
+        .unwrap();
+    let client = builder_for(&sim, 3_000).build().unwrap();
+    let interval = client.request_interval();
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(client.middleware())
+        .build();
+    let url = format!("{}/departments?limit=1", sim.base_url());
+    let scan = client.customers().page_size(5).concurrency(8);
+    let scan = tokio::spawn(async move { ids("the scan", scan, |c: &Customer| c.id).await });
+    tokio::time::sleep(interval * 10).await;
+    let timed = |background: bool| {
+        let mut request = http.get(&url).bearer_auth(sim.api_key());
+        if background {
+            request = request.with_extension(helpcrunch_pager::Priority::Background);
+        }
+        async move {
+            let asked = std::time::Instant::now();
+            let answer = bounded("a plain call", request.send()).await.unwrap();
+            assert_eq!(answer.status(), 200);
+            asked.elapsed()
+        }
+    };
+    let interactive = timed(false).await;
+    let background = timed(true).await;
+    scan.abort();
+    assert!(
+        interactive <= interval * 3,
+        "an unmarked call waited {interactive:?} (interval {interval:?})"
+    );
+    assert!(
+        background > interval * 4,
+        "a call marked background waited only {background:?}: it did not queue behind the \
+         scan's eight windows (interval {interval:?})"
+    );
+}
