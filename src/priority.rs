@@ -7,8 +7,9 @@
 /// queued. A scan ([`Paginator`](crate::Paginator), by default) is
 /// [`Background`](Self::Background). Neither lane starves the other: while both have requests
 /// waiting, they take turns, so background work keeps at least half of the budget however
-/// many interactive calls come, and an interactive call waits for at most the request
-/// already taking its turn and its own slot.
+/// many interactive calls come. A background request waiting for its slot steps aside for an
+/// interactive one that comes meanwhile, so an interactive call takes the next slot unless
+/// another interactive call just had one.
 ///
 /// With a budget shared through Redis ([`ClientBuilder::shared_budget`](crate::ClientBuilder::shared_budget)),
 /// the lanes hold across processes too (see the README's "Single calls and priorities").
