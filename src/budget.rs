@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::priority::Priority;
-use crate::turns::{Turn, Turns};
+use crate::turns::{Aside, Turn, Turns};
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, NoOpMiddleware>;
 
@@ -332,8 +332,19 @@ impl Budget {
                     if slot.deferred {
                         // The fleet's interactive calls first. This process's own go ahead
                         // meanwhile, this request keeping its place in line.
+                        // Deferred for the other lane: a background request lets this
+                        // process's interactive calls go meanwhile; an interactive one, told
+                        // to leave the slot to the background line, lets this process's
+                        // background request go where it is first in that line.
+                        let aside = match lane {
+                            Priority::Background => Aside::Fleet {
+                                head: slot.head_of_line,
+                            },
+                            _ if fleet.head_of_line() => Aside::ForHead,
+                            _ => Aside::Never,
+                        };
                         let until = tokio::time::sleep_until(slot.at);
-                        self.wait_in_lane(until, &mut turn, lane).await;
+                        self.wait_in_lane(until, &mut turn, lane, aside).await;
                         continue;
                     }
                     wake_at(slot.at).await;
@@ -374,16 +385,14 @@ impl Budget {
                     if next > Instant::now() {
                         // Woken, the rate may have been cut meanwhile: look again.
                         let until = tokio::time::sleep_until(next);
-                        self.wait_in_lane(until, turn, lane).await;
+                        self.wait_in_lane(until, turn, lane, Aside::Alternate).await;
                         continue;
                     }
                 }
             }
             // A grant is taken only when the wait is over: one given up takes none.
-            if !self
-                .wait_in_lane(self.limiter.until_ready(), turn, lane)
-                .await
-            {
+            let ready = self.limiter.until_ready();
+            if !self.wait_in_lane(ready, turn, lane, Aside::Alternate).await {
                 continue;
             }
             // A 429 may have closed the gate while this request queued at the limiter; its
@@ -413,22 +422,19 @@ impl Budget {
         }
     }
 
-    /// Waits for `wait` with `turn` held; a background request steps aside meanwhile for an
-    /// interactive one of this process that starts waiting, and takes its turn back after it
-    /// (ahead of the other background requests). Returns whether `wait` was over.
+    /// Waits for `wait` with `turn` held, stepping aside meanwhile where `aside` lets the
+    /// request (for an interactive one of this process, say), to take the turn back after it,
+    /// first in its lane. Returns whether `wait` was over.
     async fn wait_in_lane<'t>(
         &'t self,
         wait: impl std::future::Future,
         turn: &mut Turn<'t>,
         lane: Priority,
+        aside: Aside,
     ) -> bool {
-        if lane != Priority::Background {
-            wait.await;
-            return true;
-        }
         let wait = std::pin::pin!(wait);
-        let call = std::pin::pin!(self.turns.interactive_waiting());
-        match futures::future::select(wait, call).await {
+        let other = std::pin::pin!(self.turns.may_step_aside(lane, aside));
+        match futures::future::select(wait, other).await {
             futures::future::Either::Left(_) => true,
             futures::future::Either::Right(_) => {
                 self.turns.step_aside(turn, lane).await;

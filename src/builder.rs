@@ -409,6 +409,15 @@ impl ClientBuilder {
                 )))
             }
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            // reqwest would move it into a Basic `Authorization` beside the key's Bearer, and
+            // Debug output would show it.
+            return Err(Error::InvalidInput(
+                "the base URL has a user name or password; HelpCrunch takes only the API key \
+                 (a proxy's credentials belong in a brought http_client)"
+                    .into(),
+            ));
+        }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(Error::InvalidInput(format!(
                 "base URL {raw:?} has a query or fragment"
@@ -474,6 +483,8 @@ mod tests {
         assert!(build("ftp://example.com/v1").is_err());
         assert!(build("not a url").is_err());
         assert!(build("https://api.helpcrunch.com/v1?x=1").is_err());
+        assert!(build("https://user:pw@api.helpcrunch.com/v1").is_err());
+        assert!(build("https://user@api.helpcrunch.com/v1").is_err());
         let opted_in = Client::builder()
             .api_key(KEY)
             .base_url("http://example.com/v1")

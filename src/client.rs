@@ -293,9 +293,12 @@ impl Client {
         let response = builder.send().await.map_err(network)?;
         if response.url() != &out.url {
             // A brought HTTP client followed a redirect: the answer is not the one asked for.
+            // Where it ended, without the query (which may carry a customer's details).
+            let mut ended = response.url().clone();
+            ended.set_query(None);
             return Err(Failure::fatal(Error::Redirect {
                 status: response.status().as_u16(),
-                location: Some(response.url().to_string()),
+                location: Some(ended.to_string()),
                 path: path(),
                 offset: out.offset,
             }));

@@ -47,7 +47,8 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// idle keep-alive connections after a minute or so).
 const COLD_AFTER: Duration = Duration::from_secs(60);
 
-/// Reserves the next slot. `KEYS`: the budget hash, the members set, the background line.
+/// Reserves the next slot. `KEYS`: the budget hash, the members set, the background line, when
+/// each process in it was told to ask again.
 /// `ARGV`:
 /// 1. the interval after this request (µs);
 /// 2. this process's id;
@@ -63,18 +64,23 @@ const COLD_AFTER: Duration = Duration::from_secs(60);
 /// 9. '1' to reserve nothing, only to learn;
 /// 10. Redis's time of this process's last answer before it was away (µs);
 /// 11. the request's lane: 'i' interactive, 'b' background;
-/// 12. the horizon (µs): how far ahead of its slot a background request may reserve it;
-/// 13. how long a place in the background line lasts (µs).
+/// 12. the horizon (µs): how far ahead of its slot the first background request in line may
+///     reserve it;
+/// 13. how long after the time it was told to ask again a process waiting in line keeps its
+///     place (µs);
+/// 14. the lead (µs): how far ahead of a due slot the others may reserve it.
 ///
 /// Lanes: a background request reserves its slot no sooner than the horizon before it, so
 /// that an interactive one, from any process, finds the next slot at most about an interval
 /// and a horizon away. Background processes not yet let in wait in line (`KEYS[3]`, by when
-/// they first waited): the first in line reserves from the horizon on, the others only once
-/// the slot is due and still free (the first gone, or late), so that no process wins every
-/// race for being nearer Redis. An interactive request after an interactive one leaves the
-/// slot to the background line the same way, so that background work keeps at least half of
-/// the budget while both queue. Nothing in this hangs on a process coming back: a place
-/// lapses, and a slot left free goes to whoever asks once it is due.
+/// they first waited), each told when to ask again (`KEYS[4]`): the first in line at the
+/// horizon, the others about when their turn should come. The first in line reserves from the
+/// horizon on; the others, and an interactive request after an interactive one, only from the
+/// lead on, once the first in line has had its chance: so no process wins every race for being
+/// nearer Redis, and background work keeps at least half of the budget while both lanes queue.
+/// Nothing hangs on a process coming back: one that did not ask again when told loses its
+/// place, and a slot left free goes to whoever asks from the lead on. Asking ahead of the slot,
+/// never at it, a request sends at its slot rather than a round trip after it.
 ///
 /// `calm` is set once an outage: by the first process back whose last answer came before the
 /// last `calm` was set; one back later finds the outage it was away for covered already.
@@ -83,8 +89,8 @@ const COLD_AFTER: Duration = Duration::from_secs(60);
 /// asks again), the slot's number (0 for none), this
 /// process's rank among them (by id), Redis's time (µs), the curve's version, its age (µs, -1
 /// for none); `from`, `level`, the budget's epoch; `calm` from now (µs), the grid (µs), the
-/// schedule's next free slot from now (µs), and the slot number of the fleet's last 429 (0 for
-/// none): three arrays, as a reply of more than twelve
+/// schedule's next free slot from now (µs), the slot number of the fleet's last 429 (0 for
+/// none), and the process's place in the background line (-1 for none): three arrays, as a reply of more than twelve
 /// values has no tuple to read it.
 const RESERVE: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
@@ -106,29 +112,46 @@ local floor = math.max(now, now + tonumber(ARGV[5]), calm)
 local slot = math.max(tat, floor)
 local wait = slot - now
 local seq = 0
+local place = -1
 if ARGV[9] ~= '1' then
   local horizon = tonumber(ARGV[12])
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('(%.0f', now - tonumber(ARGV[13])))
+  local lead = tonumber(ARGV[14])
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf',
+    string.format('(%.0f', now - tonumber(ARGV[13])))
+  for _, m in ipairs(gone) do
+    redis.call('ZREM', KEYS[3], m)
+    redis.call('ZREM', KEYS[4], m)
+  end
   local ready = nil
   if ARGV[11] == 'b' then
     redis.call('ZADD', KEYS[3], 'NX', string.format('%.0f', now), ARGV[2])
-    if redis.call('ZRANK', KEYS[3], ARGV[2]) == 0 then
+    place = redis.call('ZRANK', KEYS[3], ARGV[2])
+    if place == 0 then
       ready = tat - horizon
     else
-      ready = tat
+      ready = tat - lead
     end
   elseif redis.call('HGET', KEYS[1], 'lane') == 'i' and redis.call('ZCARD', KEYS[3]) > 0 then
-    ready = tat
+    ready = tat - lead
   end
   -- Not this process's own spacing (ARGV[5]): only the time, or the fleet's calm, lets in.
   local gate = math.max(now, calm)
   if ready and gate < ready then
-    wait = ready - now
+    local back = ready
+    if place > 0 then back = math.max(ready, tat - horizon + place * tonumber(ARGV[1])) end
+    wait = back - now
+    if place >= 0 then
+      redis.call('ZADD', KEYS[4], string.format('%.0f', back), ARGV[2])
+    end
   else
     tat = slot + tonumber(ARGV[1])
     redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat), 'lane', ARGV[11])
     seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-    if ARGV[11] == 'b' then redis.call('ZREM', KEYS[3], ARGV[2]) end
+    if place >= 0 then
+      redis.call('ZREM', KEYS[3], ARGV[2])
+      redis.call('ZREM', KEYS[4], ARGV[2])
+      place = -1
+    end
   end
 end
 redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[2])
@@ -142,11 +165,12 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
 local age = -1
 if b[3] then age = now - tonumber(b[3]) end
 return {{wait, seq, #all, rank, now, tonumber(b[2]) or 0, age},
   {b[4] or '', b[5] or '', b[6]},
-  {calm - now, grid, tat - now, tonumber(redis.call('HGET', KEYS[1], 'limited_seq')) or 0}}
+  {calm - now, grid, tat - now, tonumber(redis.call('HGET', KEYS[1], 'limited_seq')) or 0, place}}
 ";
 
 /// A 429: holds every slot back until the pause is over, and cuts the fleet's curve if nobody
@@ -190,12 +214,15 @@ struct Ask {
     learn_only: bool,
     lane: Priority,
     horizon: Duration,
-    lapse: Duration,
+    grace: Duration,
+    lead: Duration,
 }
 
 /// What `RESERVE` said.
 struct Asked {
     slot: Instant,
+    /// The process's place in the background line; `None` out of it.
+    place: Option<u32>,
     seq: u64,
     curve: Option<Option<Curve>>,
 }
@@ -214,6 +241,8 @@ pub(crate) struct Reservation {
     pub(crate) curve: Option<Option<Curve>>,
     /// Nothing was reserved: the request's lane must wait, and ask again at `at`.
     pub(crate) deferred: bool,
+    /// This process is first in the fleet's background line.
+    pub(crate) head_of_line: bool,
 }
 
 pub(crate) struct Fleet {
@@ -277,6 +306,10 @@ struct State {
     version: u64,
     /// Whether the loss of Redis has been told for this outage.
     warned: bool,
+    /// Whether this process's background request was first in the fleet's line at its last
+    /// answer, and still waits: an interactive request of the process, told to leave the slot
+    /// to that line, lets it go first.
+    head_of_line: bool,
     /// An answer no retry will change (a wrong password, no permission, a cluster's MOVED):
     /// every request fails with it rather than going on unshared.
     refused: Option<String>,
@@ -311,6 +344,11 @@ impl Fleet {
             limited: Script::new(LIMITED),
             state: Mutex::new(State::new()),
         })
+    }
+
+    /// Whether this process's background request waits first in the fleet's line.
+    pub(crate) fn head_of_line(&self) -> bool {
+        lock(&self.state).head_of_line
     }
 
     /// Whether to ask Redis now: always while it answers, once a second while it does not.
@@ -487,9 +525,12 @@ impl Fleet {
             // of the last slot reserved, away; the rest of the interval is lead for the
             // background request to be woken and answered in time for its slot.
             horizon: interval / 4,
-            // The first in line is let in within two slots however many interactive calls
-            // come: one still waiting after eight, and a second, is gone.
-            lapse: interval.saturating_mul(8) + Duration::from_secs(1),
+            // A process in line asks again when told unless its own interactive calls hold
+            // its turn (a slot or two) or Redis is slow to answer (a call's timeout, or a
+            // new connection's): one that has not after that is gone.
+            grace: interval.saturating_mul(2) + CONNECT_TIMEOUT,
+            // Well over a round trip to Redis, well under the horizon.
+            lead: interval / 16,
             ..Ask::default()
         };
         let reply = self.ask(&ask).await?;
@@ -498,12 +539,16 @@ impl Fleet {
         if !deferred {
             state.last_reserved = Some(Instant::now());
         }
+        if lane == Priority::Background {
+            state.head_of_line = deferred && reply.place == Some(0);
+        }
         state.apart = (state.members, state.rank);
         Some(Reservation {
             at: reply.slot,
             seq: reply.seq,
             curve: reply.curve,
             deferred,
+            head_of_line: reply.place == Some(0),
         })
     }
 
@@ -528,19 +573,20 @@ impl Fleet {
                 Priority::Background => "b",
             })
             .arg(micros(ask.horizon))
-            .arg(micros(ask.lapse));
+            .arg(micros(ask.grace))
+            .arg(micros(ask.lead));
         let asked = Instant::now();
         type Reply = (
             (i64, u64, u32, u32, i64, u64, i64),
             (String, String, String),
-            (i64, u64, i64, u64),
+            (i64, u64, i64, u64, i64),
         );
         let reply: Reply = self.call(&call).await?;
         let now = Instant::now();
         let (
             (wait, seq, members, rank, redis_now, version, age),
             (from, level, epoch),
-            (calm, grid, tat, limited_seq),
+            (calm, grid, tat, limited_seq, place),
         ) = reply;
         let mut state = lock(&self.state);
         let (anchor, anchor_redis) = state.anchored(asked, now, redis_now);
@@ -562,6 +608,7 @@ impl Fleet {
         let curve = state.follow(epoch, version, curve(midway, age, &from, &level));
         Some(Asked {
             slot: at(wait),
+            place: u32::try_from(place).ok(),
             seq,
             curve,
         })
@@ -742,6 +789,7 @@ impl State {
             epoch: None,
             version: 0,
             warned: false,
+            head_of_line: false,
             refused: None,
         }
     }

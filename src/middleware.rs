@@ -19,7 +19,9 @@ use crate::signals::Signals;
 ///
 /// A request under the client's base URL (same scheme, host and port, and a path below the
 /// base path) waits for its turn at the budget, in the lane a [`Priority`] in the request's
-/// extensions names ([`Priority::Interactive`] where there is none), and counts in
+/// reqwest-middleware extensions names (`RequestBuilder::with_extension`; reqwest's own
+/// request extensions are not readable from a middleware), [`Priority::Interactive`] where
+/// there is none, and counts in
 /// [`Client::stats`]. Its answer is news for the budget, as the client's own are: a 429 holds
 /// back every request of the account, the client's included, as long as the server asked or
 /// the adaptive rate judges, and a success that says the window is spent holds them back
@@ -103,6 +105,7 @@ impl Client {
     /// assert_eq!(client.stats().requests, 1);
     /// # Ok(()) }
     /// ```
+    #[must_use = "the middleware does nothing until a reqwest-middleware client is built with it"]
     pub fn middleware(&self) -> BudgetMiddleware {
         BudgetMiddleware {
             client: self.clone(),

@@ -1,6 +1,8 @@
 //! [`Turns`]: who takes the rate budget's next turn. Requests queue in two lanes
 //! ([`Priority`]), each first come, first served; interactive goes first, except that while
 //! both lanes wait, the lane that did not have the last turn has the next, so neither starves.
+//! A request that holds the turn but must wait (for its slot, or for the fleet) may step aside
+//! for the other lane and take its turn back first in its own ([`Turns::step_aside`]).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -14,8 +16,8 @@ use crate::priority::Priority;
 #[derive(Debug, Default)]
 pub(crate) struct Turns {
     state: Mutex<State>,
-    /// Told whenever an interactive request starts waiting.
-    interactive_queued: Notify,
+    /// Told whenever a request starts waiting.
+    queued: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -23,17 +25,88 @@ struct State {
     held: bool,
     interactive: VecDeque<oneshot::Sender<()>>,
     background: VecDeque<oneshot::Sender<()>>,
-    /// The lane of the last turn handed out.
+    /// The lane of the turn held now, or last.
     last: Option<Priority>,
     /// The lane of the turn before that.
     before_last: Option<Priority>,
+    /// An interactive request stepped aside for the background one that holds the turn now
+    /// (the fleet told it to leave the slot to the background line, this process first).
+    yielded: bool,
 }
 
 impl State {
     fn handed(&mut self, lane: Priority) {
         self.before_last = self.last;
         self.last = Some(lane);
+        if lane == Priority::Interactive {
+            self.yielded = false;
+        }
     }
+
+    fn queue(&mut self, lane: Priority) -> &mut VecDeque<oneshot::Sender<()>> {
+        match lane {
+            Priority::Interactive => &mut self.interactive,
+            Priority::Background => &mut self.background,
+        }
+    }
+
+    /// Whether a request of `lane`, still waiting (not cancelled), is in line.
+    fn waits(&self, lane: Priority) -> bool {
+        let queue = match lane {
+            Priority::Interactive => &self.interactive,
+            Priority::Background => &self.background,
+        };
+        queue.iter().any(|tx| !tx.is_closed())
+    }
+
+    /// Hands the turn to the next waiter, or frees it.
+    fn hand_on(&mut self) {
+        loop {
+            let lane = match (self.interactive.is_empty(), self.background.is_empty()) {
+                (true, true) => {
+                    // Free: what went before says nothing of what comes next.
+                    *self = State {
+                        interactive: std::mem::take(&mut self.interactive),
+                        background: std::mem::take(&mut self.background),
+                        ..State::default()
+                    };
+                    return;
+                }
+                (false, true) => Priority::Interactive,
+                (true, false) => Priority::Background,
+                // Both wait: interactive first, unless it had the last turn.
+                (false, false) if self.last == Some(Priority::Interactive) => Priority::Background,
+                (false, false) => Priority::Interactive,
+            };
+            let next = self.queue(lane).pop_front();
+            // A waiter that was cancelled is skipped.
+            if next.is_some_and(|tx| tx.send(()).is_ok()) {
+                self.handed(lane);
+                return;
+            }
+        }
+    }
+}
+
+/// When the request holding the turn, of which lane, may step aside.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) enum Aside {
+    /// A background request waiting for the local budget: for an interactive one, unless an
+    /// interactive one had the turn just before (the lanes alternate while both wait).
+    Alternate,
+    /// A background request the fleet deferred: for an interactive one (the fleet keeps the
+    /// lanes alternating), unless, first in the fleet's line (`head`), the interactive one
+    /// stepped aside for it.
+    Fleet {
+        /// First in the fleet's background line.
+        head: bool,
+    },
+    /// An interactive request the fleet told to leave the slot to the background line, with
+    /// this process's background request first in it: for that request.
+    ForHead,
+    /// Not at all.
+    Never,
 }
 
 /// A turn: the next one is handed out when it is dropped.
@@ -74,39 +147,6 @@ impl Drop for Waiting<'_> {
 impl Turns {
     /// Waits for a turn in `lane`, behind those waiting in it.
     pub(crate) async fn take(&self, lane: Priority) -> Turn<'_> {
-        self.take_in(lane, false).await
-    }
-
-    /// Gives `turn` up to whoever's turn it is, and waits for the next turn in `lane`, ahead of
-    /// those waiting in it: a background request that waits at length lets the interactive
-    /// calls of its own process go first without losing its place. Cancelled meanwhile, it
-    /// holds no turn.
-    pub(crate) async fn step_aside(&self, turn: &mut Turn<'_>, lane: Priority) {
-        debug_assert!(std::ptr::eq(turn.turns, self) && turn.held);
-        turn.held = false;
-        self.hand_on();
-        let mut again = self.take_in(lane, true).await;
-        again.held = false;
-        turn.held = true;
-    }
-
-    /// Returns once an interactive request waits for a turn (at once if one does), where the
-    /// turn held now may step aside for it: not where an interactive one had the turn before,
-    /// so that while both lanes wait they still take turns. Never returns otherwise.
-    pub(crate) async fn interactive_waiting(&self) {
-        if lock(&self.state).before_last == Some(Priority::Interactive) {
-            return std::future::pending().await;
-        }
-        let notified = self.interactive_queued.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if !lock(&self.state).interactive.is_empty() {
-            return;
-        }
-        notified.await;
-    }
-
-    async fn take_in(&self, lane: Priority, front: bool) -> Turn<'_> {
         let rx = {
             let mut state = lock(&self.state);
             if !state.held {
@@ -118,20 +158,73 @@ impl Turns {
                 };
             }
             let (tx, rx) = oneshot::channel();
-            let queue = match lane {
-                Priority::Interactive => &mut state.interactive,
-                Priority::Background => &mut state.background,
-            };
-            if front {
-                queue.push_front(tx);
-            } else {
-                queue.push_back(tx);
-            }
+            state.queue(lane).push_back(tx);
             rx
         };
-        if lane == Priority::Interactive {
-            self.interactive_queued.notify_waiters();
+        self.queued.notify_waiters();
+        self.wait(rx).await;
+        Turn {
+            turns: self,
+            held: true,
         }
+    }
+
+    /// Gives `turn` up to whoever's turn it is, and waits for the next turn in `lane`, first in
+    /// it: a request that must wait lets the other lane go meanwhile without losing its place.
+    /// Cancelled meanwhile, it holds no turn.
+    pub(crate) async fn step_aside(&self, turn: &mut Turn<'_>, lane: Priority) {
+        debug_assert!(std::ptr::eq(turn.turns, self) && turn.held);
+        let rx = {
+            let mut state = lock(&self.state);
+            let (tx, rx) = oneshot::channel();
+            // In line before the turn is handed on, so that it goes to the other lane or back
+            // to this request, never to one queued behind it.
+            state.queue(lane).push_front(tx);
+            if lane == Priority::Interactive {
+                state.yielded = true;
+            }
+            turn.held = false;
+            state.hand_on();
+            rx
+        };
+        self.queued.notify_waiters();
+        self.wait(rx).await;
+        turn.held = true;
+    }
+
+    /// Returns once the request holding the turn, of `lane`, may step aside as `aside` says
+    /// (at once if it may now). Never returns otherwise.
+    pub(crate) async fn may_step_aside(&self, lane: Priority, aside: Aside) {
+        loop {
+            let queued = self.queued.notified();
+            tokio::pin!(queued);
+            queued.as_mut().enable();
+            let may = {
+                let state = lock(&self.state);
+                match (lane, aside) {
+                    (Priority::Background, Aside::Alternate) => Some(
+                        state.before_last != Some(Priority::Interactive)
+                            && state.waits(Priority::Interactive),
+                    ),
+                    (Priority::Background, Aside::Fleet { head }) => {
+                        Some(!(head && state.yielded) && state.waits(Priority::Interactive))
+                    }
+                    (Priority::Interactive, Aside::ForHead) => {
+                        Some(state.waits(Priority::Background))
+                    }
+                    _ => None,
+                }
+            };
+            match may {
+                Some(true) => return,
+                Some(false) => queued.await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Waits until the turn is handed to `rx`'s sender.
+    async fn wait(&self, rx: oneshot::Receiver<()>) {
         let mut waiting = Waiting {
             turns: self,
             rx: Some(rx),
@@ -140,37 +233,11 @@ impl Turns {
         // The sender is dropped unsent only with the `Turns` themselves, which outlive `self`.
         debug_assert!(handed.is_ok());
         waiting.rx = None;
-        Turn {
-            turns: self,
-            held: true,
-        }
     }
 
     /// Hands the turn to the next waiter, or frees it.
     fn hand_on(&self) {
-        let mut state = lock(&self.state);
-        loop {
-            let lane = match (state.interactive.is_empty(), state.background.is_empty()) {
-                (true, true) => {
-                    state.held = false;
-                    return;
-                }
-                (false, true) => Priority::Interactive,
-                (true, false) => Priority::Background,
-                // Both wait: interactive first, unless it had the last turn.
-                (false, false) if state.last == Some(Priority::Interactive) => Priority::Background,
-                (false, false) => Priority::Interactive,
-            };
-            let next = match lane {
-                Priority::Interactive => state.interactive.pop_front(),
-                Priority::Background => state.background.pop_front(),
-            };
-            // A waiter that was cancelled is skipped.
-            if next.is_some_and(|tx| tx.send(()).is_ok()) {
-                state.handed(lane);
-                return;
-            }
-        }
+        lock(&self.state).hand_on();
     }
 }
 
@@ -252,7 +319,11 @@ mod tests {
         tokio::task::yield_now().await;
         let waiting = tokio::spawn({
             let turns = turns.clone();
-            async move { turns.interactive_waiting().await }
+            async move {
+                turns
+                    .may_step_aside(Priority::Background, Aside::Alternate)
+                    .await
+            }
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "no interactive request waits yet");
@@ -268,7 +339,7 @@ mod tests {
         tokio::task::yield_now().await;
         let again = tokio::time::timeout(
             std::time::Duration::from_millis(20),
-            turns.interactive_waiting(),
+            turns.may_step_aside(Priority::Background, Aside::Alternate),
         )
         .await;
         assert!(again.is_err(), "it would step aside twice in a row");
@@ -313,5 +384,110 @@ mod tests {
         )
         .await;
         assert!(second.is_err(), "two turns at once");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_interactive_waiter_neither_makes_a_background_one_step_aside_nor_reorders()
+    {
+        let turns = Arc::new(Turns::default());
+        let mut turn = turns.take(Priority::Background).await;
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let later = {
+            let (turns, got) = (turns.clone(), got.clone());
+            tokio::spawn(async move {
+                let _t = turns.take(Priority::Background).await;
+                lock(&got).push("later window");
+            })
+        };
+        tokio::task::yield_now().await;
+        // An interactive call that gave up waiting leaves a closed sender behind.
+        let gave_up = tokio::time::timeout(
+            std::time::Duration::from_millis(5),
+            turns.take(Priority::Interactive),
+        )
+        .await;
+        assert!(gave_up.is_err());
+        let asked = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            turns.may_step_aside(Priority::Background, Aside::Alternate),
+        )
+        .await;
+        assert!(
+            asked.is_err(),
+            "it would step aside for a call that is gone"
+        );
+        // Stepping aside anyway gives the turn back to it, not to the window behind it.
+        turns.step_aside(&mut turn, Priority::Background).await;
+        lock(&got).push("first window");
+        drop(turn);
+        later.await.unwrap();
+        assert_eq!(*lock(&got), ["first window", "later window"]);
+    }
+
+    #[tokio::test]
+    async fn the_fleet_rules_let_a_deferred_request_step_aside_for_the_other_lane() {
+        let turns = Arc::new(Turns::default());
+        let waits = |turns: &Arc<Turns>, lane, aside| {
+            let turns = turns.clone();
+            async move {
+                tokio::time::timeout(
+                    std::time::Duration::from_millis(20),
+                    turns.may_step_aside(lane, aside),
+                )
+                .await
+                .is_ok()
+            }
+        };
+        // An interactive call had the turn, then a background request took it: locally it may
+        // not step aside for a second call, but a background request the fleet deferred may
+        // (the fleet keeps the lanes alternating).
+        let call = turns.take(Priority::Interactive).await;
+        let background = {
+            let turns = turns.clone();
+            tokio::spawn(async move {
+                let mut turn = turns.take(Priority::Background).await;
+                let second = {
+                    let turns = turns.clone();
+                    tokio::spawn(async move {
+                        let _t = turns.take(Priority::Interactive).await;
+                    })
+                };
+                tokio::task::yield_now().await;
+                let local = waits(&turns, Priority::Background, Aside::Alternate).await;
+                let fleet = waits(&turns, Priority::Background, Aside::Fleet { head: false }).await;
+                turns.step_aside(&mut turn, Priority::Background).await;
+                second.await.unwrap();
+                (local, fleet)
+            })
+        };
+        tokio::task::yield_now().await;
+        drop(call);
+        let (local, fleet) = background.await.unwrap();
+        assert!(!local && fleet, "local {local}, fleet {fleet}");
+
+        // An interactive request that stepped aside for its process's background request,
+        // first in the fleet's line, is not stepped aside for in turn (no ping-pong); one not
+        // first in line is.
+        let mut call = turns.take(Priority::Interactive).await;
+        let background = {
+            let turns = turns.clone();
+            tokio::spawn(async move {
+                let _t = turns.take(Priority::Background).await;
+                let head = waits(&turns, Priority::Background, Aside::Fleet { head: true }).await;
+                let not_head =
+                    waits(&turns, Priority::Background, Aside::Fleet { head: false }).await;
+                (head, not_head)
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(waits(&turns, Priority::Interactive, Aside::ForHead).await);
+        assert!(!waits(&turns, Priority::Interactive, Aside::Never).await);
+        let ((), outcome) = tokio::join!(
+            turns.step_aside(&mut call, Priority::Interactive),
+            background
+        );
+        drop(call);
+        let (head, not_head) = outcome.unwrap();
+        assert!(!head && not_head, "head {head}, not head {not_head}");
     }
 }

@@ -78,8 +78,10 @@ async fn a_redirect_a_brought_client_followed_is_an_error_not_an_answer() {
         .unwrap_err();
     assert_eq!(target.requests().len(), 1, "reqwest followed it");
     assert!(err.is_redirect(), "{err:?}");
-    let location = format!("{}/departments?offset=0&limit=100", target.base_url());
+    // Where it ended, without the query.
+    let location = format!("{}/departments", target.base_url());
     assert!(err.to_string().contains(&location), "{err}");
+    assert!(!err.to_string().contains("offset="), "{err}");
 }
 
 /// A brought client's requests go through the budget and the retry policy as the crate's own,
