@@ -743,3 +743,155 @@ mod tests {
         assert_eq!(fresh.settings.requests_per_minute, 600);
     }
 }
+
+/// A real `redis-server` for the tests below, as the integration tests start it.
+#[cfg(all(test, feature = "redis"))]
+#[path = "../tests/support/redis.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod redis_server;
+
+/// The lanes of a budget shared through Redis, with several budgets of one test standing for
+/// the processes of a fleet (each `Budget::new` is a process of its own to Redis).
+#[cfg(all(test, feature = "redis"))]
+mod fleet_lanes {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// The tests take turns: each measures timing on a busy machine.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    fn process(redis: &redis_server::RedisServer, rpm: u32) -> Arc<Budget> {
+        let settings = Settings {
+            requests_per_minute: rpm,
+            margin: 0.02,
+            adaptive_window: None,
+            redis_url: Some(redis.url()),
+        };
+        Arc::new(Budget::new("key", "http://127.0.0.1:9/v1", settings).unwrap())
+    }
+
+    /// Takes grants in `lane` until aborted, counting them.
+    fn keep_asking(
+        budget: &Arc<Budget>,
+        lane: Priority,
+        count: &Arc<AtomicUsize>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (budget, count) = (budget.clone(), count.clone());
+        tokio::spawn(async move {
+            loop {
+                budget.acquire(lane).await.unwrap();
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    }
+
+    /// More background processes than the line's grace covers in a round: each still gets its
+    /// turn, about as often as the others (a place was once dropped by age, and one process
+    /// starved).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_background_process_of_a_large_fleet_gets_its_turns() {
+        let _turn = ONE_AT_A_TIME.lock().await;
+        let Some(redis) = redis_server::RedisServer::start("large fleet") else {
+            return;
+        };
+        let n = 16;
+        let counts: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::default()).collect();
+        let tasks: Vec<_> = counts
+            .iter()
+            .map(|count| keep_asking(&process(&redis, 3_000), Priority::Background, count))
+            .collect();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        tasks.iter().for_each(|t| t.abort());
+        let got: Vec<usize> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let total: usize = got.iter().sum();
+        eprintln!("large fleet: {got:?}, {total} in all");
+        // 5 s at 50 a second, less the start: about 15 a process.
+        assert!(total >= 200, "the fleet took only {total} grants: {got:?}");
+        let fair = total / n;
+        assert!(
+            got.iter().all(|&g| g * 3 >= fair * 2),
+            "a process got under two thirds of its share ({fair}): {got:?}"
+        );
+    }
+
+    /// A process's second call right after its first goes ahead of the other processes'
+    /// background line, and of its own background request waiting in it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_process_calls_go_ahead_of_the_fleet_line_one_after_another() {
+        let _turn = ONE_AT_A_TIME.lock().await;
+        let Some(redis) = redis_server::RedisServer::start("second call") else {
+            return;
+        };
+        let count = Arc::new(AtomicUsize::new(0));
+        let mut tasks: Vec<_> = (0..6)
+            .map(|_| keep_asking(&process(&redis, 1_200), Priority::Background, &count))
+            .collect();
+        let p = process(&redis, 1_200);
+        tasks.extend((0..4).map(|_| keep_asking(&p, Priority::Background, &count)));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let interval = p.interval();
+        let (mut firsts, mut seconds) = (Vec::new(), Vec::new());
+        for _ in 0..6 {
+            for waits in [&mut firsts, &mut seconds] {
+                let asked = Instant::now();
+                p.acquire(Priority::Interactive).await.unwrap();
+                waits.push(asked.elapsed());
+            }
+            tokio::time::sleep(interval * 5).await;
+        }
+        tasks.iter().for_each(|t| t.abort());
+        eprintln!("interval {interval:?}; first calls {firsts:?}; second calls {seconds:?}");
+        let most = firsts.iter().max().copied().unwrap_or_default();
+        assert!(
+            most <= interval * 3,
+            "a call waited {most:?}, over three intervals of {interval:?}: {firsts:?}"
+        );
+        // The second of two calls leaves one slot to the background line between them (the
+        // lanes alternate fleet-wide): a slot more, however long the line (six processes here,
+        // which once cost it six intervals).
+        let most = seconds.iter().max().copied().unwrap_or_default();
+        assert!(
+            most <= interval * 4,
+            "a second call waited {most:?}, over four intervals of {interval:?}: {seconds:?}"
+        );
+    }
+
+    /// Two processes flooding the fleet with calls leave a third's background work about half
+    /// of the budget: an interactive call after an interactive one leaves the slot to the
+    /// background line (without that rule it would get a third).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_processes_flooding_calls_leave_a_third_s_scan_half() {
+        let _turn = ONE_AT_A_TIME.lock().await;
+        let Some(redis) = redis_server::RedisServer::start("fleet flood") else {
+            return;
+        };
+        let (calls, scan) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let mut tasks = vec![keep_asking(
+            &process(&redis, 1_200),
+            Priority::Background,
+            &scan,
+        )];
+        for _ in 0..2 {
+            let flooding = process(&redis, 1_200);
+            tasks.extend((0..3).map(|_| keep_asking(&flooding, Priority::Interactive, &calls)));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (calls_from, scan_from) = (calls.load(Ordering::Relaxed), scan.load(Ordering::Relaxed));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        tasks.iter().for_each(|t| t.abort());
+        let calls = calls.load(Ordering::Relaxed) - calls_from;
+        let scan = scan.load(Ordering::Relaxed) - scan_from;
+        let share = scan as f64 / (calls + scan) as f64;
+        eprintln!("flood: scan {scan}, calls {calls}");
+        assert!(
+            calls + scan >= 60,
+            "only {} grants in 4 s at 20 a second",
+            calls + scan
+        );
+        assert!(
+            share >= 0.42,
+            "the scan had {:.0} % of the grants ({scan} to the calls' {calls})",
+            share * 100.0
+        );
+    }
+}

@@ -75,8 +75,9 @@ const COLD_AFTER: Duration = Duration::from_secs(60);
 /// and a horizon away. Background processes not yet let in wait in line (`KEYS[3]`, by when
 /// they first waited), each told when to ask again (`KEYS[4]`): the first in line at the
 /// horizon, the others about when their turn should come. The first in line reserves from the
-/// horizon on; the others, and an interactive request after an interactive one, only from the
-/// lead on, once the first in line has had its chance: so no process wins every race for being
+/// horizon on; the others, and an interactive request after an interactive one while background
+/// work waits in line or asked within two intervals (it holds a slot, and will be back for the
+/// next), only from the lead on, once the first in line has had its chance: so no process wins every race for being
 /// nearer Redis, and background work keeps at least half of the budget while both lanes queue.
 /// Nothing hangs on a process coming back: one that did not ask again when told loses its
 /// place, and a slot left free goes to whoever asks from the lead on. Asking ahead of the slot,
@@ -124,6 +125,7 @@ if ARGV[9] ~= '1' then
   end
   local ready = nil
   if ARGV[11] == 'b' then
+    redis.call('HSET', KEYS[1], 'background_at', string.format('%.0f', now))
     redis.call('ZADD', KEYS[3], 'NX', string.format('%.0f', now), ARGV[2])
     place = redis.call('ZRANK', KEYS[3], ARGV[2])
     if place == 0 then
@@ -131,8 +133,12 @@ if ARGV[9] ~= '1' then
     else
       ready = tat - lead
     end
-  elseif redis.call('HGET', KEYS[1], 'lane') == 'i' and redis.call('ZCARD', KEYS[3]) > 0 then
-    ready = tat - lead
+  elseif redis.call('HGET', KEYS[1], 'lane') == 'i' then
+    -- Background work waits in line, or holds a slot and will be back for the next.
+    local background_at = tonumber(redis.call('HGET', KEYS[1], 'background_at')) or 0
+    if redis.call('ZCARD', KEYS[3]) > 0 or now - background_at < 2 * tonumber(ARGV[1]) then
+      ready = tat - lead
+    end
   end
   -- Not this process's own spacing (ARGV[5]): only the time, or the fleet's calm, lets in.
   local gate = math.max(now, calm)
@@ -255,6 +261,8 @@ pub(crate) struct Fleet {
     members_key: String,
     /// The background processes waiting in line.
     waiting_key: String,
+    /// When each of them was told to ask again.
+    due_key: String,
     member: String,
     window: Duration,
     reserve: Script,
@@ -338,6 +346,7 @@ impl Fleet {
             budget_key: format!("helpcrunch-pager:v1:{{{tag}}}:budget"),
             members_key: format!("helpcrunch-pager:v1:{{{tag}}}:members"),
             waiting_key: format!("helpcrunch-pager:v1:{{{tag}}}:waiting"),
+            due_key: format!("helpcrunch-pager:v1:{{{tag}}}:due"),
             member: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
             window,
             reserve: Script::new(RESERVE),
@@ -558,6 +567,7 @@ impl Fleet {
         let mut call = self.reserve.key(&self.budget_key);
         call.key(&self.members_key)
             .key(&self.waiting_key)
+            .key(&self.due_key)
             .arg(micros(ask.after))
             .arg(&self.member)
             .arg(micros(self.membership()))

@@ -313,13 +313,11 @@ fn single_calls_go_ahead_of_other_processes_exports() {
         }
         waits
     });
-    let exports_running = exports.len();
     let log = sim.requests();
     finish_exports(exports, started, records);
     let calls = log.iter().filter(|r| r.path == "/v1/departments").count();
     eprintln!("interval {interval:?}; waits {waits:?}");
     assert_eq!(calls, 10);
-    assert_eq!(exports_running, 2);
     let last_call = log
         .iter()
         .rposition(|r| r.path == "/v1/departments")
@@ -330,10 +328,12 @@ fn single_calls_go_ahead_of_other_processes_exports() {
             .any(|r| r.path != "/v1/departments"),
         "the exports had ended before the last call: it measured nothing"
     );
+    // Without the lanes a call waits behind each process's reserved slot, two or three
+    // intervals here; with them, about one.
     let most = waits.iter().max().copied().unwrap_or_default();
     assert!(
-        most <= interval * 3,
-        "a single call waited {most:?}, more than three intervals of {interval:?}: {waits:?}"
+        most <= interval * 2,
+        "a single call waited {most:?}, more than two intervals of {interval:?}: {waits:?}"
     );
     assert_eq!(sim.stats().rate_limited, 0, "the fleet went over the limit");
 }
