@@ -785,32 +785,32 @@ mod fleet_lanes {
         })
     }
 
-    /// More background processes than the line's grace covers in a round: each still gets its
-    /// turn, about as often as the others (a place was once dropped by age, and one process
-    /// starved).
+    /// More background processes than the line's grace covers in a round (24 at 51 ms is
+    /// 1.2 s, the grace 1.1 s): each still gets its turns, about as often as the others. A
+    /// place once lapsed by when the process first waited, and a live process starved.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_background_process_of_a_large_fleet_gets_its_turns() {
         let _turn = ONE_AT_A_TIME.lock().await;
         let Some(redis) = redis_server::RedisServer::start("large fleet") else {
             return;
         };
-        let n = 16;
+        let n = 24;
         let counts: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::default()).collect();
         let tasks: Vec<_> = counts
             .iter()
-            .map(|count| keep_asking(&process(&redis, 3_000), Priority::Background, count))
+            .map(|count| keep_asking(&process(&redis, 1_200), Priority::Background, count))
             .collect();
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
         tasks.iter().for_each(|t| t.abort());
         let got: Vec<usize> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
         let total: usize = got.iter().sum();
         eprintln!("large fleet: {got:?}, {total} in all");
-        // 5 s at 50 a second, less the start: about 15 a process.
-        assert!(total >= 200, "the fleet took only {total} grants: {got:?}");
+        // 6 s at 20 a second, less the start: about 4 or 5 a process.
+        assert!(total >= 60, "the fleet took only {total} grants: {got:?}");
         let fair = total / n;
         assert!(
-            got.iter().all(|&g| g * 3 >= fair * 2),
-            "a process got under two thirds of its share ({fair}): {got:?}"
+            got.iter().all(|&g| g * 2 >= fair),
+            "a process got under half its share ({fair}): {got:?}"
         );
     }
 

@@ -394,6 +394,15 @@ impl ClientBuilder {
         let raw = self.base_url.trim().trim_end_matches('/');
         let url = Url::parse(raw)
             .map_err(|e| Error::InvalidInput(format!("base URL {raw:?} is not a URL: {e}")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            // reqwest would move it into a Basic `Authorization` beside the key's Bearer, and
+            // Debug output would show it.
+            return Err(Error::InvalidInput(
+                "the base URL has a user name or password; HelpCrunch takes only the API key \
+                 (a proxy's credentials belong in a brought http_client)"
+                    .into(),
+            ));
+        }
         match url.scheme() {
             "https" => {}
             "http" if self.allow_insecure_http || is_loopback(&url) => {}
@@ -408,15 +417,6 @@ impl ClientBuilder {
                     "base URL {raw:?} has scheme {other:?}; use https"
                 )))
             }
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            // reqwest would move it into a Basic `Authorization` beside the key's Bearer, and
-            // Debug output would show it.
-            return Err(Error::InvalidInput(
-                "the base URL has a user name or password; HelpCrunch takes only the API key \
-                 (a proxy's credentials belong in a brought http_client)"
-                    .into(),
-            ));
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(Error::InvalidInput(format!(

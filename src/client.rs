@@ -296,6 +296,9 @@ impl Client {
             // Where it ended, without the query (which may carry a customer's details).
             let mut ended = response.url().clone();
             ended.set_query(None);
+            ended.set_fragment(None);
+            let _ = ended.set_username("");
+            let _ = ended.set_password(None);
             return Err(Failure::fatal(Error::Redirect {
                 status: response.status().as_u16(),
                 location: Some(ended.to_string()),

@@ -79,8 +79,8 @@ const COLD_AFTER: Duration = Duration::from_secs(60);
 /// work waits in line or asked within two intervals (it holds a slot, and will be back for the
 /// next), only from the lead on, once the first in line has had its chance: so no process wins every race for being
 /// nearer Redis, and background work keeps at least half of the budget while both lanes queue.
-/// Nothing hangs on a process coming back: one that did not ask again when told loses its
-/// place, and a slot left free goes to whoever asks from the lead on. Asking ahead of the slot,
+/// Nothing hangs on a process coming back: one that did not ask again (for either lane) within
+/// the grace of when it was told loses its place, and a slot left free goes to whoever asks from the lead on. Asking ahead of the slot,
 /// never at it, a request sends at its slot rather than a round trip after it.
 ///
 /// `calm` is set once an outage: by the first process back whose last answer came before the
@@ -117,11 +117,21 @@ local place = -1
 if ARGV[9] ~= '1' then
   local horizon = tonumber(ARGV[12])
   local lead = tonumber(ARGV[14])
-  local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf',
-    string.format('(%.0f', now - tonumber(ARGV[13])))
+  local grace = tonumber(ARGV[13])
+  -- Any ask of a process in line (its interactive calls' too) shows it is still there.
+  local due = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[2]))
+  if due and due < now then
+    redis.call('ZADD', KEYS[4], string.format('%.0f', now), ARGV[2])
+  end
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', string.format('(%.0f', now - grace))
   for _, m in ipairs(gone) do
     redis.call('ZREM', KEYS[3], m)
     redis.call('ZREM', KEYS[4], m)
+  end
+  -- One in line with no time to ask again (its time evicted alone) is gone after the grace too.
+  local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', string.format('(%.0f', now - grace))
+  for _, m in ipairs(old) do
+    if not redis.call('ZSCORE', KEYS[4], m) then redis.call('ZREM', KEYS[3], m) end
   end
   local ready = nil
   if ARGV[11] == 'b' then
@@ -345,8 +355,8 @@ impl Fleet {
             connection: Mutex::new(None),
             budget_key: format!("helpcrunch-pager:v1:{{{tag}}}:budget"),
             members_key: format!("helpcrunch-pager:v1:{{{tag}}}:members"),
-            waiting_key: format!("helpcrunch-pager:v1:{{{tag}}}:waiting"),
-            due_key: format!("helpcrunch-pager:v1:{{{tag}}}:due"),
+            waiting_key: format!("helpcrunch-pager:v1:{{{tag}}}:line"),
+            due_key: format!("helpcrunch-pager:v1:{{{tag}}}:line-due"),
             member: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
             window,
             reserve: Script::new(RESERVE),
@@ -538,8 +548,10 @@ impl Fleet {
             // its turn (a slot or two) or Redis is slow to answer (a call's timeout, or a
             // new connection's): one that has not after that is gone.
             grace: interval.saturating_mul(2) + CONNECT_TIMEOUT,
-            // Well over a round trip to Redis, well under the horizon.
-            lead: interval / 16,
+            // Over a timer's millisecond and a round trip to Redis, under the horizon.
+            lead: (interval / 16)
+                .max(Duration::from_millis(2))
+                .min(interval / 8),
             ..Ask::default()
         };
         let reply = self.ask(&ask).await?;

@@ -36,11 +36,11 @@ struct State {
 
 impl State {
     fn handed(&mut self, lane: Priority) {
+        // A yield covers the one background turn handed right after it, whoever had it: not
+        // a later one, if the call that yielded was cancelled meanwhile.
+        self.yielded &= lane == Priority::Background && self.last == Some(Priority::Interactive);
         self.before_last = self.last;
         self.last = Some(lane);
-        if lane == Priority::Interactive {
-            self.yielded = false;
-        }
     }
 
     fn queue(&mut self, lane: Priority) -> &mut VecDeque<oneshot::Sender<()>> {
@@ -489,5 +489,53 @@ mod tests {
         drop(call);
         let (head, not_head) = outcome.unwrap();
         assert!(!head && not_head, "head {head}, not head {not_head}");
+    }
+
+    #[tokio::test]
+    async fn a_yield_lasts_one_background_turn_even_when_the_call_that_yielded_is_gone() {
+        let turns = Arc::new(Turns::default());
+        let mut first = turns.take(Priority::Background).await;
+        // A call that takes the turn from the first, yields it back (told by the fleet to leave
+        // the slot to the line), and is cancelled while waiting to come back.
+        let call = {
+            let turns = turns.clone();
+            tokio::spawn(async move {
+                let mut turn = turns.take(Priority::Interactive).await;
+                turns.step_aside(&mut turn, Priority::Interactive).await;
+            })
+        };
+        tokio::task::yield_now().await;
+        turns.step_aside(&mut first, Priority::Background).await;
+        call.abort();
+        let _ = call.await;
+        let second = {
+            let turns = turns.clone();
+            tokio::spawn(async move {
+                let _turn = turns.take(Priority::Background).await;
+                let fresh = {
+                    let turns = turns.clone();
+                    tokio::spawn(async move {
+                        let _t = turns.take(Priority::Interactive).await;
+                    })
+                };
+                tokio::task::yield_now().await;
+                let may = tokio::time::timeout(
+                    std::time::Duration::from_millis(50),
+                    turns.may_step_aside(Priority::Background, Aside::Fleet { head: true }),
+                )
+                .await
+                .is_ok();
+                drop(_turn);
+                fresh.await.unwrap();
+                may
+            })
+        };
+        tokio::task::yield_now().await;
+        drop(first);
+        assert!(
+            second.await.unwrap(),
+            "the yield of a call long gone still kept a later background turn from stepping \
+             aside for a fresh call"
+        );
     }
 }
