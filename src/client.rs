@@ -225,7 +225,11 @@ impl Client {
             }
             match schedule.after_failure(server_wait) {
                 Next::Retry(delay) => {
-                    tracing::debug!(?delay, error = %failure.error, "retrying");
+                    if out.offset.is_some() {
+                        tracing::debug!(?delay, error = %failure.error, "retrying page");
+                    } else {
+                        tracing::debug!(?delay, error = %failure.error, "retrying call");
+                    }
                     self.inner.counters.retrying();
                     if rate_limited {
                         // Everyone waits, not just this request: one 429 must not become a
