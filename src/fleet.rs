@@ -401,7 +401,8 @@ impl Fleet {
         lock(&self.state).refused.as_ref().map(|why| {
             Error::InvalidInput(format!(
                 "the Redis of the shared budget refused it ({why}): check the URL's password, \
-                 the user's permissions, and that it is not a cluster node"
+                 the user's permissions, that it is not a cluster node, and that it runs Lua \
+                 scripts (EVAL, EVALSHA)"
             ))
         })
     }
@@ -861,7 +862,7 @@ impl State {
 /// Whether a failed call is Redis being away (down, restarting, failing over, out of memory,
 /// busy), which a later call may find over, rather than Redis refusing this client: a wrong
 /// password, a user without the permission, a cluster node that is not this key's, a client
-/// configured wrong.
+/// configured wrong, a Redis that runs no scripts or cannot run this one.
 fn is_outage(e: &redis::RedisError) -> bool {
     use redis::{ErrorKind, ServerErrorKind};
     let refused = matches!(
@@ -876,7 +877,18 @@ fn is_outage(e: &redis::RedisError) -> bool {
             )
     ) || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
         // Redis 7 answers a long command from a client that has not authenticated so.
-        || e.detail().is_some_and(|d| d.contains("unauthenticated"));
+        || e.detail().is_some_and(|d| d.contains("unauthenticated"))
+        // A Redis that runs no scripts (EVAL renamed away, as some hosted ones do), or a
+        // script it cannot run: asking again will not mend either, and going on alone would
+        // put every process at the full rate.
+        // (An OOM or a BUSY inside the script is an outage: it has codes of its own.)
+        || (e.code().is_none_or(|c| c == "ERR")
+            && e.detail().is_some_and(|d| {
+                let d = d.to_ascii_lowercase();
+                d.contains("unknown command")
+                    || d.contains("user_script")
+                    || d.contains("running script")
+            }));
     !refused
 }
 

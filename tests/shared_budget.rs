@@ -214,6 +214,40 @@ async fn a_redis_that_refuses_the_client_fails_the_scan_rather_than_go_unshared(
     assert!(client.stats().redis_connected);
 }
 
+/// A Redis that runs no scripts (EVAL and EVALSHA renamed away, as some hosted ones do) will
+/// not run them later either: the scan fails rather than every process going on alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_without_scripts_fails_the_scan_rather_than_go_unshared() {
+    let Some(redis) = RedisServer::start_with(
+        "a_redis_without_scripts",
+        &[
+            "--rename-command",
+            "EVAL",
+            "",
+            "--rename-command",
+            "EVALSHA",
+            "",
+        ],
+    ) else {
+        return;
+    };
+    let sim = Simulator::builder().departments(300).start().unwrap();
+    let client = builder_for(&sim, 6_000)
+        .shared_budget(redis.url())
+        .build()
+        .unwrap();
+    let e = ids(
+        "a scan without scripts",
+        client.departments(),
+        |d: &Department| d.id,
+    )
+    .await
+    .unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.contains("refused"), "{shown}");
+    assert_eq!(sim.stats().requests, 0, "requests went out unshared");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_out_of_memory_for_a_while_is_an_outage_not_a_refusal() {
     let Some(redis) = RedisServer::start("a_redis_out_of_memory_for_a_while") else {
