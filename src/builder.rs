@@ -222,7 +222,7 @@ impl ClientBuilder {
     /// answering, each process warns once and keeps its own slots of the fleet's schedule (the
     /// rate divided by the processes last seen, by rank) until Redis answers again: never a
     /// stampede, never a hang. A Redis that refuses the client (a wrong password, no
-    /// permission) fails the requests with [`Error::InvalidInput`] instead. A URL that cannot
+    /// permission, no Lua scripting) fails the requests with [`Error::InvalidInput`] instead. A URL that cannot
     /// be read is an error from [`build`](Self::build), and so is a URL other than that of a
     /// live client of this process on the same key and base URL; a Redis that is down is not.
     /// The README's "Several workers on one key" tells the whole of it.
