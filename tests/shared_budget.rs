@@ -184,21 +184,7 @@ async fn a_redis_that_refuses_the_client_fails_the_scan_rather_than_go_unshared(
     ) else {
         return;
     };
-    let sim = Simulator::builder().departments(300).start().unwrap();
-    let client = builder_for(&sim, 6_000)
-        .shared_budget(redis.url())
-        .build()
-        .unwrap();
-    let e = ids(
-        "a scan refused by Redis",
-        client.departments(),
-        |d: &Department| d.id,
-    )
-    .await
-    .unwrap_err();
-    let shown = e.to_string();
-    assert!(shown.contains("refused"), "{shown}");
-    assert_eq!(sim.stats().requests, 0, "requests went out unshared");
+    assert_scan_refused(&redis, "a scan refused by Redis").await;
     // With the password, it is shared.
     let url = format!("redis://:s3cret@127.0.0.1:{}/", redis.port());
     let sim = Simulator::builder().departments(300).start().unwrap();
@@ -231,18 +217,19 @@ async fn a_redis_without_scripts_fails_the_scan_rather_than_go_unshared() {
     ) else {
         return;
     };
+    assert_scan_refused(&redis, "a scan without scripts").await;
+}
+
+/// A scan sharing its budget through `redis` fails, naming the refusal, and sends nothing.
+async fn assert_scan_refused(redis: &RedisServer, what: &str) {
     let sim = Simulator::builder().departments(300).start().unwrap();
     let client = builder_for(&sim, 6_000)
         .shared_budget(redis.url())
         .build()
         .unwrap();
-    let e = ids(
-        "a scan without scripts",
-        client.departments(),
-        |d: &Department| d.id,
-    )
-    .await
-    .unwrap_err();
+    let e = ids(what, client.departments(), |d: &Department| d.id)
+        .await
+        .unwrap_err();
     let shown = e.to_string();
     assert!(shown.contains("refused"), "{shown}");
     assert_eq!(sim.stats().requests, 0, "requests went out unshared");
