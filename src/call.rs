@@ -281,9 +281,7 @@ impl<T: DeserializeOwned> Call<T> {
             ))
         })?;
         // However it is spelled, the call goes under the base URL, with the key, or nowhere.
-        let under = Url::parse(&format!("{base}/"))
-            .is_ok_and(|b| b.origin() == url.origin() && url.path().starts_with(b.path()));
-        if !under {
+        if !self.client.is_under_base(&url) {
             return bad("leaves the base URL");
         }
         Ok(url)

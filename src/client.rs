@@ -140,6 +140,13 @@ impl Client {
         &self.inner.base_url
     }
 
+    /// Whether `url` is under the base URL: the same scheme, host and port, and a path below
+    /// the base path. Only such requests carry the key and draw from the account's budget.
+    pub(crate) fn is_under_base(&self, url: &Url) -> bool {
+        Url::parse(&format!("{}/", self.inner.base_url))
+            .is_ok_and(|b| b.origin() == url.origin() && url.path().starts_with(b.path()))
+    }
+
     /// The longest a 429 holds the budget back for: the retry policy's total wait. A server may
     /// ask for any wait, but the client holds back no longer than a page would retry.
     fn longest_pause(&self) -> Duration {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::SystemTime;
 
 use http::Extensions;
-use reqwest::{Request, Response, Url};
+use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::client::Client;
@@ -113,14 +113,6 @@ impl Client {
     }
 }
 
-impl BudgetMiddleware {
-    /// Whether `url` is under the client's base URL, as [`Call`](crate::Call)'s URLs must be.
-    fn is_under_base(&self, url: &Url) -> bool {
-        Url::parse(&format!("{}/", self.client.base_url()))
-            .is_ok_and(|b| b.origin() == url.origin() && url.path().starts_with(b.path()))
-    }
-}
-
 #[async_trait::async_trait]
 impl Middleware for BudgetMiddleware {
     async fn handle(
@@ -129,7 +121,7 @@ impl Middleware for BudgetMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        if !self.is_under_base(req.url()) {
+        if !self.client.is_under_base(req.url()) {
             return next.run(req, extensions).await;
         }
         let inner = &self.client.inner;
@@ -178,6 +170,7 @@ impl Middleware for BudgetMiddleware {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::Url;
 
     fn middleware(base_url: &str) -> BudgetMiddleware {
         Client::builder()
@@ -191,7 +184,7 @@ mod tests {
     #[test]
     fn only_urls_under_the_base_url_are_the_accounts() {
         let m = middleware("http://127.0.0.1:9/v1");
-        let under = |url: &str| m.is_under_base(&Url::parse(url).unwrap());
+        let under = |url: &str| m.client.is_under_base(&Url::parse(url).unwrap());
         assert!(under("http://127.0.0.1:9/v1/chats/42"));
         assert!(under("http://127.0.0.1:9/v1/customers?offset=0&limit=100"));
         assert!(under("HTTP://127.0.0.1:9/v1/./chats"));
@@ -212,7 +205,9 @@ mod tests {
     #[test]
     fn a_default_port_is_the_same_origin() {
         let m = middleware("https://api.helpcrunch.com:443/v1");
-        assert!(m.is_under_base(&Url::parse("https://api.helpcrunch.com/v1/chats").unwrap()));
+        assert!(m
+            .client
+            .is_under_base(&Url::parse("https://api.helpcrunch.com/v1/chats").unwrap()));
     }
 
     #[test]
