@@ -23,6 +23,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::{RateLimit, RequestRecord, Simulator};
 use helpcrunch_pager::{Client, ClientStats, DEFAULT_CONCURRENCY};
+use lanes::{flood, is_call, percentile, split, CALL};
+
+#[path = "../tests/support/lanes.rs"]
+mod lanes;
 
 /// HelpCrunch's 120 a minute, ten times faster and counted per second.
 const RPM: u32 = 1_200;
@@ -816,15 +820,10 @@ fn start_exports(
         .collect()
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 fn priorities(rt: &tokio::runtime::Runtime) -> bool {
     const CALLS: usize = 30;
     let records = 20_000;
     println!("\n## 5. Priorities across processes ({RPM}/min, sliding window 20 per 1 s, {records} records an exporter)\n");
-    let is_call = |r: &RequestRecord| r.path == "/v1/departments";
     let fleet_client = |sim: &Simulator, redis: &Redis| {
         Client::builder()
             .api_key(sim.api_key())
@@ -868,10 +867,7 @@ fn priorities(rt: &tokio::runtime::Runtime) -> bool {
         let mut waits = Vec::new();
         for i in 0..CALLS {
             let asked = Instant::now();
-            let _: serde_json::Value = client
-                .get("departments?limit=1")
-                .await
-                .expect("the call succeeds");
+            let _: serde_json::Value = client.get(CALL).await.expect("the call succeeds");
             waits.push(asked.elapsed().as_secs_f64() / interval.as_secs_f64());
             // At every phase of the slots, not the one the last call ended at.
             let apart = 8.0 + f64::from(i as u32 * 7 % 5) + (i as f64 * 0.37).fract();
@@ -884,14 +880,7 @@ fn priorities(rt: &tokio::runtime::Runtime) -> bool {
     drop(exports);
     let calls: Vec<&RequestRecord> = calls_log.iter().filter(|r| is_call(r)).collect();
     let (from, to) = (calls[0].at, calls[CALLS - 1].at);
-    let during = calls_log.iter().filter(|r| r.at >= from && r.at <= to);
-    let (exports_n, calls_n) = during.fold((0usize, 0usize), |(e, c), r| {
-        if is_call(r) {
-            (e, c + 1)
-        } else {
-            (e + 1, c)
-        }
-    });
+    let (exports_n, calls_n) = split(&calls_log, from, to);
     let slots = (to - from).as_secs_f64() * f64::from(RPM) / 60.0;
     waits.sort_by(f64::total_cmp);
     let limited = sim.stats().rate_limited;
@@ -915,35 +904,16 @@ fn priorities(rt: &tokio::runtime::Runtime) -> bool {
     let exports = start_exports(&sim, &redis, &dir.0, &["customers"], (RPM, WINDOW));
     wait_for(&sim, 3);
     let client = fleet_client(&sim, &redis);
-    let flood_for = client.request_interval() * 200;
-    rt.block_on(async {
-        let started = Instant::now();
-        let flood: Vec<_> = (0..8)
-            .map(|_| {
-                let client = client.clone();
-                tokio::spawn(async move {
-                    while started.elapsed() < flood_for {
-                        let _: serde_json::Value = client
-                            .get("departments?limit=1")
-                            .await
-                            .expect("the call succeeds");
-                    }
-                })
-            })
-            .collect();
-        for task in flood {
-            task.await.expect("no panic");
-        }
-    });
+    rt.block_on(flood(&client, 8, client.request_interval() * 200));
     let log = log(&sim, "5-flood");
     // Killed on drop: the exports were only there to keep the budget busy.
     drop(exports);
     let calls: Vec<&RequestRecord> = log.iter().filter(|r| is_call(r)).collect();
     let (from, to) = (calls[10].at, calls[calls.len() - 1].at);
-    let during: Vec<&RequestRecord> = log.iter().filter(|r| r.at >= from && r.at <= to).collect();
-    let export_n = during.iter().filter(|r| !is_call(r)).count();
-    let share = export_n as f64 / during.len() as f64;
-    let rate = (during.len() - 1) as f64 * 60.0 / (to - from).as_secs_f64() / f64::from(RPM);
+    let (export_n, calls_n) = split(&log, from, to);
+    let during = export_n + calls_n;
+    let share = export_n as f64 / during as f64;
+    let rate = (during - 1) as f64 * 60.0 / (to - from).as_secs_f64() / f64::from(RPM);
     let limited = sim.stats().rate_limited;
     println!(
         "\nA flood of interactive calls (8 callers) in this process beside one exporter process:\n"
@@ -951,9 +921,7 @@ fn priorities(rt: &tokio::runtime::Runtime) -> bool {
     println!("| requests | the export's | the calls' | the export's share | all requests' share of the limit | 429s |");
     println!("|---|---|---|---|---|---|");
     println!(
-        "| {} | {export_n} | {} | {} | {} | {limited} |",
-        during.len(),
-        during.len() - export_n,
+        "| {during} | {export_n} | {calls_n} | {} | {} | {limited} |",
         pct(share),
         pct(rate)
     );

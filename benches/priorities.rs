@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::{RateLimit, RequestRecord, Simulator};
 use helpcrunch_pager::{Client, Priority, RetryPolicy};
+use lanes::{flood, is_call, percentile, split, CALL};
+
+#[path = "../tests/support/lanes.rs"]
+mod lanes;
 
 /// The single calls of scenario 1.
 const CALLS: usize = 40;
@@ -62,15 +66,6 @@ fn busy_scan(client: &Client, chats: bool) -> tokio::task::JoinHandle<()> {
     })
 }
 
-fn is_call(r: &RequestRecord) -> bool {
-    r.path == "/v1/departments"
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
-}
-
 /// Scenario 1; returns whether both targets were met.
 async fn calls_beside_two_scans(rpm: u32) -> bool {
     let sim = simulator(rpm);
@@ -82,10 +77,7 @@ async fn calls_beside_two_scans(rpm: u32) -> bool {
     let mut waits = Vec::new();
     for i in 0..CALLS {
         let asked = Instant::now();
-        let _: serde_json::Value = client
-            .get("departments?limit=1")
-            .await
-            .expect("the call succeeds");
+        let _: serde_json::Value = client.get(CALL).await.expect("the call succeeds");
         waits.push(asked.elapsed().as_secs_f64() / interval.as_secs_f64());
         // A person's pace, not a clock's: 20 to 31 intervals apart, at every phase of the
         // slots rather than the one the last call ended at.
@@ -94,7 +86,7 @@ async fn calls_beside_two_scans(rpm: u32) -> bool {
     }
     let asked = Instant::now();
     let _: serde_json::Value = client
-        .get("departments?limit=1")
+        .get(CALL)
         .priority(Priority::Background)
         .await
         .expect("the call succeeds");
@@ -105,14 +97,7 @@ async fn calls_beside_two_scans(rpm: u32) -> bool {
     let log = sim.requests();
     let calls: Vec<&RequestRecord> = log.iter().filter(|r| is_call(r)).collect();
     let (from, to) = (calls[0].at, calls[CALLS - 1].at);
-    let during = log.iter().filter(|r| r.at >= from && r.at <= to);
-    let (scans_n, calls_n) = during.fold((0usize, 0usize), |(s, c), r| {
-        if is_call(r) {
-            (s, c + 1)
-        } else {
-            (s + 1, c)
-        }
-    });
+    let (scans_n, calls_n) = split(&log, from, to);
     let slots = (to - from).as_secs_f64() / slot.as_secs_f64();
     let scans_share = scans_n as f64 / slots;
     let all_share = (scans_n + calls_n) as f64 / slots;
@@ -143,40 +128,21 @@ async fn flood_beside_a_scan(rpm: u32) -> bool {
     let interval = client.request_interval();
     let scan = busy_scan(&client, false);
     tokio::time::sleep(interval * 5).await;
-    let flood_for = interval * 400;
-    let started = Instant::now();
-    let flood: Vec<_> = (0..8)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                while started.elapsed() < flood_for {
-                    let _: serde_json::Value = client
-                        .get("departments?limit=1")
-                        .await
-                        .expect("the call succeeds");
-                }
-            })
-        })
-        .collect();
-    for task in flood {
-        task.await.expect("no panic");
-    }
+    flood(&client, 8, interval * 400).await;
     scan.abort();
     let log = sim.requests();
     let calls: Vec<&RequestRecord> = log.iter().filter(|r| is_call(r)).collect();
     let (from, to) = (calls[10].at, calls[calls.len() - 1].at);
-    let during: Vec<&RequestRecord> = log.iter().filter(|r| r.at >= from && r.at <= to).collect();
-    let scan_n = during.iter().filter(|r| !is_call(r)).count();
-    let share = scan_n as f64 / during.len() as f64;
-    let rate = (during.len() - 1) as f64 * 60.0 / (to - from).as_secs_f64() / f64::from(rpm);
+    let (scan_n, calls_n) = split(&log, from, to);
+    let during = scan_n + calls_n;
+    let share = scan_n as f64 / during as f64;
+    let rate = (during - 1) as f64 * 60.0 / (to - from).as_secs_f64() / f64::from(rpm);
     println!("## A flood of interactive calls beside a scan ({rpm}/min, 8 callers)");
     println!();
     println!("| requests | the scan's | the calls' | the scan's share | all requests' share of the limit | 429s |");
     println!("|---|---|---|---|---|---|");
     println!(
-        "| {} | {scan_n} | {} | {:.1} % | {:.1} % | {} |",
-        during.len(),
-        during.len() - scan_n,
+        "| {during} | {scan_n} | {calls_n} | {:.1} % | {:.1} % | {} |",
         share * 100.0,
         rate * 100.0,
         sim.stats().rate_limited

@@ -306,7 +306,7 @@ fn single_calls_go_ahead_of_other_processes_exports() {
         let mut waits = Vec::new();
         for _ in 0..10 {
             let asked = Instant::now();
-            let call = client.get::<serde_json::Value>("departments?limit=1");
+            let call = client.get::<serde_json::Value>(lanes::CALL);
             bounded("a single call", call.send()).await.unwrap();
             waits.push(asked.elapsed());
             tokio::time::sleep(interval * 5).await;
@@ -315,17 +315,12 @@ fn single_calls_go_ahead_of_other_processes_exports() {
     });
     let log = sim.requests();
     finish_exports(exports, started, records);
-    let calls = log.iter().filter(|r| r.path == "/v1/departments").count();
+    let calls = log.iter().filter(|r| lanes::is_call(r)).count();
     eprintln!("interval {interval:?}; waits {waits:?}");
     assert_eq!(calls, 10);
-    let last_call = log
-        .iter()
-        .rposition(|r| r.path == "/v1/departments")
-        .unwrap();
+    let last_call = log.iter().rposition(lanes::is_call).unwrap();
     assert!(
-        log[last_call + 1..]
-            .iter()
-            .any(|r| r.path != "/v1/departments"),
+        log[last_call + 1..].iter().any(|r| !lanes::is_call(r)),
         "the exports had ended before the last call: it measured nothing"
     );
     // Without the lanes a call waits behind each process's reserved slot, two or three
@@ -358,36 +353,20 @@ fn a_flood_of_calls_in_one_process_leaves_another_process_export_half() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = fleet_client(&sim, &redis);
     let flood_for = client.request_interval() * 50;
-    runtime.block_on(async {
-        let flooding = Instant::now();
-        let flood: Vec<_> = (0..4)
-            .map(|_| {
-                let client = client.clone();
-                tokio::spawn(async move {
-                    while flooding.elapsed() < flood_for {
-                        let call = client.get::<serde_json::Value>("departments?limit=1");
-                        call.send().await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for task in flood {
-            bounded("the flood", task).await.unwrap();
-        }
-    });
+    runtime.block_on(bounded("the flood", lanes::flood(&client, 4, flood_for)));
     let log = sim.requests();
     dump(&log);
     finish_exports(exports, started, records);
-    let calls: Vec<_> = log.iter().filter(|r| r.path == "/v1/departments").collect();
+    let calls: Vec<_> = log.iter().filter(|r| lanes::is_call(r)).collect();
     let (from, to) = (calls[4].at, calls[calls.len() - 1].at);
-    let during: Vec<_> = log.iter().filter(|r| r.at >= from && r.at <= to).collect();
-    let export = during
-        .iter()
-        .filter(|r| r.path != "/v1/departments")
-        .count();
-    let share = export as f64 / during.len() as f64;
-    eprintln!("during the flood: export {export} of {}", during.len());
-    assert!(during.len() >= 30, "the flood measured nothing: {during:?}");
+    let (export, during_calls) = lanes::split(&log, from, to);
+    let during = export + during_calls;
+    let share = export as f64 / during as f64;
+    eprintln!("during the flood: export {export} of {during}");
+    assert!(
+        during >= 30,
+        "the flood measured nothing: {during} requests"
+    );
     assert!(
         (0.35..=0.65).contains(&share),
         "while both queued the export had {:.0} % of the requests; it should keep about half",

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::{RateLimit, RequestRecord, Simulator};
 use helpcrunch_pager::{Client, Priority};
+use support::lanes::{flood, is_call, split, CALL};
 use support::{bounded, client_for};
 
 /// The account's limit in these tests: 50 requests a second.
@@ -44,22 +45,6 @@ fn busy_scan(client: &Client, chats: bool) -> tokio::task::JoinHandle<usize> {
     })
 }
 
-fn is_call(r: &RequestRecord) -> bool {
-    r.path == "/v1/departments"
-}
-
-/// Requests of the log that arrived from `from` to `to`, split into (scans', calls').
-fn counts(log: &[RequestRecord], from: Duration, to: Duration) -> (usize, usize) {
-    let during = log.iter().filter(|r| r.at >= from && r.at <= to);
-    during.fold((0, 0), |(scans, calls), r| {
-        if is_call(r) {
-            (scans, calls + 1)
-        } else {
-            (scans + 1, calls)
-        }
-    })
-}
-
 /// Must show 1: with two scans keeping the budget busy, ten single calls each wait at most
 /// three budget intervals, and the scans still use at least 90 % of the limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +60,7 @@ async fn single_calls_go_ahead_of_two_busy_scans_which_keep_their_pace() {
     let mut waits = Vec::new();
     for _ in 0..10 {
         let asked = Instant::now();
-        let call = client.get::<serde_json::Value>("departments?limit=1");
+        let call = client.get::<serde_json::Value>(CALL);
         let page = bounded("a single call", call.send())
             .await
             .expect("the call succeeds");
@@ -87,7 +72,7 @@ async fn single_calls_go_ahead_of_two_busy_scans_which_keep_their_pace() {
     // The control: the same call queued with the scans waits behind their eight windows.
     let asked = Instant::now();
     let call = client
-        .get::<serde_json::Value>("departments?limit=1")
+        .get::<serde_json::Value>(CALL)
         .priority(Priority::Background);
     bounded("a background call", call.send())
         .await
@@ -111,7 +96,7 @@ async fn single_calls_go_ahead_of_two_busy_scans_which_keep_their_pace() {
     let log = sim.requests();
     let calls: Vec<&RequestRecord> = log.iter().filter(|r| is_call(r)).collect();
     let (from, to) = (calls[0].at, calls[9].at);
-    let (scan_requests, call_requests) = counts(&log, from, to);
+    let (scan_requests, call_requests) = split(&log, from, to);
     assert_eq!(call_requests, 10);
     let slots = (to - from).as_secs_f64() / slot.as_secs_f64();
     let scans_share = scan_requests as f64 / slots;
@@ -141,31 +126,14 @@ async fn a_flood_of_interactive_calls_does_not_starve_a_scan() {
     let interval = client.request_interval();
     let scan = busy_scan(&client, false);
     tokio::time::sleep(interval * 5).await;
-    let flood_for = interval * 80;
-    let started = Instant::now();
-    let flood: Vec<_> = (0..6)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                while started.elapsed() < flood_for {
-                    let _: serde_json::Value = client
-                        .get("departments?limit=1")
-                        .await
-                        .expect("the call succeeds");
-                }
-            })
-        })
-        .collect();
-    for task in flood {
-        bounded("the flood", task).await.expect("no panic");
-    }
+    bounded("the flood", flood(&client, 6, interval * 80)).await;
     scan.abort();
 
     let log = sim.requests();
     let calls: Vec<&RequestRecord> = log.iter().filter(|r| is_call(r)).collect();
     // From the flood's tenth call (all six callers queued) to its last.
     let (from, to) = (calls[10].at, calls[calls.len() - 1].at);
-    let (scan_requests, call_requests) = counts(&log, from, to);
+    let (scan_requests, call_requests) = split(&log, from, to);
     let total = (scan_requests + call_requests) as f64;
     let scan_share = scan_requests as f64 / total;
     eprintln!("during the flood: scan {scan_requests}, calls {call_requests}");

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod lanes;
 pub mod redis;
 
 use std::future::Future;
