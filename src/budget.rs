@@ -338,7 +338,7 @@ impl Budget {
                         // background request go where it is first in that line.
                         let aside = match lane {
                             Priority::Background => Aside::Fleet {
-                                head: slot.head_of_line,
+                                head: fleet.head_of_line(),
                             },
                             _ if fleet.head_of_line() => Aside::ForHead,
                             _ => Aside::Never,

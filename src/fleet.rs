@@ -257,8 +257,6 @@ pub(crate) struct Reservation {
     pub(crate) curve: Option<Option<Curve>>,
     /// Nothing was reserved: the request's lane must wait, and ask again at `at`.
     pub(crate) deferred: bool,
-    /// This process is first in the fleet's background line.
-    pub(crate) head_of_line: bool,
 }
 
 pub(crate) struct Fleet {
@@ -570,7 +568,6 @@ impl Fleet {
             seq: reply.seq,
             curve: reply.curve,
             deferred,
-            head_of_line: reply.place == Some(0),
         })
     }
 
