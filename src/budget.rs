@@ -509,7 +509,13 @@ impl Budget {
             (pause.min(longest_pause / 2), [header, change], cut)
         };
         changes.into_iter().for_each(tell);
-        let wait = signals.wait().map_or(own, |w| w.max(own));
+        let wait = match signals.retry_after {
+            // "Retry now" (0, or a date already past): the window turned as the request was
+            // refused, and the server says so; a pause of the budget's own judgement (up to a
+            // window, after a run of 429s) would wait for what already came.
+            Some(after) if after.is_zero() => Duration::ZERO,
+            _ => signals.wait().map_or(own, |w| w.max(own)),
+        };
         self.hold(wait, longest_pause, cut).await;
         wait
     }

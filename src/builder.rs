@@ -373,6 +373,7 @@ impl ClientBuilder {
             budget,
             retry: self.retry,
             counters: Counters::default(),
+            answered: Default::default(),
         }))
     }
 

@@ -15,6 +15,7 @@ use tracing::{field, Instrument};
 use crate::client::{Client, Outgoing};
 use crate::error::Error;
 use crate::priority::Priority;
+use crate::target::{self, Query};
 
 /// One request to HelpCrunch, made by [`Client::get`], [`post`](Client::post),
 /// [`put`](Client::put), [`patch`](Client::patch) or [`delete`](Client::delete). Nothing is
@@ -248,43 +249,7 @@ impl<T: DeserializeOwned> Call<T> {
 
     /// The call's URL: the base URL and the path, which must stay under it.
     fn url(&self) -> Result<Url, Error> {
-        let p = self.path.trim_start_matches('/');
-        let (route, _) = p.split_once('?').unwrap_or((p, ""));
-        let bad = |why: &str| {
-            Err(Error::InvalidInput(format!(
-                "path {:?} {why}",
-                without_query(&self.path)
-            )))
-        };
-        if route.trim().is_empty() {
-            return bad("is empty");
-        }
-        if p.contains('#') {
-            return bad("has a fragment");
-        }
-        if route.contains("://") || self.path.starts_with("//") {
-            return bad("is a URL: give a path relative to the base URL, such as \"chats/42\"");
-        }
-        if route.split('/').any(|seg| {
-            matches!(
-                seg.to_ascii_lowercase().replace("%2e", ".").as_str(),
-                "." | ".."
-            )
-        }) {
-            return bad("has a '.' or '..' segment");
-        }
-        let base = self.client.base_url();
-        let url = Url::parse(&format!("{base}/{p}")).map_err(|e| {
-            Error::InvalidInput(format!(
-                "path {:?} does not make a URL: {e}",
-                without_query(&self.path)
-            ))
-        })?;
-        // However it is spelled, the call goes under the base URL, with the key, or nowhere.
-        if !self.client.is_under_base(&url) {
-            return bad("leaves the base URL");
-        }
-        Ok(url)
+        target::resolve(self.client.base_url(), &self.path, Query::Allowed)
     }
 }
 

@@ -2,6 +2,7 @@
 //! rate budget, shared by every endpoint and every clone.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -15,6 +16,7 @@ use crate::builder::ClientBuilder;
 use crate::envelope::{self, Page};
 use crate::error::{ApiErrorEntry, Error};
 use crate::priority::Priority;
+use crate::redact;
 use crate::request::ListRequest;
 use crate::retry::{self, Next, RetryPolicy};
 use crate::signals::Signals;
@@ -59,6 +61,9 @@ pub(crate) struct Inner {
     pub(crate) budget: Arc<Budget>,
     pub(crate) retry: RetryPolicy,
     pub(crate) counters: Counters,
+    /// Whether the host has answered anything (any status) since the client was built: until
+    /// it has, a request gives up after the retry policy's first contact.
+    pub(crate) answered: AtomicBool,
 }
 
 impl fmt::Debug for Client {
@@ -140,11 +145,21 @@ impl Client {
         &self.inner.base_url
     }
 
+    /// Whether the host has answered anything since the client was built.
+    fn has_answered(&self) -> bool {
+        self.inner.answered.load(Ordering::Relaxed)
+    }
+
+    /// The API key, for taking it out of what a server wrote: never to be shown.
+    fn key(&self) -> &str {
+        let auth = self.inner.auth.to_str().unwrap_or_default();
+        auth.strip_prefix("Bearer ").unwrap_or(auth)
+    }
+
     /// Whether `url` is under the base URL: the same scheme, host and port, and a path below
     /// the base path. Only such requests carry the key and draw from the account's budget.
     pub(crate) fn is_under_base(&self, url: &Url) -> bool {
-        Url::parse(&format!("{}/", self.inner.base_url))
-            .is_ok_and(|b| b.origin() == url.origin() && url.path().starts_with(b.path()))
+        crate::target::is_under(&self.inner.base_url, url)
     }
 
     /// The longest a 429 holds the budget back for: the retry policy's total wait. A server may
@@ -203,14 +218,24 @@ impl Client {
             let sent_at = self.inner.budget.acquire(out.lane).await?;
             // Waiting for the budget (behind other streams, or a 429's pause) is not the
             // request's own retrying: it does not count against the policy's total wait.
-            schedule.queued_for(queued.elapsed());
+            schedule.sending(queued.elapsed());
             self.inner.counters.sent();
             let attempt = schedule.attempts().saturating_add(1);
             tracing::Span::current().record("attempt", attempt);
-            let failure = match self.attempt(out, sent_at, &decode).await {
+            let attempt = self.attempt(out, sent_at, &decode);
+            let outcome = match schedule.attempt_limit(self.has_answered()) {
+                Some(limit) => match tokio::time::timeout(limit, attempt).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Failure::no_answer_within(limit, out)),
+                },
+                None => attempt.await,
+            };
+            let mut failure = match outcome {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
+            // Whatever the server wrote goes into messages and logs from here: not the key.
+            redact::redact_error(&mut failure.error, self.key());
             let rate_limited = failure.error.is_rate_limited();
             let mut server_wait = failure.signals.wait();
             if rate_limited {
@@ -230,7 +255,7 @@ impl Client {
             if !failure.retryable || !(out.idempotent || failure.unsent) {
                 return Err(failure.error);
             }
-            match schedule.after_failure(server_wait) {
+            match schedule.after_failure(server_wait, self.has_answered()) {
                 Next::Retry(delay) => {
                     if out.offset.is_some() {
                         tracing::debug!(?delay, error = %failure.error, "retrying page");
@@ -283,6 +308,7 @@ impl Client {
             error: Error::Network {
                 timeout: e.is_timeout(),
                 path: path(),
+                url: Some(out.shown_url()),
                 offset: out.offset,
                 source: Box::new(e.without_url()),
             },
@@ -302,6 +328,7 @@ impl Client {
                 .body(body.to_vec());
         }
         let response = builder.send().await.map_err(network)?;
+        self.inner.answered.store(true, Ordering::Relaxed);
         if response.url() != &out.url {
             // A brought HTTP client followed a redirect: the answer is not the one asked for.
             // Where it ended, without the query (which may carry a customer's details).
@@ -406,6 +433,15 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) idempotent: bool,
 }
 
+impl Outgoing<'_> {
+    /// The URL for a message: without its query, which may carry a customer's details.
+    fn shown_url(&self) -> String {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        url.to_string()
+    }
+}
+
 struct Failure {
     retryable: bool,
     /// The server surely did not act on the request (a 429, a connection never made).
@@ -416,6 +452,22 @@ struct Failure {
 }
 
 impl Failure {
+    /// An attempt cut off by the retry policy's time: the server may have seen it.
+    fn no_answer_within(limit: Duration, out: &Outgoing<'_>) -> Self {
+        Self {
+            retryable: true,
+            unsent: false,
+            signals: Signals::default(),
+            error: Error::Network {
+                timeout: true,
+                path: out.path.to_owned(),
+                url: Some(out.shown_url()),
+                offset: out.offset,
+                source: format!("no answer within {limit:?}, the retry policy's time left").into(),
+            },
+        }
+    }
+
     fn fatal(error: Error) -> Self {
         Self {
             retryable: false,

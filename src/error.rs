@@ -53,13 +53,20 @@ pub enum Error {
     /// message names the page or call; what the HTTP stack said is its
     /// [`source`](std::error::Error::source), not repeated in the message (so that anyhow's
     /// `{:#}` or a walk of the sources prints it once).
-    #[error("network error on {}{}", at(.path, *.offset), if *.timeout { " (timed out)" } else { "" })]
+    #[error(
+        "network error on {}{}{}",
+        at(.path, *.offset),
+        .url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default(),
+        if *.timeout { " (timed out)" } else { "" }
+    )]
     #[non_exhaustive]
     Network {
         /// Whether the request timed out.
         timeout: bool,
         /// The collection's path, or a single call's.
         path: String,
+        /// The URL the request went to, without its query: which host did not answer.
+        url: Option<String>,
         /// The `offset` of the page; `None` for a single call.
         offset: Option<u64>,
         /// The error from the HTTP stack.
@@ -475,14 +482,19 @@ mod display_tests {
         let e = Error::Network {
             timeout: false,
             path: "chats".into(),
+            url: Some("http://127.0.0.1:9/v1/chats".into()),
             offset: Some(100),
             source: "connection refused".into(),
         };
-        assert_eq!(e.to_string(), "network error on chats at offset 100");
+        assert_eq!(
+            e.to_string(),
+            "network error on chats at offset 100 (http://127.0.0.1:9/v1/chats)"
+        );
         assert_eq!(e.source().unwrap().to_string(), "connection refused");
         let call = Error::Network {
             timeout: true,
             path: "chats/42".into(),
+            url: None,
             offset: None,
             source: "timed out".into(),
         };

@@ -142,6 +142,7 @@ mod middleware;
 mod models;
 mod paginator;
 mod priority;
+mod redact;
 mod request;
 pub mod retry;
 mod scan;
@@ -151,6 +152,7 @@ mod signals;
 pub mod simulator;
 mod sort;
 mod stats;
+mod target;
 mod turns;
 mod window;
 

@@ -147,7 +147,7 @@ impl Middleware for BudgetMiddleware {
             if !inner.budget.is_adaptive() {
                 // A fixed budget leaves the pause to the retry schedule: everyone waits as
                 // long as the client's own first retry would.
-                let wait = match inner.retry.schedule().after_failure(signals.wait()) {
+                let wait = match inner.retry.schedule().after_failure(signals.wait(), true) {
                     retry::Next::Retry(wait) => wait,
                     retry::Next::GiveUp { hold } => hold,
                 };
@@ -193,6 +193,9 @@ mod tests {
             "http://127.0.0.1:9/v10/chats",
             "http://127.0.0.1:9/v1/../admin",
             "http://127.0.0.1:9/v1/%2e%2e/admin",
+            "http://127.0.0.1:9/v1/..%2fadmin",
+            "http://127.0.0.1:9/v1/%5c..%5cadmin",
+            "http://127.0.0.1:9/v1/%252e%252e/admin",
             "http://127.0.0.1:9/other",
             "http://127.0.0.1:10/v1/chats",
             "https://127.0.0.1:9/v1/chats",

@@ -468,7 +468,7 @@ where
     T: DeserializeOwned + Send + 'static,
 {
     fn new(client: Client, setup: Setup<T>, shared: SharedState) -> Self {
-        let inner = match setup.checked() {
+        let inner = match setup.checked(&client) {
             Ok((request, settings)) => {
                 let scan = Scan::new(client, request, settings, Arc::clone(&shared));
                 stream::try_unfold(scan, |mut scan| async move {
@@ -488,12 +488,12 @@ where
 
 impl<T: 'static> Setup<T> {
     /// The request and the settings a scan takes, or the reason they cannot work.
-    fn checked(self) -> Result<(ListRequest, Settings<T>), Error> {
+    fn checked(self, client: &Client) -> Result<(ListRequest, Settings<T>), Error> {
         let page_size = PageSize::new(self.page_size)?;
         if self.concurrency == 0 {
             return Err(Error::InvalidInput("concurrency must be at least 1".into()));
         }
-        self.request.validate()?;
+        self.request.validate(client.base_url())?;
         let request = self.request.with_stable_order();
         let moves = request.param("sort").and_then(|sort| moving_field(&sort));
         let ascending = request

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::priority::Priority;
+use crate::target::{self, Query};
 use crate::window::Window;
 
 /// A collection to page through: its path, extra query parameters and, for the search
@@ -89,22 +90,9 @@ impl ListRequest {
         self
     }
 
-    /// Refuses what cannot be a collection request, before anything is sent.
-    pub(crate) fn validate(&self) -> Result<(), Error> {
-        let p = &self.path;
-        let bad = |why: &str| Err(Error::InvalidInput(format!("path {p:?} {why}")));
-        if p.trim().is_empty() {
-            return bad("is empty");
-        }
-        if p.contains(['?', '#']) {
-            return bad("has a query or fragment: pass parameters with .query(key, value)");
-        }
-        if p.split('/').any(|seg| seg == ".." || seg == ".") {
-            return bad("has a '.' or '..' segment");
-        }
-        if p.contains("://") || p.starts_with("//") {
-            return bad("is a URL: give a path relative to the base URL, such as \"departments\"");
-        }
+    /// Refuses what cannot be a collection request under `base_url`, before anything is sent.
+    pub(crate) fn validate(&self, base_url: &str) -> Result<(), Error> {
+        target::resolve(base_url, &self.path, Query::Refused)?;
         if let Some((k, _)) = self.query.iter().find(|(k, _)| is_paging_key(k)) {
             return Err(Error::InvalidInput(format!(
                 "query parameter {k:?} is set by the paginator: use .start_offset() or .page_size()"
@@ -129,9 +117,7 @@ impl ListRequest {
     /// The URL of one window: the query parameters, then `offset` and `limit` unless they go
     /// in the body.
     pub(crate) fn url(&self, base_url: &str, window: Window) -> Result<Url, Error> {
-        let mut url = Url::parse(&format!("{base_url}/{}", self.path)).map_err(|e| {
-            Error::InvalidInput(format!("path {:?} does not make a URL: {e}", self.path))
-        })?;
+        let mut url = target::resolve(base_url, &self.path, Query::Refused)?;
         let mut pairs: Vec<(&str, String)> = self
             .query
             .iter()
@@ -194,32 +180,42 @@ mod tests {
         r
     }
 
+    const BASE: &str = "http://127.0.0.1:9/v1";
+
     #[test]
     fn paths_that_escape_or_carry_a_query_are_refused() {
-        assert!(get("departments", &[]).validate().is_ok());
-        assert!(get("chats/42/messages", &[("x", "y")]).validate().is_ok());
+        assert!(get("departments", &[]).validate(BASE).is_ok());
+        assert!(get("chats/42/messages", &[("x", "y")])
+            .validate(BASE)
+            .is_ok());
         for bad in [
             "",
             " ",
             "departments?limit=5",
             "../admin",
+            "%2e%2e/admin",
+            "..%2fadmin",
+            "..\\admin",
             "a/./b",
             "https://evil/x",
             "//evil/x",
         ] {
-            assert!(get(bad, &[]).validate().is_err(), "{bad:?}");
+            assert!(get(bad, &[]).validate(BASE).is_err(), "{bad:?}");
+            assert!(get(bad, &[]).url(BASE, WINDOW).is_err(), "{bad:?}");
         }
-        assert!(get("departments", &[("limit", "5")]).validate().is_err());
+        assert!(get("departments", &[("limit", "5")])
+            .validate(BASE)
+            .is_err());
     }
 
     #[test]
     fn a_search_body_must_be_an_object_without_offset_or_limit() {
         let search = |body| ListRequest::search("chats/search".into(), body);
-        assert!(search(json!({"filter": []})).validate().is_ok());
-        assert!(search(json!({})).validate().is_ok());
-        let e = search(json!([])).validate().unwrap_err();
+        assert!(search(json!({"filter": []})).validate(BASE).is_ok());
+        assert!(search(json!({})).validate(BASE).is_ok());
+        let e = search(json!([])).validate(BASE).unwrap_err();
         assert!(e.to_string().contains("not an array"), "{e}");
-        let e = search(json!({"limit": 10})).validate().unwrap_err();
+        let e = search(json!({"limit": 10})).validate(BASE).unwrap_err();
         assert!(e.to_string().contains("\"limit\""), "{e}");
     }
 

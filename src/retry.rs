@@ -60,7 +60,12 @@ pub struct RetryPolicy {
     min_delay: Duration,
     max_delay: Duration,
     max_total_wait: Duration,
+    first_contact: Duration,
 }
+
+/// The shortest time an attempt is given, however little of the total is left: a request
+/// needs a moment to be answered at all.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 
 impl RetryPolicy {
     /// The default policy (see the `# Default` section).
@@ -76,6 +81,7 @@ impl RetryPolicy {
             min_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             max_total_wait: Duration::from_secs(300),
+            first_contact: Duration::from_secs(15),
         }
     }
 
@@ -125,7 +131,8 @@ impl RetryPolicy {
         self
     }
 
-    /// The most a page may spend waiting between attempts, the server's `Retry-After` included.
+    /// The most a page may spend retrying, from its first attempt: the waits between attempts
+    /// (the server's `Retry-After` included) and the attempts after the first themselves.
     ///
     /// ```
     /// use std::time::Duration;
@@ -137,6 +144,33 @@ impl RetryPolicy {
         self
     }
 
+    /// The most a request may spend on a host that has not answered once since the client was
+    /// built (a refused connection, a name that does not resolve, a server that accepts and
+    /// stays silent), attempts included: a wrong base URL fails in seconds, not minutes. Once
+    /// the host has answered anything, [`max_total_wait`](Self::max_total_wait) alone
+    /// applies. Never more than the total wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = helpcrunch_pager::RetryPolicy::new().with_first_contact(Duration::from_secs(5));
+    /// assert_eq!(p.first_contact(), Duration::from_secs(5));
+    /// ```
+    pub const fn with_first_contact(mut self, d: Duration) -> Self {
+        self.first_contact = d;
+        self
+    }
+
+    /// The most a request may spend on a host that has never answered (see
+    /// [`with_first_contact`](Self::with_first_contact)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(helpcrunch_pager::RetryPolicy::new().first_contact(), Duration::from_secs(15));
+    /// ```
+    pub const fn first_contact(&self) -> Duration {
+        self.first_contact
+    }
+
     /// How many requests a page may take in all ([`u32::MAX`], no limit of its own, unless set).
     ///
     /// ```
@@ -146,8 +180,8 @@ impl RetryPolicy {
         self.max_attempts
     }
 
-    /// The most a page may spend waiting between attempts, and the longest the client holds
-    /// back for one rate-limit signal.
+    /// The most a page may spend retrying, and the longest the client holds back for one
+    /// rate-limit signal.
     ///
     /// ```
     /// use std::time::Duration;
@@ -175,7 +209,7 @@ impl RetryPolicy {
             policy: *self,
             waited: Duration::ZERO,
             attempts: 0,
-            first_failure: None,
+            started: None,
         }
     }
 }
@@ -192,10 +226,11 @@ pub(crate) struct Schedule {
     policy: RetryPolicy,
     waited: Duration,
     attempts: u32,
-    /// When the first attempt failed: the total wait is also kept against the clock from
-    /// then, so that waits of zero (`Retry-After: 0`, a date in the past) cannot retry for
-    /// ever.
-    first_failure: Option<tokio::time::Instant>,
+    /// When the first attempt was sent (moved on by the time since spent queued for the rate
+    /// budget): the total is kept against the clock from then, attempts included, so that
+    /// neither waits of zero (`Retry-After: 0`, a date in the past) nor attempts that time out
+    /// can retry for longer than the policy says.
+    started: Option<tokio::time::Instant>,
 }
 
 /// What follows a failed attempt.
@@ -210,9 +245,31 @@ pub(crate) enum Next {
 }
 
 impl Schedule {
+    /// Records that an attempt is about to be sent, after `queued` spent waiting for the rate
+    /// budget: that wait is the budget's, not the request's retrying, and stays off the clock.
+    pub(crate) fn sending(&mut self, queued: Duration) {
+        match &mut self.started {
+            Some(start) => *start = start.checked_add(queued).unwrap_or(*start),
+            None => self.started = Some(tokio::time::Instant::now()),
+        }
+    }
+
+    /// The most the attempt about to be sent may take, on top of the HTTP client's own
+    /// timeout: what is left of the policy's time, at least a second; `None` (the client's
+    /// timeout alone) for the first attempt to a host that has answered before. `answered`:
+    /// whether the host has answered anything since the client was built.
+    pub(crate) fn attempt_limit(&self, answered: bool) -> Option<Duration> {
+        (self.attempts > 0 || !answered).then(|| {
+            self.limit(answered)
+                .saturating_sub(self.elapsed())
+                .max(MIN_ATTEMPT)
+        })
+    }
+
     /// Records an attempt that failed and says what follows. `server` is the server's own wait
-    /// (`Retry-After`), which wins over the computed one but still counts against the total.
-    pub(crate) fn after_failure(&mut self, server: Option<Duration>) -> Next {
+    /// (`Retry-After`), which wins over the computed one but still counts against the total;
+    /// `answered` says whether the host has answered anything since the client was built.
+    pub(crate) fn after_failure(&mut self, server: Option<Duration>, answered: bool) -> Next {
         self.attempts = self.attempts.saturating_add(1);
         // backon's schedule without max_times never ends; max_delay stands in should it.
         let ceiling = self.ceilings.next().unwrap_or(self.policy.max_delay);
@@ -221,14 +278,13 @@ impl Schedule {
         if self.attempts >= self.policy.max_attempts {
             return Next::GiveUp { hold };
         }
-        let since_first = self
-            .first_failure
-            .get_or_insert_with(tokio::time::Instant::now)
-            .elapsed();
+        // A failure with no send recorded (none is made without one) starts the clock.
+        let start = *self.started.get_or_insert_with(tokio::time::Instant::now);
+        let elapsed = start.elapsed();
         match self.waited.checked_add(delay) {
             Some(waited)
                 if waited <= self.policy.max_total_wait
-                    && since_first.saturating_add(delay) <= self.policy.max_total_wait =>
+                    && elapsed.saturating_add(delay) <= self.limit(answered) =>
             {
                 self.waited = waited;
                 Next::Retry(delay)
@@ -237,11 +293,18 @@ impl Schedule {
         }
     }
 
-    /// Leaves `wait`, spent queued for the rate budget, out of the clock the total wait is kept
-    /// against.
-    pub(crate) fn queued_for(&mut self, wait: Duration) {
-        if let Some(first) = &mut self.first_failure {
-            *first = first.checked_add(wait).unwrap_or(*first);
+    /// Time on the clock since the first attempt was sent.
+    fn elapsed(&self) -> Duration {
+        self.started.map_or(Duration::ZERO, |s| s.elapsed())
+    }
+
+    /// How long the page may take in all: the total wait, or for a host that has never
+    /// answered, the first contact's time if that is shorter.
+    fn limit(&self, answered: bool) -> Duration {
+        if answered {
+            self.policy.max_total_wait
+        } else {
+            self.policy.max_total_wait.min(self.policy.first_contact)
         }
     }
 
@@ -289,10 +352,10 @@ mod tests {
         );
         let mut s = policy.schedule();
         for ceiling in &ceilings[..4] {
-            assert!(matches!(s.after_failure(None), Next::Retry(d) if d <= *ceiling));
+            assert!(matches!(s.after_failure(None, true), Next::Retry(d) if d <= *ceiling));
         }
         assert!(
-            matches!(s.after_failure(None), Next::GiveUp { hold } if hold <= ms(300)),
+            matches!(s.after_failure(None, true), Next::GiveUp { hold } if hold <= ms(300)),
             "four retries after the first attempt, then the delay it would have drawn"
         );
         assert_eq!(s.attempts(), 5);
@@ -303,9 +366,12 @@ mod tests {
         let policy = RetryPolicy::new().with_max_total_wait(Duration::from_secs(10));
         let mut s = policy.schedule();
         let six = Some(Duration::from_secs(6));
-        assert_eq!(s.after_failure(six), Next::Retry(Duration::from_secs(6)));
         assert_eq!(
-            s.after_failure(six),
+            s.after_failure(six, true),
+            Next::Retry(Duration::from_secs(6))
+        );
+        assert_eq!(
+            s.after_failure(six, true),
             Next::GiveUp {
                 hold: Duration::from_secs(6)
             },
@@ -319,7 +385,7 @@ mod tests {
         let policy = RetryPolicy::new().with_max_total_wait(Duration::from_secs(10));
         let mut s = policy.schedule();
         assert_eq!(
-            s.after_failure(Some(Duration::MAX)),
+            s.after_failure(Some(Duration::MAX), true),
             Next::GiveUp {
                 hold: Duration::from_secs(10)
             }
@@ -331,11 +397,11 @@ mod tests {
     fn a_policy_that_never_retries_still_says_how_long_to_hold() {
         let mut s = RetryPolicy::never().schedule();
         assert!(
-            matches!(s.after_failure(None), Next::GiveUp { hold } if hold <= Duration::from_secs(1))
+            matches!(s.after_failure(None, true), Next::GiveUp { hold } if hold <= Duration::from_secs(1))
         );
         let mut s = RetryPolicy::never().schedule();
         assert_eq!(
-            s.after_failure(Some(Duration::from_secs(2))),
+            s.after_failure(Some(Duration::from_secs(2)), true),
             Next::GiveUp {
                 hold: Duration::from_secs(2)
             }
@@ -350,7 +416,7 @@ mod tests {
             .with_max_delay(ms(4))
             .with_max_total_wait(ms(100));
         let mut s = policy.schedule();
-        while let Next::Retry(_) = s.after_failure(None) {
+        while let Next::Retry(_) = s.after_failure(None, true) {
             assert!(s.attempts() < 100_000, "the total wait never ended it");
         }
         assert!(s.attempts() > 8, "ended after {} attempts", s.attempts());
@@ -361,9 +427,9 @@ mod tests {
     fn the_last_of_u32_max_attempts_gives_up_without_overflow() {
         let mut s = RetryPolicy::new().with_min_delay(ms(1)).schedule();
         s.attempts = u32::MAX - 2;
-        assert!(matches!(s.after_failure(None), Next::Retry(_)));
-        assert!(matches!(s.after_failure(None), Next::GiveUp { .. }));
-        assert!(matches!(s.after_failure(None), Next::GiveUp { .. }));
+        assert!(matches!(s.after_failure(None, true), Next::Retry(_)));
+        assert!(matches!(s.after_failure(None, true), Next::GiveUp { .. }));
+        assert!(matches!(s.after_failure(None, true), Next::GiveUp { .. }));
         assert_eq!(s.attempts(), u32::MAX);
     }
 
@@ -384,7 +450,7 @@ mod tests {
             .with_max_total_wait(Duration::from_secs(1))
             .schedule();
         let mut retries = 0;
-        while let Next::Retry(_) = s.after_failure(Some(Duration::ZERO)) {
+        while let Next::Retry(_) = s.after_failure(Some(Duration::ZERO), true) {
             retries += 1;
             assert!(retries < 1_000, "a zero wait never ends the retries");
             tokio::time::advance(Duration::from_millis(30)).await;
@@ -398,16 +464,83 @@ mod tests {
             .with_max_total_wait(Duration::from_secs(1))
             .schedule();
         assert!(matches!(
-            s.after_failure(Some(Duration::ZERO)),
+            s.after_failure(Some(Duration::ZERO), true),
             Next::Retry(_)
         ));
         // Held back five minutes behind a 429's pause, then failing again: still retried.
         tokio::time::advance(Duration::from_secs(300)).await;
-        s.queued_for(Duration::from_secs(300));
+        s.sending(Duration::from_secs(300));
         assert!(matches!(
-            s.after_failure(Some(Duration::ZERO)),
+            s.after_failure(Some(Duration::ZERO), true),
             Next::Retry(_)
         ));
+    }
+
+    /// Fails attempts that each take what they are given (a silent server), until the policy
+    /// gives up, and says how long that took.
+    async fn silent_until_given_up(policy: RetryPolicy, answered: bool) -> Duration {
+        let start = tokio::time::Instant::now();
+        let mut s = policy.schedule();
+        loop {
+            s.sending(Duration::ZERO);
+            let timeout = Duration::from_secs(30);
+            let took = s
+                .attempt_limit(answered)
+                .map_or(timeout, |l| l.min(timeout));
+            tokio::time::advance(took).await;
+            match s.after_failure(None, answered) {
+                Next::Retry(delay) => tokio::time::advance(delay).await,
+                Next::GiveUp { .. } => return start.elapsed(),
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_host_that_never_answered_fails_within_the_first_contact() {
+        let took = silent_until_given_up(RetryPolicy::new(), false).await;
+        assert!(
+            took <= Duration::from_secs(16),
+            "a silent host took {took:?} by default"
+        );
+        let five = RetryPolicy::new().with_max_total_wait(Duration::from_secs(5));
+        let took = silent_until_given_up(five, false).await;
+        assert!(took <= Duration::from_secs(6), "with 5 s asked, {took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_count_against_the_total() {
+        // A host that answered before goes silent: the first attempt has its whole timeout,
+        // and no retry starts after the 5 s asked for have passed.
+        let five = RetryPolicy::new().with_max_total_wait(Duration::from_secs(5));
+        let took = silent_until_given_up(five, true).await;
+        assert_eq!(took, Duration::from_secs(30));
+        let mut s = five.schedule();
+        s.sending(Duration::ZERO);
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(matches!(
+            s.after_failure(Some(Duration::ZERO), true),
+            Next::Retry(_)
+        ));
+        s.sending(Duration::ZERO);
+        assert_eq!(
+            s.attempt_limit(true),
+            Some(Duration::from_secs(1)),
+            "a retry has what is left of the total"
+        );
+        assert_eq!(five.schedule().attempt_limit(true), None);
+        assert_eq!(
+            five.schedule().attempt_limit(false),
+            Some(Duration::from_secs(5))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_host_that_answered_before_is_retried_for_the_whole_total() {
+        let took = silent_until_given_up(RetryPolicy::new(), true).await;
+        assert!(
+            took > Duration::from_secs(240) && took <= Duration::from_secs(330),
+            "{took:?}"
+        );
     }
 
     #[test]
@@ -438,7 +571,7 @@ mod tests {
             let total = Duration::from_millis(total_ms);
             let mut s = RetryPolicy::new().with_max_total_wait(total).schedule();
             for secs in server {
-                match s.after_failure(secs.map(Duration::from_secs)) {
+                match s.after_failure(secs.map(Duration::from_secs), true) {
                     Next::Retry(_) => prop_assert!(s.waited() <= total),
                     Next::GiveUp { hold } => {
                         prop_assert!(hold <= total);

@@ -43,6 +43,7 @@ impl<T> Future for Task<T> {
             Err(e) => Poll::Ready(Err(Error::Network {
                 timeout: false,
                 path: self.path.clone(),
+                url: None,
                 offset: Some(self.offset),
                 source: format!(
                     "the page's task was cancelled, most likely because the runtime is shutting down: {e}"

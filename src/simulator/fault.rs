@@ -59,6 +59,9 @@ pub enum Fault {
     /// The page, after this long: longer than a client's timeout, it is a response that never
     /// comes.
     Stall(std::time::Duration),
+    /// `429 Too Many Requests` with HelpCrunch's body and this `Retry-After` header, as it
+    /// came (`"0"`, `"3"`, or an HTTP date, which may lie in the past).
+    RateLimited(String),
 }
 
 impl Fault {
@@ -69,6 +72,7 @@ impl Fault {
             Fault::Status(status) => Some((*status, error_body(*status))),
             Fault::Body(body) => Some((200, body.clone())),
             Fault::Answer(status, body) => Some((*status, body.clone())),
+            Fault::RateLimited(_) => Some((429, error_body(429))),
             _ => None,
         }
     }

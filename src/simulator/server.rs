@@ -73,7 +73,7 @@ struct Reply {
     /// 0 for no answer at all: the connection is dropped.
     status: u16,
     body: String,
-    retry_after: Option<u64>,
+    retry_after: Option<String>,
     fault: Option<Fault>,
     location: Option<String>,
     /// Where the client stands in the rate limit, for the headers that say so.
@@ -183,8 +183,8 @@ async fn answer(
         };
         response = response.header(CONTENT_TYPE, content_type);
     }
-    if let Some(secs) = reply.retry_after {
-        response = response.header(RETRY_AFTER, secs);
+    if let Some(after) = &reply.retry_after {
+        response = response.header(RETRY_AFTER, after);
     }
     if let Some(location) = &reply.location {
         response = response.header(hyper::header::LOCATION, location);
@@ -254,7 +254,7 @@ fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
         if let Err(wait) = checked {
             let retry_after = config
                 .retry_after
-                .then(|| wait.as_secs_f64().ceil().max(1.0) as u64);
+                .then(|| (wait.as_secs_f64().ceil().max(1.0) as u64).to_string());
             return Reply {
                 retry_after,
                 quota,
@@ -277,10 +277,15 @@ fn serve(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
         .or_else(|| super::fault::random(config, n));
     match fault.map(|f| (f, f.reply())) {
         Some((f, Some((status, body)))) => {
+            let retry_after = match f {
+                Fault::RateLimited(after) => Some(after.clone()),
+                _ => None,
+            };
             return Reply {
                 fault: Some(f.clone()),
+                retry_after,
                 ..Reply::new(status, body)
-            }
+            };
         }
         Some((Fault::Redirect(to), None)) => {
             let query = if req.query.is_empty() {

@@ -1,0 +1,204 @@
+//! Trust held against servers and inputs this project did not write: no request leaves the base
+//! URL however its path is spelled, no key in any message a server's text reaches, a dead host
+//! fails in seconds, and a `Retry-After` in the past is "retry now".
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use helpcrunch_pager::simulator::{Fault, Simulator};
+use helpcrunch_pager::{Client, Department, Error};
+use serde_json::{json, Value};
+use support::hostile::{refusing_url, Hostile};
+use support::*;
+
+/// Every spelling of a way out of the base path that a server or proxy may decode.
+const HOSTILE: &[&str] = &[
+    "../admin",
+    "%2e%2e/admin",
+    "%2E%2E/x",
+    "%2e./y",
+    ".%2e/y",
+    "departments/%2e%2e/%2e%2e/admin",
+    "..\\admin",
+    "..%2fadmin",
+    "%5c..%5cadmin",
+    "%252e%252e/admin",
+    "//evil.example/x",
+    "https://evil.example/x",
+];
+
+const KEY: &str = "hc-live-KEY-0f9e8d7c6b5a";
+
+#[tokio::test]
+async fn no_spelling_of_a_path_out_of_the_base_url_sends_anything() {
+    let sim = Simulator::builder().departments(5).start().unwrap();
+    // Behind a gateway: the base URL is one folder of what the host serves, and the folder
+    // above it (the simulator's /v1) answers anything that reaches it.
+    let gateway = builder_for(&sim, 600_000)
+        .base_url(format!("{}/helpcrunch", sim.base_url()))
+        .build()
+        .unwrap();
+    for client in [client_for(&sim, 600_000), gateway] {
+        for &path in HOSTILE {
+            let listed = client.paginate::<Value>(path).try_collect::<Vec<_>>().await;
+            let searched = client
+                .search::<Value>(path, json!({"filter": []}))
+                .try_collect::<Vec<_>>()
+                .await;
+            let called = client.get::<Value>(path).await;
+            // Inside a path too; `//` there is an empty segment, not a way out.
+            let inner = if path.starts_with("//") {
+                path
+            } else {
+                &format!("departments/1/{path}")
+            };
+            let deleted = client.delete::<()>(inner).await;
+            for result in [
+                listed.map(drop),
+                searched.map(drop),
+                called.map(drop),
+                deleted,
+            ] {
+                match result {
+                    Err(Error::InvalidInput(message)) => {
+                        assert!(message.starts_with("path "), "{path:?}: {message}");
+                    }
+                    other => panic!("{path:?} was not refused: {other:?}"),
+                }
+            }
+        }
+    }
+    let seen: Vec<String> = sim.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(seen.is_empty(), "the server saw {seen:?}");
+}
+
+#[tokio::test]
+async fn a_key_echoed_by_the_server_is_in_no_message() {
+    let echo = Hostile::echoing();
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(&echo.base_url)
+        .retry_policy(fast_retries())
+        .build()
+        .unwrap();
+    let listed = bounded("list", client.departments().try_collect::<Vec<_>>())
+        .await
+        .unwrap_err();
+    let called = bounded("call", client.get::<Value>("departments/1").send())
+        .await
+        .unwrap_err();
+    let seen = echo.seen.lock().unwrap().join("\n");
+    assert!(seen.contains(KEY), "the server was sent the key: {seen}");
+    for e in [listed, called] {
+        assert_eq!(e.status(), Some(400), "{e:?}");
+        let mut shown = format!("{e}\n{e:?}\n{e:#?}");
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            shown.push_str(&format!("\n{cause}"));
+            source = cause.source();
+        }
+        assert!(shown.contains("you sent"), "the body is quoted: {shown}");
+        assert!(
+            !shown.contains("KEY-0f9e8d7c6b5a"),
+            "the key leaked: {shown}"
+        );
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+}
+
+/// A client whose first contact is cut to a second, with the retry schedule of the tests.
+fn impatient(base_url: &str) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(base_url)
+        .allow_insecure_http(true)
+        .requests_per_minute(600_000)
+        .retry_policy(fast_retries().with_first_contact(Duration::from_secs(1)))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_host_that_never_answers_fails_within_the_first_contact_naming_its_url() {
+    let silent = Hostile::silent();
+    for base in [
+        refusing_url(),
+        "http://helpcrunch-nowhere.invalid/v1".to_owned(),
+        silent.base_url.clone(),
+    ] {
+        let started = Instant::now();
+        let e = bounded(
+            &base,
+            impatient(&base).departments().try_collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap_err();
+        let took = started.elapsed();
+        // The request's own timeout (30 s) and the policy's total (8 s) are both longer.
+        assert!(took < Duration::from_secs(3), "{base}: {took:?}");
+        let mut shown = e.to_string();
+        if let Some(cause) = std::error::Error::source(&e) {
+            shown.push_str(&format!(": {cause}"));
+        }
+        assert!(shown.contains(&format!("{base}/departments")), "{shown}");
+    }
+    assert!(silent.requests() >= 1, "the silent host was asked");
+}
+
+#[tokio::test]
+async fn a_host_that_answered_before_is_retried_past_the_first_contact() {
+    // The second request stalls past the client's timeout: more than the first contact's
+    // second, but the host has answered, so the page is retried within the total instead.
+    let sim = Simulator::builder()
+        .departments(250)
+        .fault(2, Fault::Stall(Duration::from_secs(3)))
+        .start()
+        .unwrap();
+    let client = builder_for(&sim, 600_000)
+        .retry_policy(fast_retries().with_first_contact(Duration::from_secs(1)))
+        .timeout(Duration::from_millis(1_500))
+        .build()
+        .unwrap();
+    let got = ids(
+        "scan",
+        client.departments().concurrency(1),
+        |d: &Department| d.id,
+    )
+    .await
+    .unwrap();
+    assert_each_once_in_order(&got, 250);
+    assert_eq!(client.stats().retries, 1);
+}
+
+#[tokio::test]
+async fn a_retry_after_in_the_past_is_retry_now() {
+    let past = "Wed, 21 Oct 2015 07:28:00 GMT".to_owned();
+    let sim = Simulator::builder()
+        .departments(250)
+        .fault(1, Fault::RateLimited(past.clone()))
+        .fault(2, Fault::RateLimited(past.clone()))
+        .fault(3, Fault::RateLimited(past))
+        .start()
+        .unwrap();
+    // The server's window is a minute: a pause of a window would be one.
+    let client = builder_for(&sim, 6_000)
+        .rate_window(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let got = ids("scan", client.departments(), |d: &Department| d.id)
+        .await
+        .unwrap();
+    assert_each_once_in_order(&got, 250);
+    let took = started.elapsed();
+    let stats = client.stats();
+    assert_eq!(stats.rate_limited, 3);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        stats.rate_per_minute >= 6_000.0 * 0.5,
+        "the rate was cut to {} a minute by three answers that said to retry now",
+        stats.rate_per_minute
+    );
+}
