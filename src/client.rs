@@ -286,6 +286,7 @@ impl Client {
                     return Err(Error::RetriesExhausted {
                         attempts: schedule.attempts(),
                         waited: schedule.waited(),
+                        asked: failure.signals.wait().filter(|w| !w.is_zero()),
                         last: Box::new(failure.error),
                     });
                 }
@@ -364,6 +365,18 @@ impl Client {
                     body: None,
                     path: path(),
                     offset: out.offset,
+                },
+            },
+            // A compressed body that does not decompress: the transfer broke, or the server
+            // or a proxy sent it wrong; asked again, it is not called a network fault.
+            BodyError::Network(e) if e.is_decode() => Failure {
+                retryable: true,
+                unsent: false,
+                signals: Signals::default(),
+                error: Error::Decode {
+                    path: path(),
+                    offset: out.offset,
+                    message: format!("the body could not be decompressed: {e}"),
                 },
             },
             BodyError::Network(e) => network(e),

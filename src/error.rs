@@ -124,13 +124,20 @@ pub enum Error {
     /// A retryable failure (429, 5xx, network) kept failing until the retry policy's attempts or
     /// total wait ran out. The last failure is its [`source`](std::error::Error::source), not
     /// repeated in the message.
-    #[error("gave up after {attempts} attempts (waited {waited:?} in all)")]
+    #[error(
+        "gave up after {attempts} attempts (waited {waited:?} in all){}",
+        .asked.map(|a| format!("; the server asked to wait {} s more", a.as_secs_f64().ceil()))
+            .unwrap_or_default()
+    )]
     #[non_exhaustive]
     RetriesExhausted {
         /// How many requests were made for this page.
         attempts: u32,
         /// The time spent waiting between them.
         waited: std::time::Duration,
+        /// The wait the last answer asked for (`Retry-After`, `X-RateLimit-Reset`), where it
+        /// asked: more than the retry policy had left.
+        asked: Option<std::time::Duration>,
         /// The last failure.
         #[source]
         last: Box<Error>,
@@ -457,6 +464,7 @@ mod tests {
         let e = Error::RetriesExhausted {
             attempts: 4,
             waited: std::time::Duration::from_secs(3),
+            asked: None,
             last: Box::new(api(429, &[("too_many_requests", "Too many requests")])),
         };
         assert!(e.is_rate_limited());
@@ -503,9 +511,20 @@ mod display_tests {
         let e = Error::RetriesExhausted {
             attempts: 3,
             waited: std::time::Duration::from_secs(2),
+            asked: None,
             last: Box::new(call),
         };
         assert_eq!(e.to_string(), "gave up after 3 attempts (waited 2s in all)");
+        let asked = Error::RetriesExhausted {
+            attempts: 1,
+            waited: std::time::Duration::ZERO,
+            asked: Some(std::time::Duration::from_millis(3_599_500)),
+            last: Box::new(api(503, &[])),
+        };
+        assert_eq!(
+            asked.to_string(),
+            "gave up after 1 attempts (waited 0ns in all); the server asked to wait 3600 s more"
+        );
         assert_eq!(
             e.source().unwrap().to_string(),
             "network error on chats/42 (timed out)"

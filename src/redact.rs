@@ -112,6 +112,7 @@ mod tests {
         let mut e = Error::RetriesExhausted {
             attempts: 2,
             waited: std::time::Duration::ZERO,
+            asked: None,
             last: Box::new(Error::Api {
                 status: 400,
                 errors: vec![crate::ApiErrorEntry {

@@ -202,3 +202,51 @@ async fn a_retry_after_in_the_past_is_retry_now() {
         stats.rate_per_minute
     );
 }
+
+#[tokio::test]
+async fn a_wait_the_server_asked_for_is_said_when_it_ends_the_retries() {
+    let unavailable = Hostile::answering(
+        "HTTP/1.1 503 Service Unavailable\r\nretry-after: 3600\r\ncontent-length: 0\r\n\
+         connection: close\r\n\r\n",
+    );
+    let e = bounded(
+        "503",
+        impatient(&unavailable.base_url)
+            .departments()
+            .try_collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), Some(503));
+    assert!(
+        e.to_string()
+            .contains("the server asked to wait 3600 s more"),
+        "{e}"
+    );
+}
+
+#[cfg(feature = "gzip")]
+#[tokio::test]
+async fn a_body_that_does_not_decompress_is_a_decode_error_not_a_network_one() {
+    let spoiled = Hostile::answering(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n\
+         content-length: 12\r\nconnection: close\r\n\r\nnot gzip at all",
+    );
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(&spoiled.base_url)
+        .retry_policy(fast_retries().with_max_attempts(2))
+        .build()
+        .unwrap();
+    let e = bounded("gzip", client.departments().try_collect::<Vec<_>>())
+        .await
+        .unwrap_err();
+    let last = match &e {
+        Error::RetriesExhausted { last, .. } => last.as_ref(),
+        other => other,
+    };
+    match last {
+        Error::Decode { message, .. } => assert!(message.contains("decompress"), "{message}"),
+        other => panic!("not a decode error: {other:?}"),
+    }
+}

@@ -33,6 +33,13 @@ impl Hostile {
         })
     }
 
+    /// Answers every request with `response`, written as it is (status line, headers, body).
+    pub fn answering(response: &'static str) -> Self {
+        Self::serve(move |stream, _| {
+            let _ = stream.write_all(response.as_bytes());
+        })
+    }
+
     /// Accepts every connection and reads the request, and never answers.
     pub fn silent() -> Self {
         Self::serve(|stream, _| {
