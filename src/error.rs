@@ -519,7 +519,7 @@ mod display_tests {
             attempts: 1,
             waited: std::time::Duration::ZERO,
             asked: Some(std::time::Duration::from_millis(3_599_500)),
-            last: Box::new(api(503, &[])),
+            last: Box::new(Error::api(503, "chats", Vec::new())),
         };
         assert_eq!(
             asked.to_string(),
