@@ -188,6 +188,13 @@ impl State {
             }
             None => {
                 let output = Output::create(output_path)?;
+                if !output.is_file() {
+                    return Err(Failure::usage(format!(
+                        "--checkpoint needs --output to be a regular file, and {} is not one; \
+                         leave out --checkpoint",
+                        output_path.display()
+                    )));
+                }
                 let start = Checkpoint::start(identity);
                 start.save(checkpoint_path)?;
                 Ok(Self::fresh(output, Some((checkpoint_path.clone(), start))))
@@ -214,22 +221,13 @@ impl State {
         items: &[Box<RawValue>],
         position: Option<ScanPosition>,
     ) -> Result<(), Failure> {
-        let records = self.records;
-        let write_failed = |e: std::io::Error| {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                Failure::reader_gone(format!(
-                    "stopped after {records} records: the reader closed the output"
-                ))
-            } else {
-                Failure::run(format!("cannot write the output: {e}"))
-            }
-        };
-        for raw in items {
-            self.output.write_record(raw.get()).map_err(write_failed)?;
-        }
-        self.output
-            .end_page(self.checkpoint.is_some())
-            .map_err(write_failed)?;
+        let durable = self.checkpoint.is_some();
+        let output = &mut self.output;
+        let written = items
+            .iter()
+            .try_for_each(|raw| output.write_record(raw.get()))
+            .and_then(|()| output.end_page(durable));
+        written.map_err(|e| self.write_failed(e))?;
         self.records += items.len() as u64;
         if let Some(position) = &position {
             self.next_offset = position.offset();
@@ -244,8 +242,11 @@ impl State {
         Ok(())
     }
 
-    /// The export is whole: its checkpoint has nothing left to say.
-    fn complete(self) -> Result<(), Failure> {
+    /// The export is whole: its output ends with its last page, and its checkpoint has nothing
+    /// left to say.
+    fn complete(mut self) -> Result<(), Failure> {
+        let finished = self.output.finish();
+        finished.map_err(|e| self.write_failed(e))?;
         if let Some((path, _)) = self.checkpoint {
             std::fs::remove_file(&path).map_err(|e| {
                 Failure::run(format!(
@@ -255,6 +256,18 @@ impl State {
             })?;
         }
         Ok(())
+    }
+
+    /// What a failed write of the output means.
+    fn write_failed(&self, e: std::io::Error) -> Failure {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure::reader_gone(format!(
+                "stopped after {} records: the reader closed the output",
+                self.records
+            ))
+        } else {
+            Failure::run(format!("cannot write {}: {e}", self.output.name()))
+        }
     }
 
     fn how_to_resume(&self) -> String {
