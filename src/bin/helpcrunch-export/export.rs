@@ -169,6 +169,7 @@ impl State {
         match Checkpoint::load(checkpoint_path, &identity)? {
             Some(found) => {
                 let mut output = Output::resume(output_path, found.output_bytes)?;
+                found.check(checkpoint_path, &output)?;
                 let resume = match &found.position {
                     Some(position) => {
                         let written = output.written_ids(output_path, line_id)?;
@@ -195,8 +196,8 @@ impl State {
                         output_path.display()
                     )));
                 }
-                let start = Checkpoint::start(identity);
-                start.save(checkpoint_path)?;
+                let mut start = Checkpoint::start(identity);
+                start.save(checkpoint_path, output.digest())?;
                 Ok(Self::fresh(output, Some((checkpoint_path.clone(), start))))
             }
         }
@@ -237,7 +238,7 @@ impl State {
             checkpoint.position = position;
             checkpoint.output_bytes = self.output.bytes();
             checkpoint.records = self.records;
-            checkpoint.save(path)?;
+            checkpoint.save(path, self.output.digest())?;
         }
         Ok(())
     }

@@ -6,12 +6,17 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use roaring::RoaringTreemap;
+use sha2::{Digest, Sha256};
 
 use crate::Failure;
 
 pub(crate) struct Output {
     sink: Sink,
     bytes: u64,
+    /// Lines in the output, including what an interrupted export had written.
+    lines: u64,
+    /// SHA-256 of the output's bytes so far, which the checkpoint seals itself with.
+    digest: Sha256,
     /// Where the file is to be cut before the first write: what an earlier run left past it
     /// (a previous export, a torn page) stays untouched until a page has arrived to replace it,
     /// so that a run that fails at its start leaves the file as it found it.
@@ -68,7 +73,9 @@ impl Output {
 
     /// The output of an interrupted export, to be cut back to the end of its last whole page
     /// when the next page arrives: a torn line or a page written after the last checkpoint is
-    /// dropped, to be fetched again.
+    /// dropped, to be fetched again. What it keeps (all of it, if the file is shorter than
+    /// that) is read once here for its length, lines and digest, which the checkpoint is
+    /// checked against before anything is written.
     pub(crate) fn resume(path: &Path, whole_pages_end: u64) -> Result<Self, Failure> {
         let file = OpenOptions::new()
             .read(true)
@@ -84,20 +91,28 @@ impl Output {
         }
         let lock = lock(&file, path)?;
         let len = file.metadata().map_err(|e| cannot("read", path, e))?.len();
-        if len < whole_pages_end {
-            return Err(Failure::run(format!(
-                "{} is shorter ({len} bytes) than the checkpoint says it was ({whole_pages_end}): \
-                 it was changed since. Delete the checkpoint to start over",
-                path.display()
-            )));
-        }
+        let kept_len = len.min(whole_pages_end);
         let mut output = Self::new(
-            Sink::File(BufWriter::with_capacity(BUFFER, file)),
+            Sink::File(BufWriter::with_capacity(
+                BUFFER,
+                file.try_clone().map_err(|e| cannot("reopen", path, e))?,
+            )),
             Some(lock),
             name(path),
         );
-        output.bytes = whole_pages_end;
-        output.cut_at = Some(whole_pages_end);
+        let mut kept = BufReader::with_capacity(BUFFER, (&file).take(kept_len));
+        loop {
+            let chunk = kept.fill_buf().map_err(|e| cannot("read", path, e))?;
+            if chunk.is_empty() {
+                break;
+            }
+            output.digest.update(chunk);
+            output.lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            let n = chunk.len();
+            kept.consume(n);
+        }
+        output.bytes = kept_len;
+        output.cut_at = Some(kept_len);
         Ok(output)
     }
 
@@ -105,6 +120,8 @@ impl Output {
         Self {
             sink,
             bytes: 0,
+            lines: 0,
+            digest: Sha256::new(),
             cut_at: None,
             lock,
             name,
@@ -152,7 +169,10 @@ impl Output {
         };
         w.write_all(line.as_bytes())?;
         w.write_all(b"\n")?;
+        self.digest.update(line.as_bytes());
+        self.digest.update(b"\n");
         self.bytes += line.len() as u64 + 1;
+        self.lines += 1;
         Ok(())
     }
 
@@ -192,6 +212,11 @@ impl Output {
         self.bytes
     }
 
+    /// Lines in the output, including what an interrupted export had written.
+    pub(crate) fn lines(&self) -> u64 {
+        self.lines
+    }
+
     /// Whether the output is a regular file, which a checkpoint can resume.
     pub(crate) fn is_file(&self) -> bool {
         self.lock.is_some()
@@ -200,6 +225,11 @@ impl Output {
     /// The output as messages name it: `the output FILE`, or `standard output`.
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The SHA-256 of the output so far, to go on hashing from.
+    pub(crate) fn digest(&self) -> Sha256 {
+        self.digest.clone()
     }
 }
 
