@@ -126,7 +126,7 @@ fn connect(job: &Job) -> Result<(Client, Option<Simulator>), Failure> {
     if let Some(url) = &job.redis_url {
         builder = builder.shared_budget(url.0.clone());
     }
-    let client = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
+    let client = builder.build().map_err(|e| Failure::usage(describe(&e)))?;
     Ok((client, account))
 }
 
@@ -305,7 +305,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// The error, followed by whatever its causes add (reqwest's "error sending request" says
-/// little until its cause says "connection refused").
+/// little until its cause says "connection refused"), in the command line's terms.
 fn describe(e: &Error) -> String {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -317,8 +317,33 @@ fn describe(e: &Error) -> String {
         }
         source = cause.source();
     }
+    for (library, cli) in IN_CLI_TERMS {
+        message = message.replace(library, cli);
+    }
     message
 }
+
+/// What the library's messages call the settings the exporter makes from its flags, and the
+/// flags: the library tells a program what to change in its builder, the exporter tells the
+/// user what to change on the command line.
+const IN_CLI_TERMS: &[(&str, &str)] = &[
+    ("requests_per_minute", "--requests-per-minute"),
+    ("the base URL", "--base-url"),
+    ("base URL", "--base-url"),
+    (
+        ", or allow_insecure_http(true) to send the key in clear text",
+        " (the exporter sends the key over plain http to a loopback address only)",
+    ),
+    (
+        " (a proxy's credentials belong in a brought http_client)",
+        " (--api-key)",
+    ),
+    ("path \"", "COLLECTION \""),
+    (
+        ": pass parameters with .query(key, value)",
+        ": COLLECTION is a path alone (a search's body goes in --filter)",
+    ),
+];
 
 /// Resolves with the signal's number on Ctrl-C (SIGINT, 2) or, on Unix, SIGTERM (15).
 async fn stop_signal() -> u8 {
