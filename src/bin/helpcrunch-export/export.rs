@@ -188,7 +188,7 @@ impl State {
                 })
             }
             None => {
-                let output = Output::create(output_path)?;
+                let output = Output::create(output_path)?.digested();
                 if !output.is_file() {
                     return Err(Failure::usage(format!(
                         "--checkpoint needs --output to be a regular file, and {} is not one; \

@@ -15,8 +15,9 @@ pub(crate) struct Output {
     bytes: u64,
     /// Lines in the output, including what an interrupted export had written.
     lines: u64,
-    /// SHA-256 of the output's bytes so far, which the checkpoint seals itself with.
-    digest: Sha256,
+    /// SHA-256 of the output's bytes so far, which a checkpoint seals itself with; kept only
+    /// for an export with a checkpoint (see [`Output::digested`]).
+    digest: Option<Sha256>,
     /// Where the file is to be cut before the first write: what an earlier run left past it
     /// (a previous export, a torn page) stays untouched until a page has arrived to replace it,
     /// so that a run that fails at its start leaves the file as it found it.
@@ -92,28 +93,29 @@ impl Output {
         let lock = lock(&file, path)?;
         let len = file.metadata().map_err(|e| cannot("read", path, e))?.len();
         let kept_len = len.min(whole_pages_end);
-        let mut output = Self::new(
-            Sink::File(BufWriter::with_capacity(
-                BUFFER,
-                file.try_clone().map_err(|e| cannot("reopen", path, e))?,
-            )),
-            Some(lock),
-            name(path),
-        );
+        let (mut digest, mut lines) = (Sha256::new(), 0);
         let mut kept = BufReader::with_capacity(BUFFER, (&file).take(kept_len));
         loop {
             let chunk = kept.fill_buf().map_err(|e| cannot("read", path, e))?;
             if chunk.is_empty() {
                 break;
             }
-            output.digest.update(chunk);
-            output.lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            digest.update(chunk);
+            lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
             let n = chunk.len();
             kept.consume(n);
         }
-        output.bytes = kept_len;
-        output.cut_at = Some(kept_len);
-        Ok(output)
+        Ok(Self {
+            bytes: kept_len,
+            lines,
+            digest: Some(digest),
+            cut_at: Some(kept_len),
+            ..Self::new(
+                Sink::File(BufWriter::with_capacity(BUFFER, file)),
+                Some(lock),
+                name(path),
+            )
+        })
     }
 
     fn new(sink: Sink, lock: Option<fd_lock::RwLock<File>>, name: String) -> Self {
@@ -121,7 +123,7 @@ impl Output {
             sink,
             bytes: 0,
             lines: 0,
-            digest: Sha256::new(),
+            digest: None,
             cut_at: None,
             lock,
             name,
@@ -169,8 +171,10 @@ impl Output {
         };
         w.write_all(line.as_bytes())?;
         w.write_all(b"\n")?;
-        self.digest.update(line.as_bytes());
-        self.digest.update(b"\n");
+        if let Some(digest) = &mut self.digest {
+            digest.update(line.as_bytes());
+            digest.update(b"\n");
+        }
         self.bytes += line.len() as u64 + 1;
         self.lines += 1;
         Ok(())
@@ -227,9 +231,18 @@ impl Output {
         &self.name
     }
 
+    /// A new output that keeps the digest of what it writes, for a checkpoint to be sealed
+    /// with (a resumed one always does).
+    pub(crate) fn digested(mut self) -> Self {
+        self.digest = Some(Sha256::new());
+        self
+    }
+
     /// The SHA-256 of the output so far, to go on hashing from.
     pub(crate) fn digest(&self) -> Sha256 {
-        self.digest.clone()
+        self.digest
+            .clone()
+            .expect("an output with a checkpoint is digested")
     }
 }
 
