@@ -10,7 +10,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use cli::*;
-use helpcrunch_pager::simulator::{RateLimit, Simulator};
+use helpcrunch_pager::simulator::{Fault, RateLimit, Simulator};
 use serde_json::Value;
 
 fn account() -> Simulator {
@@ -152,7 +152,7 @@ fn bad_flags_say_which_and_why() {
         (&["departments", "--checkpoint", "c.json"], "--output"),
         (
             &["departments", "--base-url", "ftp://example.com/v1"],
-            "base URL",
+            "--base-url \"ftp://example.com/v1\" has scheme",
         ),
         (
             &["departments", "--base-url", "http://example.com/v1"],
@@ -181,6 +181,67 @@ fn bad_flags_say_which_and_why() {
             ran.stderr
         );
         assert!(!ran.stderr.contains("some-key"), "{args:?} printed the key");
+    }
+}
+
+/// Names the library's messages use for what the exporter's flags set.
+const LIBRARY_NAMES: &[&str] = &[
+    "requests_per_minute",
+    "allow_insecure_http",
+    "http_client",
+    "base URL",
+    ".query(",
+];
+
+#[test]
+fn what_the_library_calls_a_setting_reaches_the_user_as_its_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["departments", "--base-url", "http://example.com/v1"],
+            "--base-url \"http://example.com/v1\" is plain http",
+        ),
+        (
+            &["departments", "--base-url", "https://me:pw@example.com/v1"],
+            "--base-url has a user name or password",
+        ),
+        (
+            &["departments?limit=5", "--base-url", "http://127.0.0.1:1/v1"],
+            "COLLECTION \"departments?limit=5\" has a query",
+        ),
+    ];
+    for (args, says) in cases {
+        let mut cmd = export(args);
+        cmd.env("HELPCRUNCH_API_KEY", "some-key");
+        let ran = run(cmd);
+        assert!(!ran.status.success(), "{args:?} succeeded");
+        assert!(ran.stderr.contains(says), "{args:?}: {}", ran.stderr);
+        for name in LIBRARY_NAMES {
+            assert!(!ran.stderr.contains(name), "{args:?}: {}", ran.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_rate_the_account_refuses_names_the_flag_to_lower() {
+    let sim = Simulator::builder()
+        .departments(250)
+        .fault_rate(1.0, Fault::Status(429))
+        .start()
+        .unwrap();
+    let ran = run(export_from(
+        &sim,
+        FAST,
+        &["departments", "--output", "/dev/null", "--retry-for", "1"],
+    ));
+    assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
+    assert!(ran.stderr.contains("HTTP 429"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("lower --requests-per-minute"),
+        "{}",
+        ran.stderr
+    );
+    for name in LIBRARY_NAMES {
+        assert!(!ran.stderr.contains(name), "{}", ran.stderr);
     }
 }
 

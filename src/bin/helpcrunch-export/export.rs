@@ -126,7 +126,7 @@ fn connect(job: &Job) -> Result<(Client, Option<Simulator>), Failure> {
     if let Some(url) = &job.redis_url {
         builder = builder.shared_budget(url.0.clone());
     }
-    let client = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
+    let client = builder.build().map_err(|e| Failure::usage(describe(&e)))?;
     Ok((client, account))
 }
 
@@ -169,6 +169,7 @@ impl State {
         match Checkpoint::load(checkpoint_path, &identity)? {
             Some(found) => {
                 let mut output = Output::resume(output_path, found.output_bytes)?;
+                found.check(checkpoint_path, &output)?;
                 let resume = match &found.position {
                     Some(position) => {
                         let written = output.written_ids(output_path, line_id)?;
@@ -187,9 +188,16 @@ impl State {
                 })
             }
             None => {
-                let output = Output::create(output_path)?;
-                let start = Checkpoint::start(identity);
-                start.save(checkpoint_path)?;
+                let output = Output::create(output_path)?.digested();
+                if !output.is_file() {
+                    return Err(Failure::usage(format!(
+                        "--checkpoint needs --output to be a regular file, and {} is not one; \
+                         leave out --checkpoint",
+                        output_path.display()
+                    )));
+                }
+                let mut start = Checkpoint::start(identity);
+                start.save(checkpoint_path, output.digest())?;
                 Ok(Self::fresh(output, Some((checkpoint_path.clone(), start))))
             }
         }
@@ -214,22 +222,13 @@ impl State {
         items: &[Box<RawValue>],
         position: Option<ScanPosition>,
     ) -> Result<(), Failure> {
-        let records = self.records;
-        let write_failed = |e: std::io::Error| {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                Failure::reader_gone(format!(
-                    "stopped after {records} records: the reader closed the output"
-                ))
-            } else {
-                Failure::run(format!("cannot write the output: {e}"))
-            }
-        };
-        for raw in items {
-            self.output.write_record(raw.get()).map_err(write_failed)?;
-        }
-        self.output
-            .end_page(self.checkpoint.is_some())
-            .map_err(write_failed)?;
+        let durable = self.checkpoint.is_some();
+        let output = &mut self.output;
+        let written = items
+            .iter()
+            .try_for_each(|raw| output.write_record(raw.get()))
+            .and_then(|()| output.end_page(durable));
+        written.map_err(|e| self.write_failed(e))?;
         self.records += items.len() as u64;
         if let Some(position) = &position {
             self.next_offset = position.offset();
@@ -239,13 +238,16 @@ impl State {
             checkpoint.position = position;
             checkpoint.output_bytes = self.output.bytes();
             checkpoint.records = self.records;
-            checkpoint.save(path)?;
+            checkpoint.save(path, self.output.digest())?;
         }
         Ok(())
     }
 
-    /// The export is whole: its checkpoint has nothing left to say.
-    fn complete(self) -> Result<(), Failure> {
+    /// The export is whole: its output ends with its last page, and its checkpoint has nothing
+    /// left to say.
+    fn complete(mut self) -> Result<(), Failure> {
+        let finished = self.output.finish();
+        finished.map_err(|e| self.write_failed(e))?;
         if let Some((path, _)) = self.checkpoint {
             std::fs::remove_file(&path).map_err(|e| {
                 Failure::run(format!(
@@ -255,6 +257,18 @@ impl State {
             })?;
         }
         Ok(())
+    }
+
+    /// What a failed write of the output means.
+    fn write_failed(&self, e: std::io::Error) -> Failure {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure::reader_gone(format!(
+                "stopped after {} records: the reader closed the output",
+                self.records
+            ))
+        } else {
+            Failure::run(format!("cannot write {}: {e}", self.output.name()))
+        }
     }
 
     fn how_to_resume(&self) -> String {
@@ -291,7 +305,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// The error, followed by whatever its causes add (reqwest's "error sending request" says
-/// little until its cause says "connection refused").
+/// little until its cause says "connection refused"), in the command line's terms.
 fn describe(e: &Error) -> String {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -303,8 +317,33 @@ fn describe(e: &Error) -> String {
         }
         source = cause.source();
     }
+    for (library, cli) in IN_CLI_TERMS {
+        message = message.replace(library, cli);
+    }
     message
 }
+
+/// What the library's messages call the settings the exporter makes from its flags, and the
+/// flags: the library tells a program what to change in its builder, the exporter tells the
+/// user what to change on the command line.
+const IN_CLI_TERMS: &[(&str, &str)] = &[
+    ("requests_per_minute", "--requests-per-minute"),
+    ("the base URL", "--base-url"),
+    ("base URL", "--base-url"),
+    (
+        ", or allow_insecure_http(true) to send the key in clear text",
+        " (the exporter sends the key over plain http to a loopback address only)",
+    ),
+    (
+        " (a proxy's credentials belong in a brought http_client)",
+        " (--api-key)",
+    ),
+    ("path \"", "COLLECTION \""),
+    (
+        ": pass parameters with .query(key, value)",
+        ": COLLECTION is a path alone (a search's body goes in --filter)",
+    ),
+];
 
 /// Resolves with the signal's number on Ctrl-C (SIGINT, 2) or, on Unix, SIGTERM (15).
 async fn stop_signal() -> u8 {

@@ -6,14 +6,27 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use roaring::RoaringTreemap;
+use sha2::{Digest, Sha256};
 
 use crate::Failure;
 
 pub(crate) struct Output {
     sink: Sink,
     bytes: u64,
-    /// The output file's lock, held for as long as the export runs (see [`lock`]).
-    _lock: Option<fd_lock::RwLock<File>>,
+    /// Lines in the output, including what an interrupted export had written.
+    lines: u64,
+    /// SHA-256 of the output's bytes so far, which a checkpoint seals itself with; kept only
+    /// for an export with a checkpoint (see [`Output::digested`]).
+    digest: Option<Sha256>,
+    /// Where the file is to be cut before the first write: what an earlier run left past it
+    /// (a previous export, a torn page) stays untouched until a page has arrived to replace it,
+    /// so that a run that fails at its start leaves the file as it found it.
+    cut_at: Option<u64>,
+    /// The output file's lock, held for as long as the export runs (see [`lock`]); none for
+    /// standard output or a device.
+    lock: Option<fd_lock::RwLock<File>>,
+    /// The output as messages name it.
+    name: String,
 }
 
 enum Sink {
@@ -25,54 +38,95 @@ const BUFFER: usize = 64 << 10;
 
 impl Output {
     pub(crate) fn stdout() -> Self {
-        Self {
-            sink: Sink::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
-            bytes: 0,
-            _lock: None,
-        }
+        Self::new(
+            Sink::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
+            None,
+            "standard output".into(),
+        )
     }
 
-    /// A new, empty output file (an existing one is emptied, once it is ours).
+    /// A new output: a file is emptied once the first page has arrived (or the export ends
+    /// with none), and anything else that can be opened for writing, such as `/dev/null`, is
+    /// written to as it is.
     pub(crate) fn create(path: &Path) -> Result<Self, Failure> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|e| cannot("create", path, e))?;
+            .map_err(|e| cannot("open", path, e))?;
+        if !is_regular(&file, path)? {
+            return Ok(Self::new(
+                Sink::File(BufWriter::with_capacity(BUFFER, file)),
+                None,
+                name(path),
+            ));
+        }
         let lock = lock(&file, path)?;
-        file.set_len(0).map_err(|e| cannot("empty", path, e))?;
-        Ok(Self::file(file, 0, lock))
+        let mut output = Self::new(
+            Sink::File(BufWriter::with_capacity(BUFFER, file)),
+            Some(lock),
+            name(path),
+        );
+        output.cut_at = Some(0);
+        Ok(output)
     }
 
-    /// The output of an interrupted export, cut back to the end of its last whole page: a
-    /// torn line or a page written after the last checkpoint is dropped, to be fetched again.
+    /// The output of an interrupted export, to be cut back to the end of its last whole page
+    /// when the next page arrives: a torn line or a page written after the last checkpoint is
+    /// dropped, to be fetched again. What it keeps (all of it, if the file is shorter than
+    /// that) is read once here for its length, lines and digest, which the checkpoint is
+    /// checked against before anything is written.
     pub(crate) fn resume(path: &Path, whole_pages_end: u64) -> Result<Self, Failure> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
             .map_err(|e| cannot("reopen", path, e))?;
-        let lock = lock(&file, path)?;
-        let len = file.metadata().map_err(|e| cannot("read", path, e))?.len();
-        if len < whole_pages_end {
-            return Err(Failure::run(format!(
-                "{} is shorter ({len} bytes) than the checkpoint says it was ({whole_pages_end}): \
-                 it was changed since. Delete the checkpoint to start over",
+        if !is_regular(&file, path)? {
+            return Err(Failure::usage(format!(
+                "{} is not a regular file, so an export into it cannot resume; \
+                 leave out --checkpoint",
                 path.display()
             )));
         }
-        file.set_len(whole_pages_end)
-            .and_then(|()| file.seek(SeekFrom::End(0)).map(drop))
-            .map_err(|e| cannot("truncate", path, e))?;
-        Ok(Self::file(file, whole_pages_end, lock))
+        let lock = lock(&file, path)?;
+        let len = file.metadata().map_err(|e| cannot("read", path, e))?.len();
+        let kept_len = len.min(whole_pages_end);
+        let (mut digest, mut lines) = (Sha256::new(), 0);
+        let mut kept = BufReader::with_capacity(BUFFER, (&file).take(kept_len));
+        loop {
+            let chunk = kept.fill_buf().map_err(|e| cannot("read", path, e))?;
+            if chunk.is_empty() {
+                break;
+            }
+            digest.update(chunk);
+            lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            let n = chunk.len();
+            kept.consume(n);
+        }
+        Ok(Self {
+            bytes: kept_len,
+            lines,
+            digest: Some(digest),
+            cut_at: Some(kept_len),
+            ..Self::new(
+                Sink::File(BufWriter::with_capacity(BUFFER, file)),
+                Some(lock),
+                name(path),
+            )
+        })
     }
 
-    fn file(file: File, bytes: u64, lock: fd_lock::RwLock<File>) -> Self {
+    fn new(sink: Sink, lock: Option<fd_lock::RwLock<File>>, name: String) -> Self {
         Self {
-            sink: Sink::File(BufWriter::with_capacity(BUFFER, file)),
-            bytes,
-            _lock: Some(lock),
+            sink,
+            bytes: 0,
+            lines: 0,
+            digest: None,
+            cut_at: None,
+            lock,
+            name,
         }
     }
 
@@ -105,23 +159,31 @@ impl Output {
     /// Writes one record and its line end. A record's JSON can only hold a raw line break as
     /// whitespace between tokens (inside a string it is escaped), so one is turned into a space.
     pub(crate) fn write_record(&mut self, raw: &str) -> io::Result<()> {
+        self.cut()?;
+        let line = if raw.contains(['\n', '\r']) {
+            raw.replace(['\n', '\r'], " ").into()
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        };
         let w: &mut dyn Write = match &mut self.sink {
             Sink::File(w) => w,
             Sink::Stdout(w) => w,
         };
-        if raw.contains(['\n', '\r']) {
-            w.write_all(raw.replace(['\n', '\r'], " ").as_bytes())?;
-        } else {
-            w.write_all(raw.as_bytes())?;
-        }
+        w.write_all(line.as_bytes())?;
         w.write_all(b"\n")?;
-        self.bytes += raw.len() as u64 + 1;
+        if let Some(digest) = &mut self.digest {
+            digest.update(line.as_bytes());
+            digest.update(b"\n");
+        }
+        self.bytes += line.len() as u64 + 1;
+        self.lines += 1;
         Ok(())
     }
 
     /// Flushes what was written; with `durable`, to the disk itself, so that a checkpoint
     /// written next never claims bytes a power cut could lose.
     pub(crate) fn end_page(&mut self, durable: bool) -> io::Result<()> {
+        self.cut()?;
         match &mut self.sink {
             Sink::File(w) => {
                 w.flush()?;
@@ -134,10 +196,63 @@ impl Output {
         }
     }
 
+    /// The export is whole: a file it wrote no page into is cut now, as one would have been.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        self.end_page(false)
+    }
+
+    /// Cuts the file where it was to be cut, once, before the first byte goes in.
+    fn cut(&mut self) -> io::Result<()> {
+        if let (Some(at), Sink::File(w)) = (self.cut_at.take(), &mut self.sink) {
+            let file = w.get_mut();
+            file.set_len(at)?;
+            file.seek(SeekFrom::Start(at))?;
+        }
+        Ok(())
+    }
+
     /// Bytes in the output, including what an interrupted export had written.
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
+
+    /// Lines in the output, including what an interrupted export had written.
+    pub(crate) fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// Whether the output is a regular file, which a checkpoint can resume.
+    pub(crate) fn is_file(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// The output as messages name it: `the output FILE`, or `standard output`.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A new output that keeps the digest of what it writes, for a checkpoint to be sealed
+    /// with (a resumed one always does).
+    pub(crate) fn digested(mut self) -> Self {
+        self.digest = Some(Sha256::new());
+        self
+    }
+
+    /// The SHA-256 of the output so far, to go on hashing from.
+    pub(crate) fn digest(&self) -> Sha256 {
+        self.digest
+            .clone()
+            .expect("an output with a checkpoint is digested")
+    }
+}
+
+/// Whether `file` is a regular file, which the export empties, locks and can resume; anything
+/// else (`/dev/null`, a pipe) is written to as it is.
+fn is_regular(file: &File, path: &Path) -> Result<bool, Failure> {
+    Ok(file
+        .metadata()
+        .map_err(|e| cannot("open", path, e))?
+        .is_file())
 }
 
 /// Takes the output file's lock, so that a second export into the same file (the same command
@@ -161,6 +276,10 @@ fn lock(file: &File, path: &Path) -> Result<fd_lock::RwLock<File>, Failure> {
     Ok(lock)
 }
 
+fn name(path: &Path) -> String {
+    format!("the output {}", path.display())
+}
+
 fn cannot(what: &str, path: &Path, e: io::Error) -> Failure {
-    Failure::run(format!("cannot {what} the output {}: {e}", path.display()))
+    Failure::run(format!("cannot {what} {}: {e}", name(path)))
 }
