@@ -206,7 +206,7 @@ fn what_the_library_calls_a_setting_reaches_the_user_as_its_flag() {
         ),
         (
             &["departments?limit=5", "--base-url", "http://127.0.0.1:1/v1"],
-            "COLLECTION \"departments?limit=5\" has a query",
+            "COLLECTION \"departments\" has a query",
         ),
     ];
     for (args, says) in cases {

@@ -30,7 +30,11 @@ fn a_collection_path_out_of_the_base_url_is_refused_before_anything_is_sent() {
     ] {
         let ran = run(export_from(&sim, FAST, &[path, "--quiet"]));
         assert!(!ran.status.success(), "{path:?} exported: {}", ran.stderr);
-        assert!(ran.stderr.contains("path "), "{path:?}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains("COLLECTION "),
+            "{path:?}: {}",
+            ran.stderr
+        );
     }
     let seen: Vec<String> = sim.requests().iter().map(|r| r.path.clone()).collect();
     assert!(seen.is_empty(), "the server saw {seen:?}");
