@@ -7,51 +7,105 @@ use crate::error::Error;
 /// What stands where a secret was.
 const MASK: &str = "<redacted>";
 
-/// `text` with `key` (as sent, or percent-encoded in any way), and any credential after `Bearer ` or
-/// `Basic ` or in an `Authorization:` header line, replaced by `<redacted>`.
+/// The fewest characters a word after `Bearer ` or `Basic ` has for it to be taken for a
+/// credential: "the bearer of" and "your basic plan" are prose.
+const CREDENTIAL: usize = 16;
+
+/// `text` with every spelling of `key` (as sent, percent-encoded in any part, or with its `/`
+/// escaped as JSON may), any credential after `Bearer ` or `Basic `, and the value of an
+/// `Authorization:` header line, replaced by `<redacted>`. The rest is left as it came.
 pub(crate) fn redact(text: &str, key: &str) -> String {
-    let mut out = text.to_owned();
-    if !key.is_empty() {
-        out = out.replace(key, MASK);
-        // However a server percent-encoded it: the text is shown decoded where that hides it.
-        let decoded = percent_encoding::percent_decode_str(&out).decode_utf8_lossy();
-        if decoded.contains(key) {
-            out = decoded.replace(key, MASK);
-        }
-    }
-    for scheme in ["authorization:", "bearer ", "basic "] {
-        out = mask_after(&out, scheme);
+    let mut out = mask_key(text, key);
+    for marker in ["authorization:", "bearer ", "basic "] {
+        out = mask_after(&out, marker);
     }
     out
 }
 
-/// Masks the word after each case-insensitive `marker` (for a header line, the rest of it).
+/// Masks each span of `text` that spells `key`, where each of its characters may stand as it
+/// is, percent-encoded, or (a `/`) as JSON's `\/`.
+fn mask_key(text: &str, key: &str) -> String {
+    if key.is_empty() {
+        return text.to_owned();
+    }
+    let (bytes, key) = (text.as_bytes(), key.as_bytes());
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut at) = (0, 0);
+    while at < bytes.len() {
+        match spelled_at(bytes, at, key) {
+            Some(end) => {
+                out.push_str(&text[copied..at]);
+                out.push_str(MASK);
+                (copied, at) = (end, end);
+            }
+            None => at += 1,
+        }
+    }
+    // Spans start and end on ASCII bytes or a whole key's, so the cuts are on char boundaries.
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Where a spelling of `key` that starts at `at` ends, if one does.
+fn spelled_at(text: &[u8], mut at: usize, key: &[u8]) -> Option<usize> {
+    for &k in key {
+        let rest = &text[at..];
+        at += if rest.first() == Some(&k) {
+            1
+        } else if rest.first() == Some(&b'%') && rest.len() >= 3 && hex(rest[1], rest[2]) == Some(k)
+        {
+            3
+        } else if k == b'/' && rest.starts_with(b"\\/") {
+            2
+        } else {
+            return None;
+        };
+    }
+    Some(at)
+}
+
+fn hex(high: u8, low: u8) -> Option<u8> {
+    let digit = |b: u8| (b as char).to_digit(16);
+    Some((digit(high)? * 16 + digit(low)?) as u8)
+}
+
+/// Masks what follows each case-insensitive `marker`: the rest of the line for a header name,
+/// a word that looks like a credential otherwise.
 fn mask_after(text: &str, marker: &str) -> String {
     let lower = text.to_ascii_lowercase();
+    let header = marker.ends_with(':');
     let mut out = String::with_capacity(text.len());
     let mut from = 0;
     while let Some(at) = lower[from..].find(marker).map(|i| from + i) {
         let start = at + marker.len();
         let value = &text[start..];
         let lead = value.len() - value.trim_start_matches([' ', '\t']).len();
-        let secret_end = if marker.ends_with(':') {
+        let end = if header {
             value.find(['\r', '\n', '"', ',']).unwrap_or(value.len())
         } else {
-            value
-                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '<'))
-                .unwrap_or(value.len())
+            value[lead..]
+                .find(|c: char| !is_token_char(c))
+                .map_or(value.len(), |i| lead + i)
         };
+        let word = &value[lead..end];
+        let secret = !word.starts_with(MASK)
+            && if header {
+                !word.is_empty()
+            } else {
+                word.len() >= CREDENTIAL
+            };
         out.push_str(&text[from..start]);
-        if secret_end > lead && !value[lead..secret_end].starts_with(MASK) {
-            out.push_str(&value[..lead]);
-            out.push_str(MASK);
-        } else {
-            out.push_str(&value[..secret_end]);
-        }
-        from = start + secret_end;
+        out.push_str(&value[..lead]);
+        out.push_str(if secret { MASK } else { word });
+        from = start + end;
     }
     out.push_str(&text[from..]);
     out
+}
+
+/// A character of an HTTP credential (RFC 7235's token68).
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=')
 }
 
 /// Takes the key out of every text in `error` that a server could have written.
@@ -83,28 +137,47 @@ mod tests {
     const KEY: &str = "hc-live/KEY+0f9e";
 
     #[test]
-    fn the_key_and_any_credential_are_masked() {
-        let echoed = "GET /v1/x HTTP/1.1\r\nauthorization: Bearer hc-live/KEY+0f9e\r\nhost: h\r\n";
-        let shown = redact(echoed, KEY);
+    fn the_key_is_masked_however_it_is_spelled() {
+        for (text, shown) in [
+            ("token hc-live/KEY+0f9e here", "token <redacted> here"),
+            ("key=hc%2Dlive%2FKEY%2B0f9e", "key=<redacted>"),
+            ("key=hc-live%2fKEY%2b0f9e&x=1", "key=<redacted>&x=1"),
+            (
+                r#"{"token": "hc-live\/KEY+0f9e"}"#,
+                r#"{"token": "<redacted>"}"#,
+            ),
+            (
+                "twice: hc-live/KEY+0f9ehc-live/KEY+0f9e",
+                "twice: <redacted><redacted>",
+            ),
+            ("100%25 done, /a%2Fb é", "100%25 done, /a%2Fb é"),
+            ("nothing secret", "nothing secret"),
+        ] {
+            assert_eq!(redact(text, KEY), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_masked_and_prose_is_not() {
+        let echoed = "GET /v1/x HTTP/1.1\r\nauthorization: Bearer some-other-token\r\nhost: h\r\n";
         assert_eq!(
-            shown,
+            redact(echoed, KEY),
             "GET /v1/x HTTP/1.1\r\nauthorization: <redacted>\r\nhost: h\r\n"
         );
         assert_eq!(
-            redact(r#"{"error": "bad token hc-live/KEY+0f9e"}"#, KEY),
-            r#"{"error": "bad token <redacted>"}"#
-        );
-        assert_eq!(redact("key=hc%2Dlive%2FKEY%2B0f9e", KEY), "key=<redacted>");
-        assert_eq!(
-            redact("key=hc-live%2fKEY%2b0f9e&x=1", KEY),
-            "key=<redacted>&x=1"
-        );
-        assert_eq!(
-            redact("token was BEARER other-token, sorry", KEY),
+            redact("token was BEARER abcdefghijklmnop0123, sorry", KEY),
             "token was BEARER <redacted>, sorry"
         );
-        assert_eq!(redact("Basic dXNlcjpwYXNz", KEY), "Basic <redacted>");
-        assert_eq!(redact("nothing secret", KEY), "nothing secret");
+        assert_eq!(
+            redact("Basic dXNlcjpwYXNzd29yZDEyMw==", KEY),
+            "Basic <redacted>"
+        );
+        for prose in [
+            "Your basic plan does not include exports",
+            "the bearer of this message",
+        ] {
+            assert_eq!(redact(prose, KEY), prose);
+        }
     }
 
     #[test]
@@ -117,7 +190,7 @@ mod tests {
                 status: 400,
                 errors: vec![crate::ApiErrorEntry {
                     code: KEY.into(),
-                    message: format!("Bearer {KEY}"),
+                    message: format!("bad key {KEY}"),
                 }],
                 body: Some(KEY.into()),
                 path: "chats".into(),
@@ -125,7 +198,7 @@ mod tests {
             }),
         };
         redact_error(&mut e, KEY);
-        let shown = format!("{e} {:?}", std::error::Error::source(&e));
+        let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
         assert!(!shown.contains("KEY"), "{shown}");
     }
 }
