@@ -536,6 +536,7 @@ async fn a_resume_without_ids_whose_last_record_was_deleted_is_an_error_not_a_si
         .await
         .unwrap_err();
     assert!(e.is_incomplete(), "{e:?}");
+    assert!(e.to_string().contains("has no id"), "{e}");
 }
 
 #[tokio::test]

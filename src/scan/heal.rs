@@ -79,27 +79,24 @@ where
                 .position(|key| page_keys.contains(key))
                 .unwrap_or(window_keys.len());
             let last_known = window_keys[..end].iter().rposition(known);
-            let whole = |i: usize| matches!(window_keys[i], Key::Whole(_));
-            if let Some(i) = last_known.filter(|&i| whole(i)) {
-                // A record without an id met twice: which one was yielded cannot be told.
-                if window_keys[..end]
-                    .iter()
-                    .filter(|k| **k == window_keys[i])
-                    .count()
-                    > 1
-                {
-                    return Err(self.incomplete(
-                        page_offset,
-                        "records moved before a record without an id, and records the same as \
-                         it in every field stand near it: where the scan left off cannot be told; \
-                         give the paginator .ids() to follow the records"
-                            .into(),
-                    ));
-                }
+            // A record without an id met twice: which of the two was yielded cannot be told.
+            let twice = |i: usize| {
+                let key = &window_keys[i];
+                matches!(key, Key::Whole(_))
+                    && window_keys[..end].iter().filter(|k| *k == key).count() > 1
+            };
+            if last_known.is_some_and(twice) {
+                return Err(self.incomplete(
+                    page_offset,
+                    "records moved before a record without an id, and records the same as it \
+                     in every field stand near it: where the scan left off cannot be told; give \
+                     the paginator .ids() to follow the records"
+                        .into(),
+                ));
             }
             if last_known.is_none() && start == 0 && matches!(anchor, Some(Key::Whole(_))) {
-                // Records without ids are known only near the anchor: what lies before the
-                // list's first record read here may have been yielded or not.
+                // Records without ids are known only by the anchor: the list's start is
+                // reached without it, so what was yielded cannot be told.
                 break;
             }
             if last_known.is_none() && start > 0 {
@@ -139,14 +136,19 @@ where
             // The window's last record is known now: the next starts on it.
             start += received.saturating_sub(1).max(1);
         }
-        Err(self.incomplete(
-            page_offset,
-            format!(
+        let reason = match self.ledger.anchor {
+            Some(Key::Whole(_)) => "records moved before the last record read, which has no id, \
+                 and it is no longer where the read-back could find it (deleted or changed): \
+                 where the scan left off cannot be told; give the paginator .ids() to follow \
+                 the records"
+                .to_owned(),
+            _ => format!(
                 "records moved too far during the scan to be found again within {most} \
                  read-back requests; run the scan again (the exporter resumes from its \
                  checkpoint and reads back as far as it must)"
             ),
-        ))
+        };
+        Err(self.incomplete(page_offset, reason))
     }
 }
 
