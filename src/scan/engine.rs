@@ -124,14 +124,13 @@ where
             Start::Offset(offset) => (
                 Stage::First(offset),
                 Ledger::default(),
-                Planner::at(offset, false, 0, page_size, true),
+                Planner::at(offset, false, 0, page_size),
                 None,
             ),
             Start::Resume(position, seen) => {
                 let anchor = position.anchor_key();
                 let anchored = anchor.is_some();
-                let mut planner =
-                    Planner::at(position.offset, anchored, position.total, page_size, true);
+                let mut planner = Planner::at(position.offset, anchored, position.total, page_size);
                 planner.restart_at(position.offset, anchored);
                 with(&shared, |s| s.position = Some(position.clone()));
                 (
@@ -200,7 +199,7 @@ where
         let end = window.end()?;
         self.count(|r| r.requests += 1);
         let page = self.fetch(window).await?;
-        self.planner = Planner::at(end, true, page.page.total, self.page_size, true);
+        self.planner = Planner::at(end, true, page.page.total, self.page_size);
         self.stage = Stage::Main;
         self.accept(page).await
     }
