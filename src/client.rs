@@ -8,12 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, Url};
-use serde::de::DeserializeOwned;
 use tracing::{field, Instrument};
 
 use crate::budget::Budget;
 use crate::builder::ClientBuilder;
-use crate::envelope::{self, Page};
+use crate::envelope;
 use crate::error::{ApiErrorEntry, Error};
 use crate::priority::Priority;
 use crate::redact;
@@ -168,12 +167,14 @@ impl Client {
         self.inner.retry.max_total_wait()
     }
 
-    /// Fetches one window of `path`, under the budget and the retry policy.
-    pub(crate) async fn fetch_page<T: DeserializeOwned>(
+    /// Fetches one window of `path`, under the budget and the retry policy, and decodes it
+    /// with `decode` (the scan's reads the page and what it knows each record by).
+    pub(crate) async fn fetch_page<P>(
         &self,
         request: &ListRequest,
         window: Window,
-    ) -> Result<Page<T>, Error> {
+        decode: impl Fn(&[u8], Window) -> Result<P, envelope::DecodeError>,
+    ) -> Result<P, Error> {
         let span = tracing::debug_span!(
             "helpcrunch_page",
             path = %request.path,
@@ -198,8 +199,7 @@ impl Client {
             idempotent: true,
         };
         self.send(&out, |bytes| {
-            envelope::decode(bytes, window.offset, window.limit)
-                .map_err(|e| e.into_error(request.path.clone(), window.offset))
+            decode(bytes, window).map_err(|e| e.into_error(request.path.clone(), window.offset))
         })
         .instrument(span)
         .await

@@ -70,9 +70,10 @@
 //!
 //! # Records that move
 //!
-//! Where records have ids (the models, `serde_json::Value`, or any type through
-//! [`Paginator::ids`]), each window after the first starts on the last record of the one
-//! before. A page that does not start there had records inserted or deleted in between: the
+//! Each window after the first starts on the last record of the one before, known by its id
+//! (the models, `serde_json::Value`, or any type through [`Paginator::ids`]; a [`RecordId`] as
+//! the API sent it, so `7` and `"007"` are two records) or, without one, by the whole record.
+//! A page that does not start there had records inserted or deleted in between: the
 //! scan drops records it has yielded already and reads back for those it skipped, so every
 //! record that stays in the collection for the whole scan comes out exactly once, at any
 //! concurrency. Chats and customers are read in a stable order unless the caller asks for
@@ -171,7 +172,7 @@ pub use models::{
 pub use paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
 pub use priority::Priority;
 pub use retry::RetryPolicy;
-pub use scan::{ScanPosition, ScanReport};
+pub use scan::{RecordId, ScanPosition, ScanReport};
 pub use search::{Comparison, Operator, Search};
 pub use sort::{ChatSort, CustomerSort, Order};
 pub use stats::ClientStats;

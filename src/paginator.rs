@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures::stream::{self, BoxStream, Fuse, FusedStream, Stream, StreamExt};
-use roaring::RoaringTreemap;
 use serde::de::DeserializeOwned;
 
 use crate::client::Client;
@@ -18,8 +17,8 @@ use crate::models::{self, Timestamp};
 use crate::priority::Priority;
 use crate::request::ListRequest;
 use crate::scan::{
-    moving_field, with_shared, IdOf, KeyOf, Scan, ScanPosition, ScanReport, Settings, SharedState,
-    Start,
+    moving_field, with_shared, IdOf, KeyOf, RecordId, Scan, ScanPosition, ScanReport, Seen,
+    Settings, SharedState, Start,
 };
 use crate::window::PageSize;
 
@@ -39,11 +38,12 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// is yielded, then the stream ends. Polled after its end, it gives `None` again
 /// ([`FusedStream`]).
 ///
-/// Where records have ids (the crate's models and `serde_json::Value` do; see
-/// [`ids`](Self::ids)), records that move while the scan runs are neither lost nor yielded
-/// twice: every record that stays in the collection for the whole scan comes out exactly
-/// once, and [`report`](Self::report) says what moved and what it cost. Where the scan cannot
-/// prove that, it ends with [`Error::Incomplete`], never quietly.
+/// Records that move while the scan runs are neither lost nor yielded twice: every record that
+/// stays in the collection for the whole scan comes out exactly once, and
+/// [`report`](Self::report) says what moved and what it cost. The scan follows records by their
+/// ids (the crate's models and `serde_json::Value` have them; see [`ids`](Self::ids)), and
+/// records without one by the whole record. Where the scan cannot prove that, it ends with
+/// [`Error::Incomplete`], never quietly.
 ///
 /// Chats and customers are read in a stable order unless another is asked for
 /// (`chats.createdAt` and `customers.firstSeen`, oldest first: new records append at the end
@@ -86,7 +86,7 @@ struct Setup<T> {
     concurrency: usize,
     ids: Option<IdOf<T>>,
     key: Option<KeyOf<T>>,
-    resume: Option<(ScanPosition, RoaringTreemap)>,
+    resume: Option<(ScanPosition, Seen)>,
 }
 
 impl<T> std::fmt::Debug for Paginator<T> {
@@ -129,10 +129,18 @@ where
         self.setup.as_mut().map(|(_, s)| s)
     }
 
-    /// How to read a record's id, which the scan needs to keep records that move while it
-    /// runs from being lost or yielded twice (see [`ScanReport`]). The crate's models and
-    /// `serde_json::Value` (its `id` field) have one already; give it for any other type.
-    /// Without ids, the scan is plain offset paging.
+    /// How to read a record's id, which the scan follows records by so that records that move
+    /// while it runs are neither lost nor yielded twice (see [`ScanReport`]). The crate's
+    /// models, `serde_json::Value` and raw JSON records (their `id` field, a [`RecordId`] as
+    /// the API sent it: `7` and `"007"` are two records) have one already; give it for any
+    /// other type. An id given here is the caller's own reading: records with the same number
+    /// are one record.
+    ///
+    /// Without ids (or for records without one) the scan follows records by the whole record:
+    /// each window starts on the last record of the one before, compared field by field, and
+    /// whatever moved is healed or ends in [`Error::Incomplete`]. That costs a second decoding
+    /// of such pages, as JSON values, and records the same in every field can end a scan that
+    /// cannot tell them apart.
     ///
     /// ```no_run
     /// use futures::TryStreamExt;
@@ -149,7 +157,9 @@ where
     /// ```
     pub fn ids(mut self, id_of: impl Fn(&T) -> Option<u64> + Send + Sync + 'static) -> Self {
         if let Some(s) = self.setup_mut() {
-            s.ids = Some(Arc::new(id_of));
+            s.ids = Some(Arc::new(move |record: &T| {
+                id_of(record).map(RecordId::Number)
+            }));
         }
         self
     }
@@ -193,11 +203,11 @@ where
     }
 
     /// Resumes a scan stopped earlier (say, by a crash) from `position`, the last
-    /// [`Pages::position`] it gave, with the ids of the records it had yielded. The first
-    /// window starts on the last record read, and records that moved while the scan was
-    /// stopped are healed as they are while it runs: every record that stays in the
-    /// collection throughout comes out once across the two runs. Replaces
-    /// [`start_offset`](Self::start_offset).
+    /// [`Pages::position`] it gave, with the ids of the records it had yielded (numbers, or
+    /// [`RecordId`]s where some were strings). The first window starts on the last record
+    /// read, and records that moved while the scan was stopped are healed as they are while
+    /// it runs: every record that stays in the collection throughout comes out once across the
+    /// two runs. Replaces [`start_offset`](Self::start_offset).
     ///
     /// ```no_run
     /// use futures::TryStreamExt;
@@ -208,9 +218,13 @@ where
     ///     client.customers().resume(saved, written).try_collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn resume(mut self, position: ScanPosition, seen: impl IntoIterator<Item = u64>) -> Self {
+    pub fn resume<I>(mut self, position: ScanPosition, seen: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<RecordId>,
+    {
         if let Some(s) = self.setup_mut() {
-            s.resume = Some((position, seen.into_iter().collect()));
+            s.resume = Some((position, seen.into_iter().map(Into::into).collect()));
         }
         self
     }
@@ -231,9 +245,8 @@ where
         with_shared(&self.shared, |s| s.report)
     }
 
-    /// Records per request, `1..=100` (default 100). Where records have ids each window after
-    /// the first starts on the last record of the one before, so with a page size of 1 those
-    /// windows ask for two.
+    /// Records per request, `1..=100` (default 100). Each window after the first starts on the
+    /// last record of the one before, so with a page size of 1 those windows ask for two.
     ///
     /// ```
     /// use futures::{StreamExt, TryStreamExt};
@@ -512,8 +525,8 @@ impl<T: 'static> Setup<T> {
         // Windows after the first overlap the one before by a record: with pages of one, they
         // hold two (the anchor and one new record).
         let first_limit = page_size;
-        let page_size = match (page_size.get(), self.ids.is_some()) {
-            (1, true) => PageSize::new(2)?,
+        let page_size = match page_size.get() {
+            1 => PageSize::new(2)?,
             _ => page_size,
         };
         if moving.is_some() && self.start_offset > 0 && self.resume.is_none() {

@@ -185,17 +185,12 @@ pub(crate) struct Planner {
 
 impl Planner {
     /// The plan for the records from `end` on, where `total` was reported; `anchored` where
-    /// the record just before `end` was read (the next window then starts on it), and
-    /// `overlap` where the records have ids to anchor on (and pages hold at least two).
-    pub(crate) fn at(
-        end: u64,
-        anchored: bool,
-        total: u64,
-        page_size: PageSize,
-        overlap: bool,
-    ) -> Self {
+    /// the record just before `end` was read (the next window then starts on it). Windows
+    /// overlap where they hold at least two records (the scan asks for two where it was asked
+    /// for pages of one).
+    pub(crate) fn at(end: u64, anchored: bool, total: u64, page_size: PageSize) -> Self {
         let page_size = u64::from(page_size.get());
-        let overlap = u64::from(overlap && page_size >= 2);
+        let overlap = u64::from(page_size >= 2);
         Self {
             cursor: cursor_for(end, anchored, overlap),
             horizon: total,
@@ -314,26 +309,31 @@ mod tests {
         );
     }
 
-    fn plan(first: Window, total: u64, size: u32, overlap: bool) -> Vec<Window> {
+    fn plan(first: Window, total: u64, size: u32) -> Vec<Window> {
         let end = first.end().unwrap();
-        Planner::at(end, true, total, PageSize::new(size).unwrap(), overlap).collect()
+        Planner::at(end, true, total, PageSize::new(size).unwrap()).collect()
     }
 
     #[test]
     fn an_overlapping_plan_anchors_each_window_on_the_last_record_and_probes_past_the_total() {
         let first = Window::first(0, PageSize::MAX);
         let w = |offset, limit| Window { offset, limit };
-        assert_eq!(plan(first, 250, 100, true), [w(99, 100), w(198, 100)]);
         // Full pages past the first, the last reaching past the total to see the end.
-        assert_eq!(plan(first, 250, 100, false), [w(100, 100), w(200, 100)]);
-        assert_eq!(plan(first, 100, 100, true), [w(99, 100)]);
-        assert_eq!(plan(first, 40, 100, true), []);
+        assert_eq!(plan(first, 250, 100), [w(99, 100), w(198, 100)]);
+        assert_eq!(plan(first, 100, 100), [w(99, 100)]);
+        assert_eq!(plan(first, 40, 100), []);
+        // Pages of one cannot hold an anchor and a new record: they do not overlap.
+        let one = PageSize::new(1).unwrap();
+        assert_eq!(
+            plan(Window::first(0, one), 3, 1),
+            [w(1, 1), w(2, 1), w(3, 1)]
+        );
     }
 
     #[test]
     fn a_plan_grows_with_the_total_and_reads_on_after_a_full_last_window() {
         let w = |offset, limit| Window { offset, limit };
-        let mut p = Planner::at(100, true, 150, PageSize::MAX, true);
+        let mut p = Planner::at(100, true, 150, PageSize::MAX);
         assert_eq!(
             p.next(),
             Some(w(99, 100)),
@@ -351,13 +351,13 @@ mod tests {
     #[test]
     fn a_plan_restarts_where_a_page_ended_on_its_last_record_or_just_past_it() {
         let w = |offset, limit| Window { offset, limit };
-        let mut p = Planner::at(100, true, 1_000, PageSize::MAX, true);
+        let mut p = Planner::at(100, true, 1_000, PageSize::MAX);
         assert_eq!(p.next(), Some(w(99, 100)));
         p.restart_at(140, true);
         assert_eq!(p.next(), Some(w(139, 100)), "on the anchor");
         p.restart_at(0, false);
         assert_eq!(p.next(), Some(w(0, 100)), "no anchor: from the end itself");
-        let mut past_the_total = Planner::at(5, true, 0, PageSize::MAX, true);
+        let mut past_the_total = Planner::at(5, true, 0, PageSize::MAX);
         assert_eq!(
             past_the_total.next(),
             None,
@@ -369,8 +369,8 @@ mod tests {
             Some(w(4, 100)),
             "a full page from the anchor"
         );
-        let mut plain = Planner::at(40, true, 1_000, PageSize::MAX, false);
-        assert_eq!(plain.next(), Some(w(40, 100)));
+        let mut ones = Planner::at(40, true, 1_000, PageSize::new(1).unwrap());
+        assert_eq!(ones.next(), Some(w(40, 1)), "pages of one do not overlap");
     }
 
     proptest! {
@@ -381,12 +381,11 @@ mod tests {
             start in 0u64..50_000,
             total in 0u64..60_000,
             size in 1u32..=100,
-            overlap: bool,
         ) {
             let size_ = PageSize::new(size).unwrap();
             let first = Window::first(start, size_);
-            let windows = plan(first, total, size, overlap);
-            let step = if overlap && size >= 2 { 1 } else { 0 };
+            let windows = plan(first, total, size);
+            let step = if size >= 2 { 1 } else { 0 };
             let mut covered = first.offset + u64::from(first.limit);
             for w in &windows {
                 prop_assert!((1..=size).contains(&w.limit));

@@ -167,3 +167,98 @@ fn a_shift_too_far_to_heal_fails_keeps_the_checkpoint_and_the_same_command_finis
         (1..=10_000).filter(|id| !deleted.contains(id)),
     );
 }
+
+/// The `N` of each line's `"name": "Record N"`, for the simulated collections whose ids do not
+/// tell the records apart.
+fn names(lines: &[String]) -> Vec<u64> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let name = v["name"].as_str().unwrap_or_else(|| panic!("no name: {l}"));
+            name.strip_prefix("Record ").unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+/// Exports `collection` from `sim` into a fresh file of the test `name`, at `concurrency` and
+/// pages of 100: what it said, and each line's record number.
+fn export_names(
+    sim: &Simulator,
+    name: &str,
+    concurrency: &str,
+    collection: &str,
+) -> (Ran, Vec<u64>) {
+    let file = scratch(&format!("{name}-{concurrency}")).join("out.jsonl");
+    let mut cmd = export_from(sim, FAST, &[collection]);
+    cmd.args([
+        "--concurrency",
+        concurrency,
+        "--page-size",
+        "100",
+        "--output",
+    ])
+    .arg(&file);
+    let ran = run(cmd);
+    assert!(ran.status.success(), "{}", ran.stderr);
+    (ran, names(&lines(&file)))
+}
+
+#[test]
+fn an_export_of_records_without_ids_loses_none_to_a_delete_and_an_append_at_concurrency_1_and_8() {
+    for concurrency in ["1", "8"] {
+        // One record deleted before the second window, one appended: the total stays 250.
+        let sim = Simulator::builder()
+            .collection_without_ids("tags", 250)
+            .mutation(2, Mutation::DeleteBefore(1))
+            .mutation(2, Mutation::Append(1))
+            .start()
+            .unwrap();
+        let (ran, got) = export_names(&sim, "no-ids", concurrency, "tags");
+        let deleted: BTreeSet<u64> = sim.changes().deleted.into_iter().collect();
+        assert_eq!(deleted.len(), 1);
+        assert_each_once(&got, (1..=250).filter(|n| !deleted.contains(n)));
+        assert!(ran.stderr.contains("shifts"), "{}", ran.stderr);
+    }
+}
+
+#[test]
+fn an_export_keeps_an_id_sent_as_a_string_apart_from_one_sent_as_a_number() {
+    // Records 1 to 100 have ids 1 to 100; records 101 to 250 have "001" to "150".
+    let sim = Simulator::builder()
+        .collection_with_text_ids("contacts", 250)
+        .start()
+        .unwrap();
+    let (ran, got) = export_names(&sim, "text-ids", "8", "contacts");
+    assert_eq!(got, (1..=250).collect::<Vec<_>>());
+    assert!(!ran.stderr.contains("duplicates"), "{}", ran.stderr);
+}
+
+#[test]
+fn an_export_of_text_ids_resumes_after_a_failure_without_duplicates() {
+    // The fourth request fails for good: the export stops with its checkpoint, and the same
+    // command, run again, resumes from the ids it had written ("001" is not 1).
+    let sim = Simulator::builder()
+        .collection_with_text_ids("contacts", 450)
+        .fault(4, Fault::Status(400))
+        .start()
+        .unwrap();
+    let dir = scratch("text-ids-resume");
+    let (file, checkpoint) = (dir.join("c.jsonl"), dir.join("c.checkpoint"));
+    let command = || {
+        let mut cmd = resumable(&sim, FAST, "contacts", &file, &checkpoint);
+        cmd.args(["--concurrency", "1", "--page-size", "100"]);
+        cmd
+    };
+    let failed = run(command());
+    assert_eq!(failed.status.code(), Some(1), "{}", failed.stderr);
+    assert!(checkpoint.exists(), "the checkpoint is kept");
+    sim.mutate("contacts", Mutation::DeleteBefore(20), 250);
+    let ran = run(command());
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let deleted: BTreeSet<u64> = sim.changes().deleted.into_iter().collect();
+    assert_each_once(
+        &names(&lines(&file)),
+        (1..=450).filter(|n| !deleted.contains(n)),
+    );
+}

@@ -351,36 +351,44 @@ async fn a_server_that_ignores_offset_is_an_error_not_an_endless_scan() {
 
 #[derive(Debug, serde::Deserialize)]
 struct Unnamed {
-    #[allow(dead_code)]
     name: String,
 }
 
-#[tokio::test]
-async fn records_without_ids_whose_total_changes_are_an_error_not_a_silent_loss() {
-    let sim = Simulator::builder()
-        .collection("articles", 1_000)
-        .mutate_every(4, Mutation::DeleteBefore(1))
-        .start()
-        .unwrap();
-    let err = client_for(&sim, FAST)
-        .paginate::<Unnamed>("articles")
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap_err();
-    assert!(err.is_incomplete(), "{err:?}");
-    assert!(err.to_string().contains(".ids()"), "{err}");
+/// The `N` of a simulated record's `"Record N"`.
+fn number(record: &Unnamed) -> u64 {
+    record
+        .name
+        .strip_prefix("Record ")
+        .unwrap()
+        .parse()
+        .unwrap()
+}
 
-    // The same records with nothing moving read whole, as plain offset paging.
-    let sim = Simulator::builder()
-        .collection("articles", 1_000)
-        .start()
-        .unwrap();
-    let all = client_for(&sim, FAST)
-        .paginate::<Unnamed>("articles")
-        .try_collect::<Vec<_>>()
+#[tokio::test]
+async fn records_read_without_ids_while_records_before_them_are_deleted_come_out_once() {
+    for concurrency in [1, 8] {
+        let sim = Simulator::builder()
+            .collection("articles", 1_000)
+            .mutate_every(4, Mutation::DeleteBefore(1))
+            .start()
+            .unwrap();
+        let mut articles = client_for(&sim, FAST)
+            .paginate::<Unnamed>("articles")
+            .concurrency(concurrency);
+        let got: Vec<u64> = bounded(
+            "records without ids",
+            (&mut articles).try_collect::<Vec<_>>(),
+        )
         .await
-        .unwrap();
-    assert_eq!(all.len(), 1_000);
+        .unwrap()
+        .iter()
+        .map(number)
+        .collect::<Vec<_>>();
+        let deleted: BTreeSet<u64> = sim.changes().deleted.into_iter().collect();
+        assert!(!deleted.is_empty());
+        assert_each_once(&got, (1..=1_000).filter(|id| !deleted.contains(id)));
+        assert!(articles.report().shifts_healed > 0);
+    }
 }
 
 #[tokio::test]
@@ -452,7 +460,7 @@ async fn a_position_past_every_offset_is_an_error_not_an_empty_success() {
         serde_json::from_str(r#"{"offset": 18446744073709551615, "total": 10}"#).unwrap();
     let e = client_for(&sim, FAST)
         .departments()
-        .resume(position, [])
+        .resume(position, std::iter::empty::<u64>())
         .try_collect::<Vec<_>>()
         .await
         .unwrap_err();
@@ -460,7 +468,7 @@ async fn a_position_past_every_offset_is_an_error_not_an_empty_success() {
 }
 
 #[tokio::test]
-async fn a_resume_without_ids_after_records_moved_is_an_error_not_a_silent_loss() {
+async fn a_resume_without_ids_after_records_moved_finds_where_it_left_off_by_the_whole_record() {
     let sim = Simulator::builder()
         .collection("articles", 1_000)
         .start()
@@ -469,19 +477,66 @@ async fn a_resume_without_ids_after_records_moved_is_an_error_not_a_silent_loss(
         .paginate::<Unnamed>("articles")
         .concurrency(1)
         .pages();
+    let mut got = Vec::new();
     for _ in 0..3 {
-        pages.next().await.unwrap().unwrap();
+        got.extend(
+            pages
+                .next()
+                .await
+                .unwrap()
+                .unwrap()
+                .items
+                .iter()
+                .map(number),
+        );
     }
     let position = pages.position().unwrap();
     drop(pages);
-    sim.mutate("articles", Mutation::DeleteBefore(60), position.offset());
+    assert_eq!(
+        position.anchor(),
+        None,
+        "the records have no id to anchor on"
+    );
+    sim.mutate(
+        "articles",
+        Mutation::DeleteBefore(60),
+        position.offset() - 1,
+    );
+    let rest = client_for(&sim, FAST)
+        .paginate::<Unnamed>("articles")
+        .resume(position, std::iter::empty::<u64>())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    got.extend(rest.iter().map(number));
+    let deleted: BTreeSet<u64> = sim.changes().deleted.into_iter().collect();
+    assert_each_once(&got, (1..=1_000).filter(|id| !deleted.contains(id)));
+}
+
+#[tokio::test]
+async fn a_resume_without_ids_whose_last_record_was_deleted_is_an_error_not_a_silent_loss() {
+    let sim = Simulator::builder()
+        .collection("articles", 1_000)
+        .start()
+        .unwrap();
+    let mut pages = client_for(&sim, FAST)
+        .paginate::<Unnamed>("articles")
+        .concurrency(1)
+        .pages();
+    pages.next().await.unwrap().unwrap();
+    let position = pages.position().unwrap();
+    drop(pages);
+    // Every record before the cursor, the last one read among them: nothing the resume could
+    // find tells where it left off.
+    sim.mutate("articles", Mutation::DeleteBefore(100), position.offset());
     let e = client_for(&sim, FAST)
         .paginate::<Unnamed>("articles")
-        .resume(position, [])
+        .resume(position, std::iter::empty::<u64>())
         .try_collect::<Vec<_>>()
         .await
         .unwrap_err();
     assert!(e.is_incomplete(), "{e:?}");
+    assert!(e.to_string().contains("has no id"), "{e}");
 }
 
 #[tokio::test]

@@ -25,37 +25,28 @@ use std::any::{Any, TypeId};
 use serde::Deserialize;
 use std::sync::Arc;
 
-use crate::scan::{IdOf, KeyOf};
+use crate::scan::{IdOf, KeyOf, RecordId};
 
-/// How to read the id of a `T` the crate knows: its models, and `serde_json::Value` (the `id`
-/// field, a number or a string of digits). `None` for any other type.
+/// How to read the id of a `T` the crate knows: its models, and `serde_json::Value` and raw
+/// JSON records (the `id` field, as the API sent it). `None` for any other type.
 pub(crate) fn known_ids<T: 'static>() -> Option<IdOf<T>> {
-    fn by<T: 'static, M: 'static>(id: fn(&M) -> Option<u64>) -> Option<IdOf<T>> {
+    fn by<T: 'static, M: 'static>(id: fn(&M) -> Option<RecordId>) -> Option<IdOf<T>> {
         (TypeId::of::<T>() == TypeId::of::<M>()).then(|| -> IdOf<T> {
             Arc::new(move |record: &T| (record as &dyn Any).downcast_ref::<M>().and_then(id))
         })
     }
-    by::<T, Department>(|r| Some(r.id))
-        .or_else(|| by::<T, Agent>(|r| Some(r.id)))
-        .or_else(|| by::<T, Customer>(|r| Some(r.id)))
-        .or_else(|| by::<T, Chat>(|r| Some(r.id)))
-        .or_else(|| by::<T, Message>(|r| Some(r.id)))
+    by::<T, Department>(|r| Some(RecordId::Number(r.id)))
+        .or_else(|| by::<T, Agent>(|r| Some(RecordId::Number(r.id))))
+        .or_else(|| by::<T, Customer>(|r| Some(RecordId::Number(r.id))))
+        .or_else(|| by::<T, Chat>(|r| Some(RecordId::Number(r.id))))
+        .or_else(|| by::<T, Message>(|r| Some(RecordId::Number(r.id))))
         .or_else(|| by::<T, serde_json::Value>(value_id))
         .or_else(raw::ids::<T>)
 }
 
-/// The `id` of a JSON record: a non-negative integer or a string of digits.
-pub(crate) fn value_id(record: &serde_json::Value) -> Option<u64> {
-    id_from(record.get("id")?)
-}
-
-/// An id as JSON holds it: a non-negative integer or a string of digits.
-fn id_from(id: &serde_json::Value) -> Option<u64> {
-    match id {
-        serde_json::Value::Number(n) => n.as_u64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+/// The `id` of a JSON record, as the API sent it: a number and a string are different ids.
+pub(crate) fn value_id(record: &serde_json::Value) -> Option<RecordId> {
+    RecordId::from_json(record.get("id")?)
 }
 
 /// How to read the sort key `field` (such as `lastMessageAt`) of a `T` the crate knows: chats
@@ -108,7 +99,7 @@ mod raw {
 
     use serde_json::value::RawValue;
 
-    use crate::scan::{IdOf, KeyOf};
+    use crate::scan::{IdOf, KeyOf, RecordId};
 
     fn is_raw<T: 'static>() -> bool {
         TypeId::of::<T>() == TypeId::of::<Box<RawValue>>()
@@ -127,7 +118,7 @@ mod raw {
         is_raw::<T>().then(|| -> IdOf<T> {
             Arc::new(|record: &T| {
                 let raw = (record as &dyn Any).downcast_ref::<Box<RawValue>>()?;
-                super::id_from(&serde_json::from_str::<Id>(raw.get()).ok()?.id?)
+                RecordId::from_json(&serde_json::from_str::<Id>(raw.get()).ok()?.id?)
             })
         })
     }

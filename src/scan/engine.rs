@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{FuturesOrdered, StreamExt};
-use roaring::RoaringTreemap;
 use serde::de::DeserializeOwned;
 
 use crate::client::Client;
@@ -15,7 +14,8 @@ use crate::request::ListRequest;
 use crate::window::{PageSize, Planner, Window};
 
 use super::heal::MAX_READ_BACK;
-use super::ledger::{self, Continuity, IdOf, Ledger};
+use super::keyed::{self, Keyed};
+use super::ledger::{self, Continuity, IdOf, Key, Ledger, Seen};
 use super::moving::{Head, KeyOf, MAX_ROUNDS};
 use super::position::ScanPosition;
 use super::report::{with, ScanReport, SharedState};
@@ -36,7 +36,7 @@ pub(crate) enum Start {
     /// A fresh scan from this offset.
     Offset(u64),
     /// A scan stopped earlier, with the ids it had yielded.
-    Resume(ScanPosition, RoaringTreemap),
+    Resume(ScanPosition, Seen),
 }
 
 /// A scan's settings, checked.
@@ -76,13 +76,8 @@ pub(crate) struct Scan<T> {
     last_gap: Option<u64>,
     /// Full pages in a row that held exactly the records of the page before.
     barren: u32,
-    /// The ids of the page before, and where it ended.
-    prev_ids: Vec<Option<u64>>,
-    prev_end: Option<u64>,
-    /// Where records cannot be told apart (no ids), the first total: a change means records
-    /// moved, which offsets alone cannot follow.
-    first_total: Option<u64>,
-    unchecked: bool,
+    /// The keys of the page before.
+    prev_keys: Vec<Key>,
     /// How many windows the next heal may read back.
     pub(super) read_back: u32,
     head: Option<Head<T>>,
@@ -117,12 +112,6 @@ where
             ids,
             moving,
         } = settings;
-        let overlap = ids.is_some();
-        // A resume compares its totals with the one the stopped scan saw last.
-        let first_total = match &start {
-            Start::Resume(position, _) => Some(position.total),
-            Start::Offset(_) => None,
-        };
         let read_back = match &start {
             Start::Offset(_) => MAX_READ_BACK,
             Start::Resume(position, _) => u32::try_from(
@@ -135,23 +124,18 @@ where
             Start::Offset(offset) => (
                 Stage::First(offset),
                 Ledger::default(),
-                Planner::at(offset, false, 0, page_size, overlap),
+                Planner::at(offset, false, 0, page_size),
                 None,
             ),
             Start::Resume(position, seen) => {
-                let anchored = position.anchor.is_some() && overlap;
-                let mut planner = Planner::at(
-                    position.offset,
-                    anchored,
-                    position.total,
-                    page_size,
-                    overlap,
-                );
+                let anchor = position.anchor_key();
+                let anchored = anchor.is_some();
+                let mut planner = Planner::at(position.offset, anchored, position.total, page_size);
                 planner.restart_at(position.offset, anchored);
                 with(&shared, |s| s.position = Some(position.clone()));
                 (
                     Stage::Main,
-                    Ledger::new(seen, position.anchor),
+                    Ledger::new(seen, anchor),
                     planner,
                     position.head,
                 )
@@ -175,10 +159,7 @@ where
             last_total: None,
             last_gap: None,
             barren: 0,
-            prev_ids: Vec::new(),
-            prev_end: None,
-            first_total,
-            unchecked: false,
+            prev_keys: Vec::new(),
             read_back,
             head: moving.map(|key| Head::new(key, before)),
         }
@@ -217,21 +198,22 @@ where
         let window = Window::first(offset, self.first_limit);
         let end = window.end()?;
         self.count(|r| r.requests += 1);
-        let page = self.client.fetch_page::<T>(&self.request, window).await?;
-        self.planner = Planner::at(end, true, page.total, self.page_size, self.ids.is_some());
+        let page = self.fetch(window).await?;
+        self.planner = Planner::at(end, true, page.page.total, self.page_size);
         self.stage = Stage::Main;
         self.accept(page).await
     }
 
     /// Checks a page, heals what moved before it, drops what was yielded already, and decides
     /// what comes next.
-    async fn accept(&mut self, page: Page<T>) -> Result<Page<T>, Error> {
-        let (page, ids) = self.resound(page).await?;
+    async fn accept(&mut self, page: Keyed<T>) -> Result<Page<T>, Error> {
+        let Keyed { page, keys } = self.resound(page).await?;
         self.planner.saw_total(page.total);
         let overlaps = self.planner.overlaps();
-        let (recovered, reached) = match self.ledger.continuity(&ids, overlaps) {
+        let continuity = self.ledger.continuity(&keys, overlaps);
+        let (recovered, reached) = match continuity {
             Continuity::Connected => (Vec::new(), None),
-            Continuity::MovedOn => {
+            Continuity::MovedOn(_) => {
                 self.count(|r| {
                     r.shifts_detected += 1;
                     r.shifts_healed += 1;
@@ -240,64 +222,45 @@ where
             }
             Continuity::MovedBack => {
                 self.count(|r| r.shifts_detected += 1);
-                let healed = self.heal(page.offset, &ids).await?;
+                let healed = self.heal(page.offset, &keys).await?;
                 self.count(|r| r.shifts_healed += 1);
                 (healed.records, healed.reached)
+            }
+            Continuity::Ambiguous => {
+                return Err(self.incomplete(
+                    page.offset,
+                    "the record this page should start on has no id, and the page holds it \
+                     more than once (records the same in every field): which one it is cannot \
+                     be told; give the paginator .ids() to follow the records"
+                        .into(),
+                ))
             }
         };
         // A resume's first page has been placed; later heals read back the usual distance.
         self.read_back = MAX_READ_BACK;
-        let at_head = self.note_head(&page, &ids);
+        let at_head = self.note_head(&page, &keys);
         let Page {
-            mut items,
+            items,
             offset,
             limit,
             total,
             received,
         } = page;
-        let mut ids = ids;
-        let barren = self.ids.is_some() && ids.iter().any(Option::is_some) && ids == self.prev_ids;
-        let last = ids.last().copied().flatten();
-        // A window that starts on the last record of the page before repeats it; where that
-        // record had no id to drop it by, it is dropped by position (and the totals, checked
-        // below, say whether positions held).
-        let unanchored_overlap = overlaps
-            && self.ledger.anchor.is_none()
-            && self.prev_end == Some(offset.saturating_add(1))
-            && self.prev_ids.last().is_some_and(Option::is_none);
-        if unanchored_overlap && !items.is_empty() {
-            items.remove(0);
-            ids.remove(0);
-        }
-        let anchored = overlaps && self.ledger.anchor.is_some();
-        let ids_before_admit = ids.clone();
-        let (items, dropped) = if self.ids.is_some() {
-            self.ledger.admit(
-                recovered.into_iter().chain(items.into_iter().zip(ids)),
-                anchored,
-            )
-        } else {
-            (items, 0)
+        let barren = !keys.is_empty() && keys == self.prev_keys;
+        let last = keys.last().cloned();
+        // The records the window starts with that were yielded already: the anchor, and any
+        // inserted before it since. A record without an id is dropped only as one of these,
+        // found by the whole record, never for its position alone.
+        let yielded = match self.ledger.anchor {
+            Some(_) if overlaps => continuity.yielded(),
+            _ => 0,
         };
+        let (items, dropped) = self.ledger.admit(recovered, items, &keys, yielded);
         if dropped > 0 {
             self.count(|r| r.duplicates_dropped += dropped);
         }
         if received > 0 {
-            self.prev_ids = ids_before_admit;
-        }
-        if self.ids.is_none() || (received > 0 && last.is_none()) {
-            self.unchecked = true;
-        }
-        let first_total = *self.first_total.get_or_insert(total);
-        if self.unchecked && total != first_total {
-            return Err(self.incomplete(
-                offset,
-                format!(
-                    "the total went from {first_total} to {total} during a scan of records \
-                     without ids: records came or went, and offsets alone cannot tell which \
-                     were skipped; give the paginator .ids() to follow them"
-                ),
-            ));
+            self.prev_keys = keys;
         }
         if let Some(head) = self.head.as_mut().filter(|_| self.stage == Stage::Head) {
             head.brought |= !items.is_empty();
@@ -307,7 +270,7 @@ where
         let (end, read_total) = match (received, reached) {
             // The read-back read the list after the page did: its end and total go together.
             (0, Some(reached)) => {
-                self.ledger.anchor = reached.id;
+                self.ledger.anchor = reached.key;
                 (reached.end, reached.total)
             }
             (0, None) => (offset, total),
@@ -316,7 +279,6 @@ where
                 (offset.saturating_add(n as u64), total)
             }
         };
-        self.prev_end = Some(end);
         if self.stage == Stage::Main {
             self.keep_position(end);
         }
@@ -427,8 +389,7 @@ where
 
     fn end_at_last(&mut self) -> Result<(), Error> {
         self.no_longer_confirming();
-        self.prev_end = None;
-        self.prev_ids.clear();
+        self.prev_keys.clear();
         self.end_pass()
     }
 
@@ -470,18 +431,18 @@ where
 
     /// What a page says of the head of the list: the first page of a fresh scan or a round
     /// marks it, and a round's page may reach records that did not move.
-    fn note_head(&mut self, page: &Page<T>, ids: &[Option<u64>]) -> AtHead {
+    fn note_head(&mut self, page: &Page<T>, keys: &[Key]) -> AtHead {
         let Some(head) = &mut self.head else {
             return AtHead::Elsewhere;
         };
         let first_of_pass = page.offset == 0 && self.ledger.anchor.is_none();
         match self.stage {
             Stage::Main if first_of_pass && head.before.is_none() => {
-                head.before = Some(head.mark(&page.items, ids));
+                head.before = Some(head.mark(&page.items, keys));
                 AtHead::Elsewhere
             }
             Stage::Head if first_of_pass => {
-                let mark = head.mark(&page.items, ids);
+                let mark = head.mark(&page.items, keys);
                 // Without a key, ids alone can look the same after records moved (the first
                 // page's chats each got a message, in order): a round that found records it
                 // had not yielded cannot be the last.
@@ -506,9 +467,15 @@ where
 
     /// Records where the scan stands, for a resume.
     fn keep_position(&mut self, end: u64) {
+        let (anchor, anchor_record) = match &self.ledger.anchor {
+            Some(Key::Id(id)) => (Some(id.clone()), None),
+            Some(Key::Whole(record)) => (None, Some(record.to_string())),
+            None => (None, None),
+        };
         let position = ScanPosition {
             offset: end,
-            anchor: self.ledger.anchor,
+            anchor,
+            anchor_record,
             total: self.planner.horizon(),
             head: self.head.as_ref().and_then(|h| h.before.clone()),
         };
@@ -529,6 +496,7 @@ where
                 r.extra_requests += u64::from(extra);
             });
             let (client, request) = (self.client.clone(), Arc::clone(&self.request));
+            let ids = self.ids.clone();
             let pause = confirmation_pause(self.confirmations);
             self.in_flight.push_back(Task::spawn(
                 async move {
@@ -536,7 +504,11 @@ where
                     if !pause.is_zero() {
                         tokio::time::sleep(pause).await;
                     }
-                    client.fetch_page::<T>(&request, window).await
+                    client
+                        .fetch_page(&request, window, |body, window| {
+                            keyed::decode(body, window, ids.as_ref())
+                        })
+                        .await
                 },
                 &self.request.path,
                 window.offset,
@@ -550,51 +522,48 @@ where
         self.in_flight = FuturesOrdered::new();
     }
 
-    /// Each record's id, read once per record: the exporter's reader parses raw JSON.
-    pub(super) fn ids_of(&self, records: &[T]) -> Vec<Option<u64>> {
-        match &self.ids {
-            Some(id_of) => records.iter().map(|r| id_of(r)).collect(),
-            None => vec![None; records.len()],
-        }
-    }
-
-    /// The page and its records' ids if it is sound; otherwise the same window asked once
+    /// The page and its records' keys if it is sound; otherwise the same window asked once
     /// more (a server can glitch once), and a typed error if that answer is no better.
-    pub(super) async fn resound(
-        &mut self,
-        page: Page<T>,
-    ) -> Result<(Page<T>, Vec<Option<u64>>), Error> {
-        let ids = self.ids_of(&page.items);
-        if ledger::unsound(page.received, page.limit, &ids).is_none() {
-            return Ok((page, ids));
+    pub(super) async fn resound(&mut self, page: Keyed<T>) -> Result<Keyed<T>, Error> {
+        if ledger::unsound(page.page.received, page.page.limit, &page.keys).is_none() {
+            return Ok(page);
         }
         let window = Window {
-            offset: page.offset,
-            limit: page.limit,
+            offset: page.page.offset,
+            limit: page.page.limit,
         };
         tracing::debug!(
-            offset = page.offset,
+            offset = window.offset,
             "asking again for a page that cannot be right"
         );
         let again = self.extra(window).await?;
-        let ids = self.ids_of(&again.items);
-        match ledger::unsound(again.received, again.limit, &ids) {
-            None => Ok((again, ids)),
+        match ledger::unsound(again.page.received, again.page.limit, &again.keys) {
+            None => Ok(again),
             Some(message) => Err(Error::Decode {
                 path: self.request.path.clone(),
-                offset: Some(again.offset),
+                offset: Some(window.offset),
                 message,
             }),
         }
     }
 
     /// One request beyond the plan, made and awaited in place.
-    pub(super) async fn extra(&mut self, window: Window) -> Result<Page<T>, Error> {
+    pub(super) async fn extra(&mut self, window: Window) -> Result<Keyed<T>, Error> {
         self.count(|r| {
             r.requests += 1;
             r.extra_requests += 1;
         });
-        self.client.fetch_page::<T>(&self.request, window).await
+        self.fetch(window).await
+    }
+
+    /// One window, read with its records' keys.
+    async fn fetch(&mut self, window: Window) -> Result<Keyed<T>, Error> {
+        let (client, request, ids) = (&self.client, &self.request, &self.ids);
+        client
+            .fetch_page(request, window, |body, window| {
+                keyed::decode(body, window, ids.as_ref())
+            })
+            .await
     }
 
     pub(super) fn incomplete(&self, offset: u64, reason: String) -> Error {

@@ -1,7 +1,9 @@
 //! Healing a shift back: where a page does not hold the anchor, records before it were deleted
 //! (or moved away) between the two reads, and the records between the anchor and the page were
 //! skipped. They are found again by identity, not position, since the reads made to find them
-//! can see the records move again.
+//! can see the records move again: by id, or for records without one by the whole record. A
+//! record without an id is known only as the anchor (the last record yielded) or as one this
+//! heal found, so it must be met within the read-back, once, or the heal gives up.
 
 use std::collections::HashSet;
 
@@ -11,6 +13,7 @@ use crate::error::Error;
 use crate::window::Window;
 
 use super::engine::Scan;
+use super::ledger::{Key, Seen};
 
 /// The most windows a scan reads to heal one shift before it gives up with
 /// [`Error::Incomplete`]: records that moved further than 16 pages between two reads are
@@ -22,7 +25,7 @@ impl<T> Scan<T>
 where
     T: DeserializeOwned + Send + 'static,
 {
-    /// Reads back from the page at `page_offset` (whose records have `ids`) until it meets
+    /// Reads back from the page at `page_offset` (whose records have `keys`) until it meets
     /// records already yielded, and returns the ones it had not yielded, in order.
     ///
     /// Each window read must hold a record already known (yielded, or found by this heal); the
@@ -33,9 +36,9 @@ where
     pub(super) async fn heal(
         &mut self,
         page_offset: u64,
-        ids: &[Option<u64>],
+        keys: &[Key],
     ) -> Result<Healed<T>, Error> {
-        let page_ids: HashSet<u64> = ids.iter().flatten().copied().collect();
+        let page_keys: HashSet<&Key> = keys.iter().collect();
         let size = self.page_size.get();
         let step = u64::from(size) - 1;
         let mut found = Found {
@@ -53,7 +56,8 @@ where
                 })
                 .await?;
             // Checked as every page is: a read that cannot be right would yield what it holds.
-            let (window, window_ids) = self.resound(window).await?;
+            let window = self.resound(window).await?;
+            let (window, window_keys) = (window.page, window.keys);
             let received = window.received as u64;
             let total = window.total;
             // A short window is the end only where the page being healed is empty (a page
@@ -63,17 +67,38 @@ where
             let ends_at = start.saturating_add(received);
             let short = window.is_short();
             let at_end = short
-                && page_ids.is_empty()
+                && page_keys.is_empty()
                 && (ends_at >= total || cut_at.is_some_and(|cut| ends_at <= cut));
-            let seen = &self.ledger.seen;
-            let known = |id: u64| seen.contains(id) || found.taken.contains(&id);
-            let end = window_ids
+            let (seen, anchor) = (&self.ledger.seen, self.ledger.anchor.as_ref());
+            let known = |key: &Key| match key {
+                Key::Id(id) => seen.contains(id) || found.taken.contains(key),
+                Key::Whole(_) => anchor == Some(key) || found.taken.contains(key),
+            };
+            let end = window_keys
                 .iter()
-                .position(|id| id.is_some_and(|id| page_ids.contains(&id)))
-                .unwrap_or(window_ids.len());
-            let last_known = window_ids[..end]
-                .iter()
-                .rposition(|id| id.is_some_and(known));
+                .position(|key| page_keys.contains(key))
+                .unwrap_or(window_keys.len());
+            let last_known = window_keys[..end].iter().rposition(known);
+            // A record without an id met twice: which of the two was yielded cannot be told.
+            let twice = |i: usize| {
+                let key = &window_keys[i];
+                matches!(key, Key::Whole(_))
+                    && window_keys[..end].iter().filter(|k| *k == key).count() > 1
+            };
+            if last_known.is_some_and(twice) {
+                return Err(self.incomplete(
+                    page_offset,
+                    "records moved before a record without an id, and records the same as it \
+                     in every field stand near it: where the scan left off cannot be told; give \
+                     the paginator .ids() to follow the records"
+                        .into(),
+                ));
+            }
+            if last_known.is_none() && start == 0 && matches!(anchor, Some(Key::Whole(_))) {
+                // Records without ids are known only by the anchor: the list's start is
+                // reached without it, so what was yielded cannot be told.
+                break;
+            }
             if last_known.is_none() && start > 0 {
                 // Past the gap; where the list now ends before this window, jump to its end.
                 let back = start.saturating_sub(step);
@@ -84,9 +109,9 @@ where
                 continue;
             }
             let from = last_known.map_or(0, |i| i + 1);
-            let reached_page = end < window_ids.len();
+            let reached_page = end < window_keys.len();
             let before_page = end.checked_sub(1).map(|i| Reached {
-                id: window_ids[i],
+                key: Some(window_keys[i].clone()),
                 end: start + i as u64 + 1,
                 total,
             });
@@ -94,7 +119,7 @@ where
                 window
                     .items
                     .into_iter()
-                    .zip(window_ids)
+                    .zip(window_keys)
                     .take(end)
                     .skip(from),
                 &self.ledger.seen,
@@ -111,49 +136,55 @@ where
             // The window's last record is known now: the next starts on it.
             start += received.saturating_sub(1).max(1);
         }
-        Err(self.incomplete(
-            page_offset,
-            format!(
+        let reason = match self.ledger.anchor {
+            Some(Key::Whole(_)) => "records moved before the last record read, which has no id, \
+                 and it is no longer where the read-back could find it (deleted or changed): \
+                 where the scan left off cannot be told; give the paginator .ids() to follow \
+                 the records"
+                .to_owned(),
+            _ => format!(
                 "records moved too far during the scan to be found again within {most} \
                  read-back requests; run the scan again (the exporter resumes from its \
                  checkpoint and reads back as far as it must)"
             ),
-        ))
+        };
+        Err(self.incomplete(page_offset, reason))
     }
 }
 
 /// What a heal found: the records the scan had skipped, in order, and the last record it read
 /// before the page's own, with the offset just past it (where an empty page leaves the scan).
 pub(super) struct Healed<T> {
-    pub(super) records: Vec<(T, Option<u64>)>,
+    pub(super) records: Vec<(T, Key)>,
     pub(super) reached: Option<Reached>,
 }
 
 /// A record a heal read last, the offset just past it, and the total its read reported.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Reached {
-    pub(super) id: Option<u64>,
+    pub(super) key: Option<Key>,
     pub(super) end: u64,
     pub(super) total: u64,
 }
 
 /// The records a heal has found so far.
 struct Found<T> {
-    records: Vec<(T, Option<u64>)>,
-    taken: HashSet<u64>,
+    records: Vec<(T, Key)>,
+    taken: HashSet<Key>,
 }
 
 impl<T> Found<T> {
-    /// Takes the records neither yielded nor taken yet, in order, with their ids.
-    fn take(
-        &mut self,
-        records: impl IntoIterator<Item = (T, Option<u64>)>,
-        seen: &roaring::RoaringTreemap,
-    ) {
-        for (record, id) in records {
-            match id {
-                Some(id) if seen.contains(id) || !self.taken.insert(id) => {}
-                _ => self.records.push((record, id)),
+    /// Takes the records neither yielded nor taken yet, in order, with their keys. Records
+    /// without ids are all taken: two the same in every field are two records.
+    fn take(&mut self, records: impl IntoIterator<Item = (T, Key)>, seen: &Seen) {
+        for (record, key) in records {
+            let new = match &key {
+                Key::Id(id) => !seen.contains(id) && !self.taken.contains(&key),
+                Key::Whole(_) => true,
+            };
+            if new {
+                self.taken.insert(key.clone());
+                self.records.push((record, key));
             }
         }
     }

@@ -1,73 +1,170 @@
 //! The consistency rules, apart from the scheduling: which pages can be right, whether a page
 //! carries on from the one before, and which records are new.
+//!
+//! A record is known by its id where it has one ([`Key::Id`]), and by the whole record where
+//! it has none ([`Key::Whole`]): then the overlap of two windows is compared with the record it
+//! should repeat, never dropped for its position alone.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use roaring::RoaringTreemap;
 
+use super::id::RecordId;
+
 /// How a record's id is read, for the scan's checks. `None` for a record without one.
-pub(crate) type IdOf<T> = Arc<dyn Fn(&T) -> Option<u64> + Send + Sync>;
+pub(crate) type IdOf<T> = Arc<dyn Fn(&T) -> Option<RecordId> + Send + Sync>;
+
+/// What a scan knows a record by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    /// Its id, as the API sent it.
+    Id(RecordId),
+    /// The whole record, as canonical JSON text (keys sorted, no spaces), for a record without
+    /// an id: two reads of the same record give the same text.
+    Whole(Box<str>),
+}
+
+impl Key {
+    pub(crate) fn id(&self) -> Option<&RecordId> {
+        match self {
+            Key::Id(id) => Some(id),
+            Key::Whole(_) => None,
+        }
+    }
+}
 
 /// How a page stands to the page read before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Continuity {
     /// It starts on the anchor, or there is no anchor to check (the first page of a pass,
-    /// records without ids, windows that do not overlap).
+    /// windows that do not overlap).
     Connected,
-    /// The anchor is further into the page: records were inserted before it, and what comes
-    /// before it was yielded already.
-    MovedOn,
+    /// The anchor is further into the page, at this index: records were inserted before it,
+    /// and what comes before it was yielded already.
+    MovedOn(usize),
     /// The anchor is not in the page: records before it were deleted (or moved away), and the
     /// records between it and the page were skipped.
     MovedBack,
+    /// The anchor has no id, and records the same as it in every field stand more than once
+    /// in the page: which of them it is cannot be told.
+    Ambiguous,
+}
+
+impl Continuity {
+    /// How many records at the page's start were yielded already (the anchor among them).
+    pub(crate) fn yielded(self) -> usize {
+        match self {
+            Continuity::Connected => 1,
+            Continuity::MovedOn(at) => at + 1,
+            Continuity::MovedBack | Continuity::Ambiguous => 0,
+        }
+    }
+}
+
+/// The ids a scan has yielded: numbers compressed (HelpCrunch's ids rise with time, so they
+/// cluster), strings in a set.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Seen {
+    numbers: RoaringTreemap,
+    texts: HashSet<String>,
+}
+
+impl Seen {
+    /// Remembers `id`; `false` where it was seen before.
+    pub(crate) fn insert(&mut self, id: &RecordId) -> bool {
+        match id {
+            RecordId::Number(n) => self.numbers.insert(*n),
+            RecordId::Text(s) => !self.texts.contains(s) && self.texts.insert(s.clone()),
+        }
+    }
+
+    pub(crate) fn contains(&self, id: &RecordId) -> bool {
+        match id {
+            RecordId::Number(n) => self.numbers.contains(*n),
+            RecordId::Text(s) => self.texts.contains(s),
+        }
+    }
+}
+
+impl FromIterator<RecordId> for Seen {
+    fn from_iter<I: IntoIterator<Item = RecordId>>(ids: I) -> Self {
+        let mut seen = Seen::default();
+        for id in ids {
+            match id {
+                RecordId::Number(n) => {
+                    seen.numbers.insert(n);
+                }
+                RecordId::Text(s) => {
+                    seen.texts.insert(s);
+                }
+            }
+        }
+        seen
+    }
 }
 
 /// What a scan has yielded, and where it stands.
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
-    /// Every id yielded, compressed (HelpCrunch's ids rise with time, so they cluster).
-    pub(crate) seen: RoaringTreemap,
-    /// The id of the last record of the last page read in this pass.
-    pub(crate) anchor: Option<u64>,
+    /// Every id yielded. Records without ids are not kept: a scan knows them only by the
+    /// anchor and the page they are read against.
+    pub(crate) seen: Seen,
+    /// The last record of the last page read in this pass.
+    pub(crate) anchor: Option<Key>,
 }
 
 impl Ledger {
-    pub(crate) fn new(seen: RoaringTreemap, anchor: Option<u64>) -> Self {
+    pub(crate) fn new(seen: Seen, anchor: Option<Key>) -> Self {
         Self { seen, anchor }
     }
 
-    /// How a page whose records have `ids` stands to the anchor, where windows overlap.
-    pub(crate) fn continuity(&self, ids: &[Option<u64>], overlaps: bool) -> Continuity {
-        let Some(anchor) = self.anchor.filter(|_| overlaps) else {
+    /// How a page whose records are known by `keys` stands to the anchor, where windows
+    /// overlap.
+    pub(crate) fn continuity(&self, keys: &[Key], overlaps: bool) -> Continuity {
+        let Some(anchor) = self.anchor.as_ref().filter(|_| overlaps) else {
             return Continuity::Connected;
         };
-        match ids.iter().position(|&id| id == Some(anchor)) {
-            Some(0) => Continuity::Connected,
-            Some(_) => Continuity::MovedOn,
-            None => Continuity::MovedBack,
+        let mut at = keys.iter().enumerate().filter(|(_, k)| *k == anchor);
+        match (at.next(), at.next(), anchor) {
+            (Some(_), Some(_), Key::Whole(_)) => Continuity::Ambiguous,
+            (Some((0, _)), _, _) => Continuity::Connected,
+            (Some((i, _)), _, _) => Continuity::MovedOn(i),
+            (None, _, _) => Continuity::MovedBack,
         }
     }
 
-    /// Keeps the records not yielded before, in order, and remembers their ids. The anchor
-    /// repeats by design where `anchored`; any other id seen again is a duplicate, counted in
-    /// the second number.
+    /// Keeps the records not yielded before, in order, and remembers their ids: the records
+    /// `recovered` by a heal, then the page's `items`, known by `keys`. Of the page's, the
+    /// first `yielded` were yielded already (the anchor, and what came before it); those with
+    /// ids are also checked by id, so any id seen again is a duplicate. Duplicates are counted
+    /// in the second number; the anchor, which repeats by design, is not.
     pub(crate) fn admit<T>(
         &mut self,
-        records: impl IntoIterator<Item = (T, Option<u64>)>,
-        anchored: bool,
+        recovered: Vec<(T, Key)>,
+        items: Vec<T>,
+        keys: &[Key],
+        yielded: usize,
     ) -> (Vec<T>, u64) {
-        let anchor = self.anchor.filter(|_| anchored);
-        let mut kept = Vec::new();
+        let mut kept = Vec::with_capacity(recovered.len() + items.len());
         let mut dropped = 0;
-        for (record, id) in records {
-            match id {
-                Some(id) if !self.seen.insert(id) => {
-                    if Some(id) != anchor {
-                        dropped += 1;
-                    }
-                }
-                _ => kept.push(record),
+        for (record, key) in recovered {
+            if key.id().is_none_or(|id| self.seen.insert(id)) {
+                kept.push(record);
+            } else {
+                dropped += 1;
+            }
+        }
+        for (i, (record, key)) in items.into_iter().zip(keys).enumerate() {
+            let anchor = i + 1 == yielded;
+            let new = match key {
+                Key::Id(id) => self.seen.insert(id),
+                Key::Whole(_) => i >= yielded,
+            };
+            if new {
+                kept.push(record);
+            } else if !anchor {
+                dropped += 1;
             }
         }
         (kept, dropped)
@@ -75,17 +172,18 @@ impl Ledger {
 }
 
 /// Why a page cannot be what was asked for: more records than the limit, or one id twice (a
-/// record then stands where another should, which would be lost unseen).
-pub(crate) fn unsound(received: usize, limit: u32, ids: &[Option<u64>]) -> Option<String> {
+/// record then stands where another should, which would be lost unseen). Records without ids
+/// may be the same in every field: two such are two records.
+pub(crate) fn unsound(received: usize, limit: u32, keys: &[Key]) -> Option<String> {
     if received > limit as usize {
         return Some(format!(
             "the page holds {received} records where {limit} were asked for"
         ));
     }
-    let mut unique = HashSet::with_capacity(ids.len());
-    ids.iter()
-        .flatten()
-        .find(|&&id| !unique.insert(id))
+    let mut unique = HashSet::with_capacity(keys.len());
+    keys.iter()
+        .filter_map(Key::id)
+        .find(|&id| !unique.insert(id))
         .map(|id| format!("the page holds id {id} twice"))
 }
 
@@ -93,17 +191,24 @@ pub(crate) fn unsound(received: usize, limit: u32, ids: &[Option<u64>]) -> Optio
 mod tests {
     use super::*;
 
+    fn ids(v: &[u64]) -> Vec<Key> {
+        v.iter().map(|&i| Key::Id(RecordId::Number(i))).collect()
+    }
+
+    fn whole(v: &[&str]) -> Vec<Key> {
+        v.iter().map(|&s| Key::Whole(s.into())).collect()
+    }
+
     #[test]
     fn a_page_is_placed_against_the_anchor() {
-        let ledger = Ledger::new(RoaringTreemap::new(), Some(5));
-        let ids = |v: &[u64]| v.iter().map(|&i| Some(i)).collect::<Vec<_>>();
+        let ledger = Ledger::new(Seen::default(), Some(Key::Id(5.into())));
         assert_eq!(
             ledger.continuity(&ids(&[5, 6]), true),
             Continuity::Connected
         );
         assert_eq!(
             ledger.continuity(&ids(&[4, 5, 6]), true),
-            Continuity::MovedOn
+            Continuity::MovedOn(1)
         );
         assert_eq!(
             ledger.continuity(&ids(&[7, 8]), true),
@@ -116,21 +221,60 @@ mod tests {
     }
 
     #[test]
-    fn admitted_records_are_new_and_the_anchor_is_no_duplicate() {
-        let mut ledger = Ledger::new(RoaringTreemap::from_iter([1u64, 2]), Some(2));
-        let (kept, dropped) = ledger.admit(
-            [("a", Some(2)), ("b", Some(3)), ("c", None), ("d", Some(1))],
-            true,
+    fn an_anchor_without_an_id_is_placed_by_the_whole_record() {
+        let ledger = Ledger::new(Seen::default(), Some(Key::Whole(r#"{"n":5}"#.into())));
+        let page = |v: &[&str]| ledger.continuity(&whole(v), true);
+        assert_eq!(page(&[r#"{"n":5}"#, r#"{"n":6}"#]), Continuity::Connected);
+        assert_eq!(page(&[r#"{"n":4}"#, r#"{"n":5}"#]), Continuity::MovedOn(1));
+        assert_eq!(
+            page(&[r#"{"n":6}"#, r#"{"n":7}"#]),
+            Continuity::MovedBack,
+            "the first record is not the anchor: it is not dropped for standing first"
         );
+        assert_eq!(page(&[r#"{"n":5}"#, r#"{"n":5}"#]), Continuity::Ambiguous);
+    }
+
+    #[test]
+    fn a_number_and_a_string_are_different_ids() {
+        let mut seen = Seen::default();
+        assert!(seen.insert(&RecordId::Number(7)));
+        assert!(seen.insert(&RecordId::from("007")));
+        assert!(seen.insert(&RecordId::from("7")));
+        assert!(!seen.insert(&RecordId::from("007")));
+        assert!(seen.contains(&RecordId::Number(7)) && !seen.contains(&RecordId::from("07")));
+        assert_eq!(
+            unsound(2, 2, &[Key::Id(7.into()), Key::Id("007".into())]),
+            None
+        );
+    }
+
+    #[test]
+    fn admitted_records_are_new_and_the_anchor_is_no_duplicate() {
+        let mut ledger = Ledger::new([1u64, 2].map(RecordId::from).into_iter().collect(), None);
+        let keys = [
+            Key::Id(2.into()),
+            Key::Id(3.into()),
+            Key::Whole("{}".into()),
+            Key::Id(1.into()),
+        ];
+        let (kept, dropped) = ledger.admit(Vec::new(), vec!["a", "b", "c", "d"], &keys, 1);
         assert_eq!((kept, dropped), (vec!["b", "c"], 1));
-        assert!(ledger.seen.contains(3));
+        assert!(ledger.seen.contains(&3.into()));
+    }
+
+    #[test]
+    fn records_without_ids_up_to_the_anchor_were_yielded_and_the_rest_are_new() {
+        let mut ledger = Ledger::default();
+        let recovered = vec![("r", Key::Whole("{}".into()))];
+        let page = whole(&["{}", "{}", "{}", "{}"]);
+        let (kept, dropped) = ledger.admit(recovered, vec!["a", "b", "c", "d"], &page, 2);
+        assert_eq!((kept, dropped), (vec!["r", "c", "d"], 1));
     }
 
     #[test]
     fn pages_too_long_or_with_an_id_twice_are_unsound() {
         assert!(unsound(3, 2, &[]).is_some());
-        assert!(unsound(2, 2, &[Some(1), Some(1)]).is_some());
-        assert_eq!(unsound(2, 2, &[Some(1), None]), None);
-        assert_eq!(unsound(2, 2, &[None, None]), None);
+        assert!(unsound(2, 2, &ids(&[1, 1])).is_some());
+        assert_eq!(unsound(2, 2, &whole(&["{}", "{}"])), None);
     }
 }

@@ -3,11 +3,13 @@
 //!
 //! Offset paging has holes, and each file here closes one:
 //!
-//! - [`ledger`]: the consistency rules. Each window after the first starts on the last record
-//!   of the one before (the anchor); a page that does not start on it tells that records moved
-//!   between the two reads. Every id yielded is remembered, and a record yielded already is
-//!   dropped, whatever the reason it came again. A page that cannot be what was asked for
-//!   (more records than the limit, an id twice) is refused.
+//! - [`ledger`]: the consistency rules. A record is known by its id as the API sent it
+//!   ([`RecordId`]), or where it has none by the whole record ([`keyed`] reads pages so). Each
+//!   window after the first starts on the last record of the one before (the anchor); a page
+//!   that does not start on it tells that records moved between the two reads. Every id yielded
+//!   is remembered, and a record yielded already is dropped, whatever the reason it came again.
+//!   A page that cannot be what was asked for (more records than the limit, an id twice) is
+//!   refused.
 //! - [`heal`]: records moved back (deletes before the cursor) are found again by reading back,
 //!   by identity, until the read meets records already yielded.
 //! - [`moving`]: orders in which a record that changes jumps to the front (an inbox order):
@@ -21,6 +23,8 @@
 
 mod engine;
 mod heal;
+mod id;
+mod keyed;
 mod ledger;
 mod moving;
 mod position;
@@ -28,7 +32,8 @@ mod report;
 mod task;
 
 pub(crate) use engine::{Scan, Settings, Start};
-pub(crate) use ledger::IdOf;
+pub use id::RecordId;
+pub(crate) use ledger::{IdOf, Seen};
 pub(crate) use moving::{moving_field, KeyOf};
 pub use position::ScanPosition;
 pub use report::ScanReport;

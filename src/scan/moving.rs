@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use crate::models::Timestamp;
 
+use super::ledger::Key;
 use super::position::HeadMark;
 
 /// How the sort key of a record is read, for an order that moves.
@@ -65,13 +66,13 @@ impl<T> Head<T> {
     }
 
     /// The head of the list as this first page shows it.
-    pub(crate) fn mark(&self, records: &[T], ids: &[Option<u64>]) -> HeadMark {
+    pub(crate) fn mark(&self, records: &[T], keys: &[Key]) -> HeadMark {
         let newest = self
             .key
             .as_ref()
             .and_then(|key| records.iter().filter_map(|r| key(r)).max());
         HeadMark {
-            ids: ids.iter().map(|id| id.unwrap_or(u64::MAX)).collect(),
+            ids: keys.iter().map(|key| key.id().cloned()).collect(),
             newest,
         }
     }
@@ -117,7 +118,7 @@ mod tests {
         let key: KeyOf<i64> = Arc::new(|&t: &i64| Some(Timestamp::from_unix(t)));
         let mut head = Head::new(Some(key), None);
         assert!(!head.reached_unmoved(&[1, 2]), "no boundary yet: read on");
-        head.before = Some(head.mark(&[50, 40], &[Some(1), Some(2)]));
+        head.before = Some(head.mark(&[50, 40], &[Key::Id(1.into()), Key::Id(2.into())]));
         assert!(!head.reached_unmoved(&[70, 60, 50]));
         assert!(head.reached_unmoved(&[70, 49]));
         let keyless: Head<i64> = Head::new(None, head.before.clone());

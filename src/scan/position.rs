@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::models::Timestamp;
 
+use super::id::RecordId;
+use super::ledger::Key;
+
 /// Where a scan stands after the page it yielded last: enough, with the ids it yielded, to
 /// resume it later with [`Paginator::resume`](crate::Paginator::resume).
 ///
@@ -13,20 +16,27 @@ use crate::models::Timestamp;
 /// keeps it in its checkpoint file).
 ///
 /// ```
-/// use helpcrunch_pager::ScanPosition;
+/// use helpcrunch_pager::{RecordId, ScanPosition};
 ///
 /// let json = r#"{"offset": 300, "anchor": 300, "total": 1000}"#;
 /// let position: ScanPosition = serde_json::from_str(json)?;
-/// assert_eq!((position.offset(), position.anchor(), position.total()), (300, Some(300), 1000));
+/// assert_eq!(position.offset(), 300);
+/// assert_eq!(position.anchor(), Some(&RecordId::Number(300)));
+/// assert_eq!(position.total(), 1000);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanPosition {
     /// The offset just past the last record read.
     pub(crate) offset: u64,
-    /// The id of that record, where records have ids: the next window starts on it.
+    /// The id of that record, where it has one: the next window starts on it. A JSON number
+    /// or string, as the API sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) anchor: Option<u64>,
+    pub(crate) anchor: Option<RecordId>,
+    /// That record whole, as canonical JSON text, where it has no id: the next window is
+    /// checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) anchor_record: Option<String>,
     /// The largest total reported so far.
     pub(crate) total: u64,
     /// For orders in which changed records jump to the front: the head of the list as the
@@ -39,7 +49,8 @@ pub struct ScanPosition {
 /// the sort key among them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct HeadMark {
-    pub(crate) ids: Vec<u64>,
+    /// `null` for a record without an id.
+    pub(crate) ids: Vec<Option<RecordId>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) newest: Option<Timestamp>,
 }
@@ -56,15 +67,19 @@ impl ScanPosition {
         self.offset
     }
 
-    /// The id of the last record read, where records have ids.
+    /// The id of the last record read, where it has one.
     ///
     /// ```
+    /// use helpcrunch_pager::RecordId;
     /// let p: helpcrunch_pager::ScanPosition = serde_json::from_str(r#"{"offset": 5, "total": 9}"#)?;
     /// assert_eq!(p.anchor(), None);
+    /// let p: helpcrunch_pager::ScanPosition =
+    ///     serde_json::from_str(r#"{"offset": 5, "anchor": "007", "total": 9}"#)?;
+    /// assert_eq!(p.anchor(), Some(&RecordId::from("007")));
     /// # Ok::<(), serde_json::Error>(())
     /// ```
-    pub fn anchor(&self) -> Option<u64> {
-        self.anchor
+    pub fn anchor(&self) -> Option<&RecordId> {
+        self.anchor.as_ref()
     }
 
     /// The largest total the API reported so far.
@@ -76,5 +91,44 @@ impl ScanPosition {
     /// ```
     pub fn total(&self) -> u64 {
         self.total
+    }
+
+    /// The last record read, as the scan knows it: by its id, or whole.
+    pub(crate) fn anchor_key(&self) -> Option<Key> {
+        match (&self.anchor, &self.anchor_record) {
+            (Some(id), _) => Some(Key::Id(id.clone())),
+            (None, Some(record)) => Some(Key::Whole(record.as_str().into())),
+            (None, None) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_keep_their_spelling_and_older_numeric_ones_still_read() {
+        let old: ScanPosition =
+            serde_json::from_str(r#"{"offset":5,"anchor":7,"total":9,"head":{"ids":[7,8]}}"#)
+                .unwrap();
+        assert_eq!(old.anchor_key(), Some(Key::Id(RecordId::Number(7))));
+        assert_eq!(
+            old.head.unwrap().ids,
+            [Some(RecordId::Number(7)), Some(RecordId::Number(8))]
+        );
+        let text = ScanPosition {
+            offset: 5,
+            anchor: Some("007".into()),
+            anchor_record: None,
+            total: 9,
+            head: None,
+        };
+        let json = serde_json::to_string(&text).unwrap();
+        assert_eq!(json, r#"{"offset":5,"anchor":"007","total":9}"#);
+        assert_eq!(serde_json::from_str::<ScanPosition>(&json).unwrap(), text);
+        let whole: ScanPosition =
+            serde_json::from_str(r#"{"offset":5,"anchor_record":"{\"n\":1}","total":9}"#).unwrap();
+        assert_eq!(whole.anchor_key(), Some(Key::Whole(r#"{"n":1}"#.into())));
     }
 }

@@ -19,7 +19,9 @@ pub struct ScanReport {
     /// yielded once. (A shift the scan cannot repair ends it with
     /// [`Error::Incomplete`](crate::Error::Incomplete).)
     pub shifts_healed: u64,
-    /// Records dropped because their id had been yielded already.
+    /// Records dropped because they had been yielded already: by their id, or for records
+    /// without one, because they came before the anchor (the last record yielded, found
+    /// whole) in a window that had moved on.
     pub duplicates_dropped: u64,
     /// Pages that came back with fewer records than asked for while their total said there
     /// were more, each confirmed by another read before the scan went on or ended.

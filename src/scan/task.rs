@@ -10,18 +10,19 @@ use std::task::{ready, Context, Poll};
 use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
-use crate::envelope::Page;
 use crate::error::Error;
 
+use super::keyed::Keyed;
+
 pub(crate) struct Task<T> {
-    handle: AbortOnDropHandle<Result<Page<T>, Error>>,
+    handle: AbortOnDropHandle<Result<Keyed<T>, Error>>,
     path: String,
     offset: u64,
 }
 
 impl<T: Send + 'static> Task<T> {
     pub(crate) fn spawn(
-        fetch: impl Future<Output = Result<Page<T>, Error>> + Send + 'static,
+        fetch: impl Future<Output = Result<Keyed<T>, Error>> + Send + 'static,
         path: &str,
         offset: u64,
     ) -> Self {
@@ -34,7 +35,7 @@ impl<T: Send + 'static> Task<T> {
 }
 
 impl<T> Future for Task<T> {
-    type Output = Result<Page<T>, Error>;
+    type Output = Result<Keyed<T>, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match ready!(Pin::new(&mut self.handle).poll(cx)) {

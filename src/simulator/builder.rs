@@ -166,6 +166,37 @@ impl SimulatorBuilder {
         self.with(path, Kind::Generic, TotalStyle::TopLevel, ascending(count))
     }
 
+    /// A list endpoint at `path` whose `count` records carry no id: `{"name": "Record N"}`,
+    /// with a top-level total.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().collection_without_ids("knowledge-base/tags", 120).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn collection_without_ids(self, path: &str, count: usize) -> Self {
+        self.with(
+            path,
+            Kind::Anonymous,
+            TotalStyle::TopLevel,
+            ascending(count),
+        )
+    }
+
+    /// A list endpoint at `path` with `count` records whose ids come as numbers and as strings
+    /// that read alike: record `N` has id `N` up to 100, and past it the string of `N - 100`
+    /// zero-padded to three digits (records 7 and 107 have ids `7` and `"007"`); its name is
+    /// `"Record N"`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().collection_with_text_ids("contacts", 250).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn collection_with_text_ids(self, path: &str, count: usize) -> Self {
+        self.with(path, Kind::Spelled, TotalStyle::TopLevel, ascending(count))
+    }
+
     fn with(mut self, path: &str, kind: Kind, style: TotalStyle, ids: Vec<u64>) -> Self {
         self.collections.insert(
             path.trim_matches('/').to_owned(),

@@ -22,6 +22,9 @@ use super::read::Read;
 pub enum Mutation {
     /// Inserts this many new records at position 0, moving every record one place on.
     InsertFront(usize),
+    /// Adds this many new records at the end, as new records arrive in an order by creation
+    /// time: a read before the end sees nothing move, but the total grows.
+    Append(usize),
     /// Deletes this many records from positions before the request's offset (as many as there
     /// are), moving every later record back.
     DeleteBefore(usize),
@@ -89,6 +92,15 @@ impl Collection {
                 }
                 self.reordered(None);
             }
+            Mutation::Append(n) => {
+                for _ in 0..n {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.ids.push(id);
+                    changes.inserted.push(id);
+                }
+                self.reordered(None);
+            }
             Mutation::DeleteBefore(n) => {
                 // Only records that were before the cursor: each deletion leaves one fewer.
                 let mut before = (read.offset() as usize).min(self.ids.len());
@@ -143,6 +155,15 @@ mod tests {
         assert_eq!(c.ids.len(), 9);
         c.apply(Mutation::DeleteBefore(5), &at(0), &mut rng, &mut changes);
         assert_eq!(c.ids.len(), 9, "nothing is before offset 0");
+    }
+
+    #[test]
+    fn appends_go_to_the_end() {
+        let mut c = Collection::new(Kind::Generic, TotalStyle::TopLevel, (1..=3).collect());
+        let (mut rng, mut changes) = (fastrand::Rng::with_seed(7), Changes::default());
+        c.apply(Mutation::Append(2), &at(2), &mut rng, &mut changes);
+        assert_eq!(c.ids, [1, 2, 3, 4, 5]);
+        assert_eq!(changes.inserted, [4, 5]);
     }
 
     #[test]

@@ -20,6 +20,12 @@ pub(crate) enum Kind {
     Message,
     /// `{"id": N, "name": "Record N"}`: a stand-in for any other list endpoint.
     Generic,
+    /// `{"name": "Record N"}`: an endpoint whose records carry no id.
+    Anonymous,
+    /// `{"id": N, "name": "Record N"}` up to 100, and past it `{"id": "00M", ...}` with
+    /// `M = N - 100` zero-padded to three digits: ids sent as numbers and as strings that read
+    /// alike (`7` and `"007"` are records 7 and 107).
+    Spelled,
 }
 
 /// The id space each chat's messages take.
@@ -49,6 +55,11 @@ pub(crate) fn render(kind: Kind, id: u64, stamp: Option<u64>, out: &mut String) 
         Kind::Chat => chat(id, active, out),
         Kind::Message => message(id, out),
         Kind::Generic => write!(out, r#"{{"id":{id},"name":"Record {id}"}}"#),
+        Kind::Anonymous => write!(out, r#"{{"name":"Record {id}"}}"#),
+        Kind::Spelled if id > 100 => {
+            write!(out, r#"{{"id":"{:03}","name":"Record {id}"}}"#, id - 100)
+        }
+        Kind::Spelled => write!(out, r#"{{"id":{id},"name":"Record {id}"}}"#),
     }
 }
 
@@ -304,6 +315,12 @@ mod tests {
                 assert_eq!(json(kind, id)["id"], id, "{kind:?}");
             }
         }
+        assert_eq!(
+            json(Kind::Anonymous, 7),
+            serde_json::json!({"name": "Record 7"})
+        );
+        assert_eq!(json(Kind::Spelled, 7)["id"], 7);
+        assert_eq!(json(Kind::Spelled, 107)["id"], "007");
         for n in 1..=60 {
             let id = 42 * MESSAGE_ID_SPACE + n;
             let m = json(Kind::Message, id);

@@ -104,7 +104,7 @@ fn not_found(kind: Kind) -> (u16, String) {
         Kind::Customer => ("entity_not_found", "Customer not found"),
         Kind::Chat => ("not_found", "Chat not found"),
         Kind::Message => ("not_found", "Message not found"),
-        Kind::Generic => ("entity_not_found", "Entity not found"),
+        Kind::Generic | Kind::Anonymous | Kind::Spelled => ("entity_not_found", "Entity not found"),
     };
     (404, errors_json(&[entry]))
 }

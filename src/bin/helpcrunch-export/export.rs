@@ -7,13 +7,12 @@ use std::pin::pin;
 
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::Simulator;
-use helpcrunch_pager::{Client, Error, RetryPolicy, ScanPosition};
-use roaring::RoaringTreemap;
+use helpcrunch_pager::{Client, Error, RecordId, RetryPolicy, ScanPosition};
 use serde_json::value::RawValue;
 
 use crate::args::{Job, Source};
 use crate::checkpoint::{Checkpoint, Identity};
-use crate::output::Output;
+use crate::output::{Output, Written};
 use crate::progress::{Outcome, Progress};
 use crate::{simulate, Failure};
 
@@ -38,7 +37,7 @@ pub(crate) async fn run(job: Job) -> Result<String, Failure> {
         .page_size(job.page_size)
         .concurrency(job.concurrency);
     let mut pages = match state.resume.take() {
-        Some((position, written)) => paginator.resume(position, written),
+        Some((position, written)) => paginator.resume(position, written.into_ids()),
         None => paginator,
     }
     .pages();
@@ -140,7 +139,7 @@ struct State {
     records_at_start: u64,
     resumed_from: u64,
     /// Where an interrupted export's scan stood, and the ids it had written.
-    resume: Option<(ScanPosition, RoaringTreemap)>,
+    resume: Option<(ScanPosition, Written)>,
 }
 
 impl State {
@@ -283,18 +282,15 @@ impl State {
     }
 }
 
-/// A record's `id` as a line of the output holds it (a number, or a string of digits, read as
-/// the library reads the ids of raw records): the ids an interrupted export had written.
-fn line_id(record: &str) -> Option<u64> {
+/// A record's `id` as a line of the output holds it, read as the library reads the ids of raw
+/// records (a number and a string are different ids): the ids an interrupted export had
+/// written.
+fn line_id(record: &str) -> Option<RecordId> {
     #[derive(serde::Deserialize)]
     struct Id {
         id: Option<serde_json::Value>,
     }
-    match serde_json::from_str::<Id>(record).ok()?.id? {
-        serde_json::Value::Number(n) => n.as_u64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+    RecordId::from_json(&serde_json::from_str::<Id>(record).ok()?.id?)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

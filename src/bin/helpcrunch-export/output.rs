@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use helpcrunch_pager::RecordId;
 use roaring::RoaringTreemap;
 use sha2::{Digest, Sha256};
 
@@ -27,6 +28,21 @@ pub(crate) struct Output {
     lock: Option<fd_lock::RwLock<File>>,
     /// The output as messages name it.
     name: String,
+}
+
+/// The ids an interrupted export had written: numbers compressed, as the scan keeps them,
+/// and strings as they were sent.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    numbers: RoaringTreemap,
+    texts: Vec<String>,
+}
+
+impl Written {
+    pub(crate) fn into_ids(self) -> impl Iterator<Item = RecordId> {
+        let texts = self.texts.into_iter().map(RecordId::Text);
+        self.numbers.into_iter().map(RecordId::Number).chain(texts)
+    }
 }
 
 enum Sink {
@@ -135,11 +151,11 @@ impl Output {
     pub(crate) fn written_ids(
         &mut self,
         path: &Path,
-        id_of: impl Fn(&str) -> Option<u64>,
-    ) -> Result<RoaringTreemap, Failure> {
+        id_of: impl Fn(&str) -> Option<RecordId>,
+    ) -> Result<Written, Failure> {
         let file = File::open(path).map_err(|e| cannot("read", path, e))?;
         let mut lines = BufReader::with_capacity(BUFFER, file.take(self.bytes));
-        let mut ids = RoaringTreemap::new();
+        let mut ids = Written::default();
         let mut line = String::new();
         loop {
             line.clear();
@@ -150,8 +166,12 @@ impl Output {
             {
                 return Ok(ids);
             }
-            if let Some(id) = id_of(line.trim_end()) {
-                ids.insert(id);
+            match id_of(line.trim_end()) {
+                Some(RecordId::Number(n)) => {
+                    ids.numbers.insert(n);
+                }
+                Some(RecordId::Text(s)) => ids.texts.push(s),
+                None => {}
             }
         }
     }
