@@ -245,8 +245,16 @@ impl Adaptive {
     }
 
     /// A request sent at `sent_at` was answered 429 at `now`. Cuts the rate where this is news,
-    /// and says how long to hold every request back from `now`.
-    pub(crate) fn limited(&mut self, sent_at: Instant, now: Instant) -> (Duration, Option<Change>) {
+    /// and says how long to hold every request back from `now`. `retry_now`: the server said
+    /// to retry at once (`Retry-After: 0`, or a date already past), so the window it counts in
+    /// has turned and is not waited for; a run of such answers still backs off from the
+    /// spacing, doubling, so that a server that keeps saying it cannot draw a flood of 429s.
+    pub(crate) fn limited(
+        &mut self,
+        sent_at: Instant,
+        now: Instant,
+        retry_now: bool,
+    ) -> (Duration, Option<Change>) {
         self.forget_before(now);
         if self.last_limited.is_none_or(|at| sent_at >= at) {
             self.streak = self.streak.saturating_add(1);
@@ -302,19 +310,18 @@ impl Adaptive {
             self.suspect = None;
         }
         let spacing = self.interval(now);
+        let doubled = spacing
+            .saturating_mul(1 << self.streak.saturating_sub(1).min(16))
+            .min(self.window);
         let pause = match (self.streak, self.window_count) {
+            _ if retry_now => doubled,
             (0 | 1, None) => spacing,
             // A window limiter seen before: the window is spent again.
             (0 | 1, Some(_)) => self.opening(now).max(spacing),
             // A spent window: wait until it frees a request, and twice as long each time
             // that was not enough (a fixed window turns over at a moment the client cannot
             // see).
-            (streak, _) => {
-                let doubled = spacing
-                    .saturating_mul(1 << (streak - 1).min(16))
-                    .min(self.window);
-                self.opening(now).max(doubled)
-            }
+            _ => self.opening(now).max(doubled),
         };
         self.resumed = now.checked_add(pause);
         let change = cut.and_then(|_| self.report(now, Reason::RateLimited));
@@ -530,7 +537,7 @@ mod tests {
     /// A request sent at `t` and refused at once.
     fn refused(a: &mut Adaptive, t: Instant) -> Duration {
         a.granted(t);
-        a.limited(t, t).0
+        a.limited(t, t, false).0
     }
 
     /// At full rate, a lone 429 then one more a request later: the second confirms the first.
@@ -581,13 +588,13 @@ mod tests {
         let t = steady(&mut a, start, 8, 20.0);
         a.granted(t);
         a.granted(t + 50 * MS);
-        a.limited(t, t + 60 * MS);
+        a.limited(t, t + 60 * MS, false);
         // Sent before the first 429 came.
-        a.limited(t + 50 * MS, t + 70 * MS);
+        a.limited(t + 50 * MS, t + 70 * MS, false);
         assert_eq!(a.rate(t + 70 * MS), 20.0);
         let t = two_refused(&mut a, t + 100 * MS, 20.0);
         let cut = a.rate(t + 10 * MS);
-        a.limited(t - 10 * MS, t + 10 * MS);
+        a.limited(t - 10 * MS, t + 10 * MS, false);
         assert_eq!(a.rate(t + 10 * MS), cut);
     }
 

@@ -499,7 +499,7 @@ impl Budget {
                 a.fleet_limited(fleet.limited_seq(), now);
             }
             let before = a.curve();
-            let (pause, change) = a.limited(sent_at, now);
+            let (pause, change) = a.limited(sent_at, now, signals.says_retry_now());
             let cut = a
                 .curve()
                 .filter(|c| Some(*c) != before)
@@ -509,13 +509,7 @@ impl Budget {
             (pause.min(longest_pause / 2), [header, change], cut)
         };
         changes.into_iter().for_each(tell);
-        let wait = match signals.retry_after {
-            // "Retry now" (0, or a date already past): the window turned as the request was
-            // refused, and the server says so; a pause of the budget's own judgement (up to a
-            // window, after a run of 429s) would wait for what already came.
-            Some(after) if after.is_zero() => Duration::ZERO,
-            _ => signals.wait().map_or(own, |w| w.max(own)),
-        };
+        let wait = signals.wait().map_or(own, |w| w.max(own));
         self.hold(wait, longest_pause, cut).await;
         wait
     }

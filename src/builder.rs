@@ -374,6 +374,7 @@ impl ClientBuilder {
             retry: self.retry,
             counters: Counters::default(),
             answered: Default::default(),
+            key: key.trim().into(),
         }))
     }
 

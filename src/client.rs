@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     pub(crate) base_url: String,
     /// `Bearer <key>`, marked sensitive so that no `Debug` shows it.
     pub(crate) auth: HeaderValue,
+    /// The key as given (trimmed), only to take it out of what a server writes back.
+    pub(crate) key: Box<str>,
     pub(crate) budget: Arc<Budget>,
     pub(crate) retry: RetryPolicy,
     pub(crate) counters: Counters,
@@ -151,14 +153,7 @@ impl Client {
 
     /// The API key, for taking it out of what a server wrote: never to be shown.
     fn key(&self) -> &str {
-        let auth = self.inner.auth.to_str().unwrap_or_default();
-        auth.strip_prefix("Bearer ").unwrap_or(auth)
-    }
-
-    /// Whether `url` is under the base URL: the same scheme, host and port, and a path below
-    /// the base path. Only such requests carry the key and draw from the account's budget.
-    pub(crate) fn is_under_base(&self, url: &Url) -> bool {
-        crate::target::is_under(&self.inner.base_url, url)
+        &self.inner.key
     }
 
     /// The longest a 429 holds the budget back for: the retry policy's total wait. A server may
@@ -222,15 +217,8 @@ impl Client {
             self.inner.counters.sent();
             let attempt = schedule.attempts().saturating_add(1);
             tracing::Span::current().record("attempt", attempt);
-            let attempt = self.attempt(out, sent_at, &decode);
-            let outcome = match schedule.attempt_limit(self.has_answered()) {
-                Some(limit) => match tokio::time::timeout(limit, attempt).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(Failure::no_answer_within(limit, out)),
-                },
-                None => attempt.await,
-            };
-            let mut failure = match outcome {
+            let limit = schedule.attempt_limit(self.has_answered());
+            let mut failure = match self.attempt(out, sent_at, &decode, limit).await {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
@@ -249,6 +237,10 @@ impl Client {
                     // judged; the request waits that long, on the schedule's clock.
                     server_wait = Some(held);
                 }
+                // A retry after a 429 waits at least its turn at the budget, and that counts
+                // as waiting: a server that answers "retry now" again and again cannot keep a
+                // page retrying past the policy's total.
+                server_wait = server_wait.map(|w| w.max(budget.interval()));
             }
             // A request that may have changed something (a POST that timed out, say) is sent
             // again only where the caller said that is safe.
@@ -286,7 +278,10 @@ impl Client {
                     return Err(Error::RetriesExhausted {
                         attempts: schedule.attempts(),
                         waited: schedule.waited(),
-                        asked: failure.signals.wait().filter(|w| !w.is_zero()),
+                        // Only where the server's wait, not the count of attempts, ended it.
+                        asked: failure.signals.wait().filter(|w| {
+                            !w.is_zero() && schedule.attempts() < self.inner.retry.max_attempts()
+                        }),
                         last: Box::new(failure.error),
                     });
                 }
@@ -294,11 +289,15 @@ impl Client {
         }
     }
 
+    /// One attempt: sent, and its answer read. `limit` bounds the wait for the answer's status
+    /// and headers (the retry policy's time left, or its first contact); once they came, the
+    /// answer is read whole, so that a 429 always reaches the budget.
     async fn attempt<R>(
         &self,
         out: &Outgoing<'_>,
         sent_at: tokio::time::Instant,
         decode: &impl Fn(&[u8]) -> Result<R, (bool, Error)>,
+        limit: Option<Duration>,
     ) -> Result<R, Failure> {
         let path = || out.path.to_owned();
         let network = |e: reqwest::Error| Failure {
@@ -328,7 +327,14 @@ impl Client {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_vec());
         }
-        let response = builder.send().await.map_err(network)?;
+        let sending = builder.send();
+        let response = match limit {
+            Some(limit) => tokio::time::timeout(limit, sending)
+                .await
+                .map_err(|_| Failure::no_answer_within(limit, out))?,
+            None => sending.await,
+        }
+        .map_err(network)?;
         self.inner.answered.store(true, Ordering::Relaxed);
         if response.url() != &out.url {
             // A brought HTTP client followed a redirect: the answer is not the one asked for.
@@ -414,7 +420,7 @@ impl Client {
                 error,
             });
         }
-        let (errors, excerpt) = parse_error_body(&body.bytes);
+        let (errors, excerpt) = parse_error_body(&body.bytes, self.key());
         Err(Failure {
             retryable: retry::is_retryable_status(status),
             // A 429 is the limiter's answer: the request itself was not served.
@@ -476,7 +482,11 @@ impl Failure {
                 path: out.path.to_owned(),
                 url: Some(out.shown_url()),
                 offset: out.offset,
-                source: format!("no answer within {limit:?}, the retry policy's time left").into(),
+                source: format!(
+                    "no answer within {:.1} s, the time the retry policy had left",
+                    limit.as_secs_f64()
+                )
+                .into(),
             },
         }
     }
@@ -519,7 +529,9 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Body, BodyError>
     Ok(Body { headers, bytes })
 }
 
-fn parse_error_body(bytes: &[u8]) -> (Vec<ApiErrorEntry>, Option<String>) {
+/// The API's `errors` array, or else the start of the body, with the key taken out of it
+/// before it is cut (a key across the cut would leave its start behind).
+fn parse_error_body(bytes: &[u8], key: &str) -> (Vec<ApiErrorEntry>, Option<String>) {
     #[derive(serde::Deserialize)]
     struct ErrorBody {
         errors: Vec<ApiErrorEntry>,
@@ -527,7 +539,7 @@ fn parse_error_body(bytes: &[u8]) -> (Vec<ApiErrorEntry>, Option<String>) {
     match serde_json::from_slice::<ErrorBody>(bytes) {
         Ok(b) => (b.errors, None),
         Err(_) => {
-            let text = String::from_utf8_lossy(bytes);
+            let text = redact::redact(&String::from_utf8_lossy(bytes), key);
             let excerpt: String = text.chars().take(BODY_EXCERPT).collect();
             (Vec::new(), Some(excerpt.trim().to_owned()))
         }
@@ -549,11 +561,13 @@ mod tests {
 
     #[test]
     fn error_bodies_keep_the_typed_array_or_an_excerpt() {
-        let (errors, excerpt) =
-            parse_error_body(br#"{"errors":[{"code":"not_found","message":"Chat not found"}]}"#);
+        let (errors, excerpt) = parse_error_body(
+            br#"{"errors":[{"code":"not_found","message":"Chat not found"}]}"#,
+            "k",
+        );
         assert_eq!(errors[0].code, "not_found");
         assert_eq!(excerpt, None);
-        let (errors, excerpt) = parse_error_body(b"<html><body>502 Bad Gateway</body></html>");
+        let (errors, excerpt) = parse_error_body(b"<html><body>502 Bad Gateway</body></html>", "k");
         assert!(errors.is_empty());
         assert_eq!(
             excerpt.as_deref(),

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, DATE, RETRY_AFTER};
 
 /// What one answer said about the rate limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,9 +31,15 @@ pub(crate) struct Policy {
 }
 
 impl Signals {
-    /// Reads every signal `headers` carry, relative to `now`. Unreadable values are ignored.
+    /// Reads every signal `headers` carry, relative to `now`, or to the server's own clock
+    /// where the answer has a `Date`: a date in `Retry-After` or a time in `X-RateLimit-Reset`
+    /// is the server's, and a client clock running ahead or behind would turn a real wait into
+    /// none, or none into one. Unreadable values are ignored.
     pub(crate) fn read(headers: &HeaderMap, now: SystemTime) -> Self {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let now = header(DATE.as_str())
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .unwrap_or(now);
         let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u64>().ok());
         let mut signals = Self {
             retry_after: header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, now)),
@@ -74,6 +80,12 @@ impl Signals {
     /// The server's own word on how long to wait: `Retry-After`, else when the window resets.
     pub(crate) fn wait(&self) -> Option<Duration> {
         self.retry_after.or(self.reset)
+    }
+
+    /// Whether the server said to retry at once: a `Retry-After` of 0 or a date already past,
+    /// and no reset still to come.
+    pub(crate) fn says_retry_now(&self) -> bool {
+        self.retry_after.is_some_and(|a| a.is_zero()) && self.reset.is_none_or(|r| r.is_zero())
     }
 
     /// Whether the window's requests are spent, so that the next one would be refused.
@@ -200,6 +212,22 @@ mod tests {
         assert_eq!(s.wait(), Some(Duration::from_secs(9)));
         let s = read(&[("x-ratelimit-reset", "1700000009"), ("retry-after", "2")]);
         assert_eq!(s.wait(), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn dates_are_read_on_the_servers_clock_and_a_past_one_is_retry_now() {
+        // The local clock (1_700_000_000) runs an hour behind the server's.
+        let s = read(&[
+            ("date", "Tue, 14 Nov 2023 23:13:20 GMT"),
+            ("retry-after", "Tue, 14 Nov 2023 23:13:50 GMT"),
+        ]);
+        assert_eq!(s.wait(), Some(Duration::from_secs(30)));
+        assert!(!s.says_retry_now());
+        let past = read(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
+        assert_eq!(past.wait(), Some(Duration::ZERO));
+        assert!(past.says_retry_now());
+        let reset_to_come = read(&[("retry-after", "0"), ("x-ratelimit-reset", "30")]);
+        assert!(!reset_to_come.says_retry_now());
     }
 
     #[test]

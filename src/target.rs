@@ -7,8 +7,6 @@
 //! for some server. So each segment of a path is decoded until nothing changes, and it is
 //! refused if that yields a dot segment, a slash or backslash, or a control character.
 
-use std::borrow::Cow;
-
 use percent_encoding::percent_decode_str;
 use reqwest::Url;
 
@@ -42,8 +40,9 @@ pub(crate) fn resolve(base: &str, path: &str, query: Query) -> Result<Url, Error
     if route.starts_with("//") || route.contains("://") {
         return bad("is a URL: give a path relative to the base URL, such as \"chats/42\"");
     }
-    // A URL parser drops tabs and newlines and reads `\` as `/`: refused before it sees them.
-    if path.chars().any(|c| c.is_control() || c == '\\') {
+    // A URL parser drops tabs and newlines, and reads `\` in a path as `/`: refused before it
+    // sees them.
+    if path.chars().any(char::is_control) || route.contains('\\') {
         return bad("has a backslash or a control character");
     }
     let route = route.strip_prefix('/').unwrap_or(route);
@@ -79,21 +78,35 @@ pub(crate) fn is_under(base: &str, url: &Url) -> bool {
             .is_some_and(|rest| rest.split('/').all(|seg| segment_fault(seg).is_none()))
 }
 
+/// Whether a request an application sends itself (through the middleware) draws from the
+/// account's budget: anything to the base URL's origin below its path, however odd its
+/// segments, since the server counts it all the same. The crate's own requests are held to
+/// [`is_under`].
+pub(crate) fn spends_budget(base: &str, url: &Url) -> bool {
+    Url::parse(&format!("{}/", base.trim_end_matches('/')))
+        .is_ok_and(|b| b.origin() == url.origin() && url.path().starts_with(b.path()))
+}
+
 /// Why a path segment could lead out of the base path, once a server decodes it as often as it
-/// likes: `None` for a segment that cannot.
+/// likes: `None` for a segment that cannot. Servers differ in what else they take away before
+/// they read a segment as `..`: Java's drop a `;parameter`, Windows' trailing spaces and dots;
+/// and old ones read overlong UTF-8 (`%c0%ae`) as a dot. So a segment of dots alone once those
+/// are gone is refused, and so is one that does not decode to UTF-8.
 fn segment_fault(segment: &str) -> Option<&'static str> {
-    let mut decoded = Cow::Borrowed(segment);
-    // Each round removes at least one `%`, so this ends; a segment of `%25` chains is short.
+    let mut decoded = segment.to_owned();
+    // Each round removes at least one `%`, so this ends.
     loop {
-        let next = percent_decode_str(&decoded)
-            .decode_utf8_lossy()
-            .into_owned();
-        if next == decoded {
+        let Ok(next) = percent_decode_str(&decoded).decode_utf8() else {
+            return Some("has an encoded byte sequence that is not UTF-8");
+        };
+        if next == decoded.as_str() {
             break;
         }
-        decoded = Cow::Owned(next);
+        decoded = next.into_owned();
     }
-    if decoded == "." || decoded == ".." {
+    let bare = decoded.split(';').next().unwrap_or_default();
+    let bare = bare.trim_end_matches([' ', '\t']);
+    if !bare.is_empty() && bare.chars().all(|c| c == '.') {
         Some("has a '.' or '..' segment (in some spelling)")
     } else if decoded.contains(['/', '\\']) {
         Some("has an encoded slash or backslash in a segment")
@@ -126,6 +139,11 @@ mod tests {
             url("customers/ada%40example.com").unwrap(),
             format!("{BASE}/customers/ada%40example.com")
         );
+        assert_eq!(
+            url("customers?q=a\\b;c").unwrap(),
+            format!("{BASE}/customers?q=a\\b;c")
+        );
+        assert_eq!(url("a;b/c.d").unwrap(), format!("{BASE}/a;b/c.d"));
         assert!(resolve(BASE, "customers?x=1", Query::Refused).is_err());
         assert!(resolve(BASE, "customers", Query::Refused).is_ok());
     }
@@ -158,6 +176,14 @@ mod tests {
             "chats/.\t./x",
             "chats/\n../x",
             "chats/%00",
+            "..;/admin",
+            "chats/..;/..;/admin",
+            "..%3bx/admin",
+            ".. /admin",
+            "..%20/admin",
+            "...",
+            "%c0%ae%c0%ae/admin",
+            "%ff/x",
             "https://evil/x",
             "http:/\\evil/x",
             "//evil/x",
@@ -196,5 +222,15 @@ mod tests {
         assert!(!under("https://gateway.example:8443/helpcrunch/v1/chats"));
         assert!(!under("https://evil.example/helpcrunch/v1/chats"));
         assert!(!under("https://u:p@gateway.example/helpcrunch/v1/chats"));
+    }
+
+    #[test]
+    fn an_odd_url_of_the_account_still_spends_its_budget() {
+        let spends = |u: &str| spends_budget(BASE, &Url::parse(u).unwrap());
+        assert!(spends("https://gateway.example/helpcrunch/v1/chats"));
+        assert!(spends("https://gateway.example/helpcrunch/v1/..%2fadmin"));
+        assert!(!spends("https://gateway.example/helpcrunch/v10/chats"));
+        assert!(!spends("https://gateway.example/admin"));
+        assert!(!spends("https://evil.example/helpcrunch/v1/chats"));
     }
 }

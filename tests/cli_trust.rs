@@ -63,7 +63,7 @@ fn a_key_echoed_in_an_error_body_is_not_printed() {
 }
 
 #[test]
-fn a_host_that_never_answers_fails_within_retry_for_naming_its_url() {
+fn a_host_that_never_answers_fails_within_the_first_contact_naming_its_url() {
     let silent = Hostile::silent();
     for base in [
         refusing_url(),
@@ -73,7 +73,7 @@ fn a_host_that_never_answers_fails_within_retry_for_naming_its_url() {
         let ran = run(export(&[
             "departments",
             "--quiet",
-            "--retry-for",
+            "--first-contact",
             "2",
             "--base-url",
             &base,
@@ -81,7 +81,7 @@ fn a_host_that_never_answers_fails_within_retry_for_naming_its_url() {
             KEY,
         ]));
         assert!(!ran.status.success(), "{base}");
-        // Two seconds asked for; the request's own timeout is thirty.
+        // Two seconds asked for; the request's own timeout is thirty, --retry-for 300.
         assert!(ran.took < Duration::from_secs(4), "{base}: {:?}", ran.took);
         assert!(
             ran.stderr.contains(&format!("{base}/departments")),

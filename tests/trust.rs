@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::{Fault, Simulator};
-use helpcrunch_pager::{Client, Department, Error};
+use helpcrunch_pager::{Client, Department, Error, RetryPolicy};
 use serde_json::{json, Value};
 use support::hostile::{refusing_url, Hostile};
 use support::*;
@@ -248,5 +248,91 @@ async fn a_body_that_does_not_decompress_is_a_decode_error_not_a_network_one() {
     match last {
         Error::Decode { message, .. } => assert!(message.contains("decompress"), "{message}"),
         other => panic!("not a decode error: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_keeps_saying_retry_now_is_given_up_within_the_total() {
+    for adaptive in [true, false] {
+        let insisting = Hostile::answering(
+            "HTTP/1.1 429 Too Many Requests\r\nretry-after: 0\r\ncontent-length: 0\r\n\
+             connection: close\r\n\r\n",
+        );
+        let client = Client::builder()
+            .api_key(KEY)
+            .base_url(&insisting.base_url)
+            .requests_per_minute(600)
+            .rate_window(Duration::from_secs(1))
+            .adaptive(adaptive)
+            .retry_policy(
+                RetryPolicy::new()
+                    .with_min_delay(Duration::from_millis(20))
+                    .with_max_total_wait(Duration::from_secs(2)),
+            )
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let e = bounded("429s", client.departments().try_collect::<Vec<_>>())
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(e.is_rate_limited(), "{e:?}");
+        // Two seconds of retrying at a spacing of 100 ms at the least.
+        assert!(
+            took < Duration::from_secs(4),
+            "adaptive {adaptive}: {took:?}"
+        );
+        let asked = insisting.requests();
+        assert!(
+            asked <= 22,
+            "adaptive {adaptive}: {asked} requests in {took:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slow_first_answer_is_not_cut_short_by_the_total() {
+    let sim = Simulator::builder()
+        .departments(250)
+        .fault(1, Fault::Stall(Duration::from_millis(1_500)))
+        .start()
+        .unwrap();
+    let client = builder_for(&sim, 600_000)
+        .retry_policy(fast_retries().with_max_total_wait(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let got = ids("scan", client.departments(), |d: &Department| d.id)
+        .await
+        .unwrap();
+    assert_each_once_in_order(&got, 250);
+    assert_eq!(client.stats().retries, 0);
+}
+
+#[tokio::test]
+async fn the_bare_key_in_a_body_is_masked_in_every_spelling_and_across_the_excerpts_cut() {
+    let escaped = KEY.replace('-', "%2D");
+    for body in [
+        // The key runs across the 200 characters of a body the message keeps.
+        format!("{}{KEY} and more", "x".repeat(190)),
+        format!(r#"{{"errors": [{{"code": "{KEY}", "message": "key {escaped} refused"}}]}}"#),
+        format!(r#"{{"note": "hc-live-KEY-0f9e8d7c6b5a\/x"}}"#),
+    ] {
+        let server = Hostile::answering(format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        let client = Client::builder()
+            .api_key(KEY)
+            .base_url(&server.base_url)
+            .build()
+            .unwrap();
+        let e = bounded("400", client.departments().try_collect::<Vec<_>>())
+            .await
+            .unwrap_err();
+        let shown = format!("{e}\n{e:?}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        for part in ["hc-live-K", "hc-li", "0f9e8d7c6b5a", "KEY%2D0f9e"] {
+            assert!(!shown.contains(part), "{part} shown: {shown}");
+        }
     }
 }

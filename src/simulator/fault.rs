@@ -60,7 +60,8 @@ pub enum Fault {
     /// comes.
     Stall(std::time::Duration),
     /// `429 Too Many Requests` with HelpCrunch's body and this `Retry-After` header, as it
-    /// came (`"0"`, `"3"`, or an HTTP date, which may lie in the past).
+    /// came (`"0"`, `"3"`, or an HTTP date, which may lie in the past); a value no header can
+    /// carry is left out.
     RateLimited(String),
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
@@ -183,7 +183,13 @@ async fn answer(
         };
         response = response.header(CONTENT_TYPE, content_type);
     }
-    if let Some(after) = &reply.retry_after {
+    // A Fault::RateLimited value that cannot be a header is left out rather than failing the
+    // answer.
+    if let Some(after) = reply
+        .retry_after
+        .as_deref()
+        .and_then(|a| a.parse::<HeaderValue>().ok())
+    {
         response = response.header(RETRY_AFTER, after);
     }
     if let Some(location) = &reply.location {

@@ -34,7 +34,8 @@ impl Hostile {
     }
 
     /// Answers every request with `response`, written as it is (status line, headers, body).
-    pub fn answering(response: &'static str) -> Self {
+    pub fn answering(response: impl Into<String>) -> Self {
+        let response = response.into();
         Self::serve(move |stream, _| {
             let _ = stream.write_all(response.as_bytes());
         })

@@ -105,11 +105,18 @@ pub(crate) struct Args {
     quiet: bool,
 
     /// How long one page may keep retrying (429s, 5xx, network faults) before the export gives
-    /// up, in seconds, however many attempts that takes. A server asking to wait longer fails
-    /// the page at once; no rate-limit pause lasts longer.
+    /// up, in seconds, the attempts included, however many that takes. A server asking to wait
+    /// longer fails the page at once; no rate-limit pause lasts longer.
     #[arg(long, value_name = "SECONDS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     retry_for: u64,
+
+    /// How long to wait, in seconds, for a server that has not answered once in this run
+    /// (a refused connection, a name that does not resolve, a host that stays silent) before
+    /// the export gives up: a wrong --base-url fails in seconds, not minutes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    first_contact: u64,
 }
 
 /// Where the records come from.
@@ -160,6 +167,7 @@ pub(crate) struct Job {
     pub(crate) filter: Option<Value>,
     pub(crate) quiet: bool,
     pub(crate) retry_for: Duration,
+    pub(crate) first_contact: Duration,
 }
 
 impl Args {
@@ -215,6 +223,7 @@ impl Args {
             filter,
             quiet: self.quiet,
             retry_for: Duration::from_secs(self.retry_for),
+            first_contact: Duration::from_secs(self.first_contact),
         })
     }
 }

@@ -121,7 +121,11 @@ fn connect(job: &Job) -> Result<(Client, Option<Simulator>), Failure> {
         .adaptive(job.adaptive)
         .rate_window(job.rate_window)
         // No attempt cap: --retry-for alone says how long a page keeps trying.
-        .retry_policy(RetryPolicy::new().with_max_total_wait(job.retry_for));
+        .retry_policy(
+            RetryPolicy::new()
+                .with_max_total_wait(job.retry_for)
+                .with_first_contact(job.first_contact),
+        );
     if let Some(url) = &job.redis_url {
         builder = builder.shared_budget(url.0.clone());
     }
