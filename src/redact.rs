@@ -11,8 +11,8 @@ const MASK: &str = "<redacted>";
 /// credential: "the bearer of" and "your basic plan" are prose.
 const CREDENTIAL: usize = 16;
 
-/// `text` with every spelling of `key` (as sent, percent-encoded in any part, or with its `/`
-/// escaped as JSON may), any credential after `Bearer ` or `Basic `, and the value of an
+/// `text` with every spelling of `key` (as sent, percent-encoded in any part, or escaped as
+/// JSON may), any credential after `Bearer ` or `Basic `, and the value of an
 /// `Authorization:` header line, replaced by `<redacted>`. The rest is left as it came.
 pub(crate) fn redact(text: &str, key: &str) -> String {
     let mut out = mask_key(text, key);
@@ -23,7 +23,7 @@ pub(crate) fn redact(text: &str, key: &str) -> String {
 }
 
 /// Masks each span of `text` that spells `key`, where each of its characters may stand as it
-/// is, percent-encoded, or (a `/`) as JSON's `\/`.
+/// is, percent-encoded, or escaped as JSON may (`\u002d`, and `\/` for a `/`).
 fn mask_key(text: &str, key: &str) -> String {
     if key.is_empty() {
         return text.to_owned();
@@ -57,6 +57,12 @@ fn spelled_at(text: &[u8], mut at: usize, key: &[u8]) -> Option<usize> {
             3
         } else if k == b'/' && rest.starts_with(b"\\/") {
             2
+        } else if rest.len() >= 6
+            && rest.starts_with(b"\\u")
+            && hex(rest[2], rest[3]) == Some(0)
+            && hex(rest[4], rest[5]) == Some(k)
+        {
+            6
         } else {
             return None;
         };
@@ -144,6 +150,10 @@ mod tests {
             ("key=hc-live%2fKEY%2b0f9e&x=1", "key=<redacted>&x=1"),
             (
                 r#"{"token": "hc-live\/KEY+0f9e"}"#,
+                r#"{"token": "<redacted>"}"#,
+            ),
+            (
+                r#"{"token": "hc\u002dlive/KEY\u002B0f9e"}"#,
                 r#"{"token": "<redacted>"}"#,
             ),
             (
