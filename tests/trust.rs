@@ -10,24 +10,8 @@ use futures::TryStreamExt;
 use helpcrunch_pager::simulator::{Fault, Simulator};
 use helpcrunch_pager::{Client, Department, Error, RetryPolicy};
 use serde_json::{json, Value};
-use support::hostile::{refusing_url, Hostile};
+use support::hostile::{refusing_url, Hostile, HOSTILE_PATHS};
 use support::*;
-
-/// Every spelling of a way out of the base path that a server or proxy may decode.
-const HOSTILE: &[&str] = &[
-    "../admin",
-    "%2e%2e/admin",
-    "%2E%2E/x",
-    "%2e./y",
-    ".%2e/y",
-    "departments/%2e%2e/%2e%2e/admin",
-    "..\\admin",
-    "..%2fadmin",
-    "%5c..%5cadmin",
-    "%252e%252e/admin",
-    "//evil.example/x",
-    "https://evil.example/x",
-];
 
 const KEY: &str = "hc-live-KEY-0f9e8d7c6b5a";
 
@@ -41,7 +25,7 @@ async fn no_spelling_of_a_path_out_of_the_base_url_sends_anything() {
         .build()
         .unwrap();
     for client in [client_for(&sim, 600_000), gateway] {
-        for &path in HOSTILE {
+        for &path in HOSTILE_PATHS {
             let listed = client.paginate::<Value>(path).try_collect::<Vec<_>>().await;
             let searched = client
                 .search::<Value>(path, json!({"filter": []}))

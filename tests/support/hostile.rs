@@ -7,6 +7,24 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Every spelling of a way out of the base path that a server or proxy may decode.
+pub const HOSTILE_PATHS: &[&str] = &[
+    "../admin",
+    "%2e%2e/admin",
+    "%2E%2E/x",
+    "%2e./y",
+    ".%2e/y",
+    "departments/%2e%2e/%2e%2e/admin",
+    "..\\admin",
+    "..%2fadmin",
+    "%5c..%5cadmin",
+    "%252e%252e/admin",
+    "..;/admin",
+    "%c0%ae%c0%ae/admin",
+    "//evil.example/x",
+    "https://evil.example/x",
+];
+
 /// A server on a free loopback port, with the request heads it received.
 pub struct Hostile {
     pub base_url: String,
