@@ -8,6 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, DATE, RETRY_AFTER};
 
+/// How far the server's `Date` may be from the local clock before it is taken for the time:
+/// `Date` counts whole seconds.
+const CLOCK_SKEW: Duration = Duration::from_secs(2);
+
 /// What one answer said about the rate limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Signals {
@@ -32,13 +36,17 @@ pub(crate) struct Policy {
 
 impl Signals {
     /// Reads every signal `headers` carry, relative to `now`, or to the server's own clock
-    /// where the answer has a `Date`: a date in `Retry-After` or a time in `X-RateLimit-Reset`
-    /// is the server's, and a client clock running ahead or behind would turn a real wait into
-    /// none, or none into one. Unreadable values are ignored.
+    /// where the answer's `Date` is further from `now` than its one-second resolution can
+    /// explain: a date in `Retry-After` or a time in `X-RateLimit-Reset` is the server's, and a
+    /// client clock running ahead or behind would turn a real wait into none, or none into one.
+    /// Unreadable values are ignored.
     pub(crate) fn read(headers: &HeaderMap, now: SystemTime) -> Self {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let now = header(DATE.as_str())
             .and_then(|d| httpdate::parse_http_date(d).ok())
+            .filter(|server| {
+                server.duration_since(now).unwrap_or_else(|e| e.duration()) > CLOCK_SKEW
+            })
             .unwrap_or(now);
         let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u64>().ok());
         let mut signals = Self {
@@ -226,6 +234,12 @@ mod tests {
         let past = read(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
         assert_eq!(past.wait(), Some(Duration::ZERO));
         assert!(past.says_retry_now());
+        // A Date within its resolution of the local clock leaves the local clock's precision.
+        let close = read(&[
+            ("date", "Tue, 14 Nov 2023 22:13:19 GMT"),
+            ("retry-after", "Tue, 14 Nov 2023 22:13:21 GMT"),
+        ]);
+        assert_eq!(close.wait(), Some(Duration::from_secs(1)));
         let reset_to_come = read(&[("retry-after", "0"), ("x-ratelimit-reset", "30")]);
         assert!(!reset_to_come.says_retry_now());
     }
