@@ -82,6 +82,7 @@ pub(crate) fn is_under(base: &str, url: &Url) -> bool {
 /// account's budget: anything to the base URL's origin below its path, however odd its
 /// segments, since the server counts it all the same. The crate's own requests are held to
 /// [`is_under`].
+#[cfg(feature = "middleware")]
 pub(crate) fn spends_budget(base: &str, url: &Url) -> bool {
     Url::parse(&format!("{}/", base.trim_end_matches('/')))
         .is_ok_and(|b| b.origin() == url.origin() && url.path().starts_with(b.path()))
@@ -224,6 +225,7 @@ mod tests {
         assert!(!under("https://u:p@gateway.example/helpcrunch/v1/chats"));
     }
 
+    #[cfg(feature = "middleware")]
     #[test]
     fn an_odd_url_of_the_account_still_spends_its_budget() {
         let spends = |u: &str| spends_budget(BASE, &Url::parse(u).unwrap());
