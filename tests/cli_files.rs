@@ -9,6 +9,18 @@ mod support;
 use cli::*;
 use helpcrunch_pager::simulator::Simulator;
 use serde_json::Value;
+use support::hostile::Hostile;
+
+/// A server whose collection says it holds 50 records and never serves one: the export ends in
+/// `Error::Incomplete` after confirming reads, each an empty page.
+fn empty_pages_forever() -> Hostile {
+    let body = r#"{"data":[],"meta":{"total":50}}"#;
+    Hostile::answering(format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    ))
+}
 
 /// A finished earlier export, as a user would have kept it: longer than any export here, so
 /// that one which replaces it must also cut it.
@@ -244,4 +256,73 @@ async fn a_checkpoint_that_disagrees_with_its_output_is_refused_and_nothing_is_t
     let ran = run(resumable(&sim, FAST, "departments", &file, &checkpoint));
     assert!(ran.status.success(), "{}", ran.stderr);
     assert_eq!(lines(&file), source(&sim, "departments").await);
+}
+
+#[test]
+fn empty_pages_before_a_failure_leave_an_existing_output_as_it_was() {
+    let server = empty_pages_forever();
+    let dir = scratch("empty-pages-kept");
+    for checkpoint in [false, true] {
+        let file = dir.join(format!("d-{checkpoint}.jsonl"));
+        std::fs::write(&file, previous()).unwrap();
+        let mut args = vec!["departments", "--quiet", "--base-url", &server.base_url];
+        args.extend(["--api-key", "key", "--output", file.to_str().unwrap()]);
+        let check = dir.join(format!("d-{checkpoint}.checkpoint"));
+        if checkpoint {
+            args.extend(["--checkpoint", check.to_str().unwrap()]);
+        }
+        let ran = run(export(&args));
+        assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
+        assert!(ran.stderr.contains("0 records written"), "{}", ran.stderr);
+        assert!(std::fs::read(&file).unwrap() == previous(), "byte for byte");
+    }
+}
+
+#[test]
+fn a_named_pipe_cannot_take_a_checkpoint_and_is_refused_before_it_is_opened() {
+    let dir = scratch("fifo");
+    let fifo = dir.join("out.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let check = dir.join("c.json");
+    // Opening a pipe for writing waits for a reader: none comes, so only a refusal made
+    // before the opening ends the run.
+    let ran = run(export(&[
+        "departments",
+        "--simulate",
+        "--quiet",
+        "--output",
+        fifo.to_str().unwrap(),
+        "--checkpoint",
+        check.to_str().unwrap(),
+    ]));
+    assert_eq!(ran.status.code(), Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("regular file"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_servers_words_are_printed_as_it_wrote_them() {
+    let body = r#"{"errors":[{"code":"invalid_request","message":"the base URL is wrong for path \"x\""}]}"#;
+    let server = Hostile::answering(format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    let ran = run(export(&[
+        "departments",
+        "--quiet",
+        "--base-url",
+        &server.base_url,
+        "--api-key",
+        "key",
+    ]));
+    assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("the base URL is wrong for path \"x\""),
+        "{}",
+        ran.stderr
+    );
 }

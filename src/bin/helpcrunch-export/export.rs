@@ -169,6 +169,14 @@ impl State {
             output: std::path::absolute(output_path)
                 .map_err(|e| Failure::usage(format!("--output {}: {e}", output_path.display())))?,
         };
+        // Refused before it is opened: opening a named pipe for writing waits for a reader.
+        if std::fs::metadata(output_path).is_ok_and(|m| !m.is_file()) {
+            return Err(Failure::usage(format!(
+                "--checkpoint needs --output to be a regular file, and {} is not one; \
+                 leave out --checkpoint",
+                output_path.display()
+            )));
+        }
         match Checkpoint::load(checkpoint_path, &identity)? {
             Some(found) => {
                 let mut output = Output::resume(output_path, found.output_bytes)?;
@@ -192,13 +200,6 @@ impl State {
             }
             None => {
                 let output = Output::create(output_path)?.digested();
-                if !output.is_file() {
-                    return Err(Failure::usage(format!(
-                        "--checkpoint needs --output to be a regular file, and {} is not one; \
-                         leave out --checkpoint",
-                        output_path.display()
-                    )));
-                }
                 let mut start = Checkpoint::start(identity);
                 start.save(checkpoint_path, output.digest())?;
                 Ok(Self::fresh(output, Some((checkpoint_path.clone(), start))))
@@ -317,17 +318,25 @@ fn describe(e: &Error) -> String {
         }
         source = cause.source();
     }
+    // Only the library's own words are translated: an error that quotes a server keeps what
+    // the server wrote.
+    let library_text = matches!(e, Error::InvalidInput(_));
     for (library, cli) in IN_CLI_TERMS {
-        message = message.replace(library, cli);
+        if library_text || *library == RATE_SETTING {
+            message = message.replace(library, cli);
+        }
     }
     message
 }
+
+/// The setting a 429's hint names, in a message that may also quote the server.
+const RATE_SETTING: &str = "requests_per_minute";
 
 /// What the library's messages call the settings the exporter makes from its flags, and the
 /// flags: the library tells a program what to change in its builder, the exporter tells the
 /// user what to change on the command line.
 const IN_CLI_TERMS: &[(&str, &str)] = &[
-    ("requests_per_minute", "--requests-per-minute"),
+    (RATE_SETTING, "--requests-per-minute"),
     ("the base URL", "--base-url"),
     ("base URL", "--base-url"),
     (

@@ -25,7 +25,7 @@ pub(crate) struct Output {
     cut_at: Option<u64>,
     /// The output file's lock, held for as long as the export runs (see [`lock`]); none for
     /// standard output or a device.
-    lock: Option<fd_lock::RwLock<File>>,
+    _lock: Option<fd_lock::RwLock<File>>,
     /// The output as messages name it.
     name: String,
 }
@@ -141,7 +141,7 @@ impl Output {
             lines: 0,
             digest: None,
             cut_at: None,
-            lock,
+            _lock: lock,
             name,
         }
     }
@@ -203,7 +203,8 @@ impl Output {
     /// Flushes what was written; with `durable`, to the disk itself, so that a checkpoint
     /// written next never claims bytes a power cut could lose.
     pub(crate) fn end_page(&mut self, durable: bool) -> io::Result<()> {
-        self.cut()?;
+        // No cut here: a page with no record (an empty list's, or one the scan dropped whole)
+        // has not replaced anything yet, and the export may still fail.
         match &mut self.sink {
             Sink::File(w) => {
                 w.flush()?;
@@ -218,6 +219,7 @@ impl Output {
 
     /// The export is whole: a file it wrote no page into is cut now, as one would have been.
     pub(crate) fn finish(&mut self) -> io::Result<()> {
+        self.cut()?;
         self.end_page(false)
     }
 
@@ -239,11 +241,6 @@ impl Output {
     /// Lines in the output, including what an interrupted export had written.
     pub(crate) fn lines(&self) -> u64 {
         self.lines
-    }
-
-    /// Whether the output is a regular file, which a checkpoint can resume.
-    pub(crate) fn is_file(&self) -> bool {
-        self.lock.is_some()
     }
 
     /// The output as messages name it: `the output FILE`, or `standard output`.
