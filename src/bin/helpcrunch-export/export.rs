@@ -179,15 +179,10 @@ impl State {
         }
         match Checkpoint::load(checkpoint_path, &identity)? {
             Some(found) => {
-                let mut output = Output::resume(output_path, found.output_bytes)?;
+                let id_of = found.position.is_some().then_some(line_id as fn(&str) -> _);
+                let (output, written) = Output::resume(output_path, found.output_bytes, id_of)?;
                 found.check(checkpoint_path, &output)?;
-                let resume = match &found.position {
-                    Some(position) => {
-                        let written = output.written_ids(output_path, line_id)?;
-                        Some((position.clone(), written))
-                    }
-                    None => None,
-                };
+                let resume = found.position.clone().map(|position| (position, written));
                 Ok(Self {
                     output,
                     next_offset: found.next_offset,

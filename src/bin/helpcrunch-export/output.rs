@@ -92,8 +92,13 @@ impl Output {
     /// when the next page arrives: a torn line or a page written after the last checkpoint is
     /// dropped, to be fetched again. What it keeps (all of it, if the file is shorter than
     /// that) is read once here for its length, lines and digest, which the checkpoint is
-    /// checked against before anything is written.
-    pub(crate) fn resume(path: &Path, whole_pages_end: u64) -> Result<Self, Failure> {
+    /// checked against before anything is written, and, with `id_of`, for the ids of its
+    /// records, which the resumed scan takes as yielded.
+    pub(crate) fn resume(
+        path: &Path,
+        whole_pages_end: u64,
+        id_of: Option<fn(&str) -> Option<RecordId>>,
+    ) -> Result<(Self, Written), Failure> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -109,19 +114,30 @@ impl Output {
         let lock = lock(&file, path)?;
         let len = file.metadata().map_err(|e| cannot("read", path, e))?.len();
         let kept_len = len.min(whole_pages_end);
-        let (mut digest, mut lines) = (Sha256::new(), 0);
+        let (mut digest, mut lines, mut ids) = (Sha256::new(), 0, Written::default());
         let mut kept = BufReader::with_capacity(BUFFER, (&file).take(kept_len));
+        let mut line = Vec::new();
         loop {
-            let chunk = kept.fill_buf().map_err(|e| cannot("read", path, e))?;
-            if chunk.is_empty() {
+            line.clear();
+            if kept
+                .read_until(b'\n', &mut line)
+                .map_err(|e| cannot("read", path, e))?
+                == 0
+            {
                 break;
             }
-            digest.update(chunk);
-            lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-            let n = chunk.len();
-            kept.consume(n);
+            digest.update(&line);
+            lines += u64::from(line.ends_with(b"\n"));
+            let id = id_of.and_then(|id_of| id_of(std::str::from_utf8(&line).ok()?.trim_end()));
+            match id {
+                Some(RecordId::Number(n)) => {
+                    ids.numbers.insert(n);
+                }
+                Some(RecordId::Text(s)) => ids.texts.push(s),
+                None => {}
+            }
         }
-        Ok(Self {
+        let output = Self {
             bytes: kept_len,
             lines,
             digest: Some(digest),
@@ -131,7 +147,8 @@ impl Output {
                 Some(lock),
                 name(path),
             )
-        })
+        };
+        Ok((output, ids))
     }
 
     fn new(sink: Sink, lock: Option<fd_lock::RwLock<File>>, name: String) -> Self {
@@ -143,36 +160,6 @@ impl Output {
             cut_at: None,
             _lock: lock,
             name,
-        }
-    }
-
-    /// The ids of the records in the output file at `path`, as `id_of` reads them from each
-    /// line: what an interrupted export had yielded, for its scan to resume with.
-    pub(crate) fn written_ids(
-        &mut self,
-        path: &Path,
-        id_of: impl Fn(&str) -> Option<RecordId>,
-    ) -> Result<Written, Failure> {
-        let file = File::open(path).map_err(|e| cannot("read", path, e))?;
-        let mut lines = BufReader::with_capacity(BUFFER, file.take(self.bytes));
-        let mut ids = Written::default();
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if lines
-                .read_line(&mut line)
-                .map_err(|e| cannot("read", path, e))?
-                == 0
-            {
-                return Ok(ids);
-            }
-            match id_of(line.trim_end()) {
-                Some(RecordId::Number(n)) => {
-                    ids.numbers.insert(n);
-                }
-                Some(RecordId::Text(s)) => ids.texts.push(s),
-                None => {}
-            }
         }
     }
 
