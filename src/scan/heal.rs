@@ -74,11 +74,29 @@ where
                 Key::Id(id) => seen.contains(id) || found.taken.contains(key),
                 Key::Whole(_) => anchor == Some(key) || found.taken.contains(key),
             };
-            let end = window_keys
-                .iter()
-                .position(|key| page_keys.contains(key))
-                .unwrap_or(window_keys.len());
+            let end = page_starts(&window_keys, keys, &page_keys);
             let last_known = window_keys[..end].iter().rposition(known);
+            // A record without an id is known only as the anchor or as one this heal took:
+            // after a record known by its id alone, one without may have been yielded already
+            // (it stood in the page before) or not, and which cannot be told.
+            let after_id = last_known.is_some_and(|i| {
+                matches!(window_keys[i], Key::Id(_))
+                    && anchor != Some(&window_keys[i])
+                    && !found.taken.contains(&window_keys[i])
+            });
+            if after_id
+                && window_keys[last_known.map_or(0, |i| i + 1)..end]
+                    .iter()
+                    .any(|k| k.id().is_none())
+            {
+                return Err(self.incomplete(
+                    page_offset,
+                    "records moved before the last record read, and records without ids stand \
+                     between the last record the scan knows and the page: whether they were \
+                     yielded cannot be told; give the paginator .ids() to follow the records"
+                        .into(),
+                ));
+            }
             // A record without an id met twice: which of the two was yielded cannot be told.
             let twice = |i: usize| {
                 let key = &window_keys[i];
@@ -150,6 +168,21 @@ where
         };
         Err(self.incomplete(page_offset, reason))
     }
+}
+
+/// Where the page being healed starts in a window read back: the first record of the window
+/// from which the window reads as the page does, as far as both reach. A record with an id
+/// marks it by its id alone (it stands once in a list; the page may have lost records at its
+/// start since it was read); one without an id only where the records after it read as the
+/// page's first ones, or a twin of a page's record standing in the gap would end the heal
+/// before it and be lost.
+fn page_starts(window: &[Key], page: &[Key], page_keys: &HashSet<&Key>) -> usize {
+    (0..window.len())
+        .find(|&j| match &window[j] {
+            Key::Id(_) => page_keys.contains(&window[j]),
+            Key::Whole(_) => !page.is_empty() && window[j..].iter().zip(page).all(|(a, b)| a == b),
+        })
+        .unwrap_or(window.len())
 }
 
 /// What a heal found: the records the scan had skipped, in order, and the last record it read

@@ -120,17 +120,30 @@ impl Ledger {
     }
 
     /// How a page whose records are known by `keys` stands to the anchor, where windows
-    /// overlap.
-    pub(crate) fn continuity(&self, keys: &[Key], overlaps: bool) -> Continuity {
+    /// overlap; `tail` holds the keys of the page before, which ends on the anchor.
+    ///
+    /// An anchor with an id is where its id is. One without is placed by the records it came
+    /// with: where the page holds it further on, the records before it must be the ones that
+    /// stood before it in the page before, or a record the same as it in every field (a twin)
+    /// could be taken for it while it moved back out of the page, and the records before the
+    /// twin would be dropped unread. A match that cannot be told from a twin is `Ambiguous`.
+    pub(crate) fn continuity(&self, keys: &[Key], tail: &[Key], overlaps: bool) -> Continuity {
         let Some(anchor) = self.anchor.as_ref().filter(|_| overlaps) else {
             return Continuity::Connected;
         };
         let mut at = keys.iter().enumerate().filter(|(_, k)| *k == anchor);
-        match (at.next(), at.next(), anchor) {
-            (Some(_), Some(_), Key::Whole(_)) => Continuity::Ambiguous,
-            (Some((0, _)), _, _) => Continuity::Connected,
-            (Some((i, _)), _, _) => Continuity::MovedOn(i),
+        let (first, second) = (at.next(), at.next());
+        let placed = |i: usize| match i {
+            0 => Continuity::Connected,
+            i => Continuity::MovedOn(i),
+        };
+        match (first, second, anchor) {
             (None, _, _) => Continuity::MovedBack,
+            (Some(_), Some(_), Key::Whole(_)) => Continuity::Ambiguous,
+            (Some((i, _)), _, Key::Whole(_)) if !follows(&keys[..=i], tail) => {
+                Continuity::Ambiguous
+            }
+            (Some((i, _)), _, _) => placed(i),
         }
     }
 
@@ -171,6 +184,16 @@ impl Ledger {
     }
 }
 
+/// Whether `run`, which ends on the anchor, ends as `tail` (the page before, ending on it) does,
+/// as far as both reach: the records before the anchor are the ones it stood after.
+fn follows(run: &[Key], tail: &[Key]) -> bool {
+    if tail.last() != run.last() {
+        // The page before is not known (a resume, a page that ended empty): the anchor alone.
+        return true;
+    }
+    run.iter().rev().zip(tail.iter().rev()).all(|(a, b)| a == b)
+}
+
 /// Why a page cannot be what was asked for: more records than the limit, or one id twice (a
 /// record then stands where another should, which would be lost unseen). Records without ids
 /// may be the same in every field: two such are two records.
@@ -202,20 +225,21 @@ mod tests {
     #[test]
     fn a_page_is_placed_against_the_anchor() {
         let ledger = Ledger::new(Seen::default(), Some(Key::Id(5.into())));
+        let tail = ids(&[9, 5]);
         assert_eq!(
-            ledger.continuity(&ids(&[5, 6]), true),
+            ledger.continuity(&ids(&[5, 6]), &tail, true),
             Continuity::Connected
         );
         assert_eq!(
-            ledger.continuity(&ids(&[4, 5, 6]), true),
+            ledger.continuity(&ids(&[4, 5, 6]), &tail, true),
             Continuity::MovedOn(1)
         );
         assert_eq!(
-            ledger.continuity(&ids(&[7, 8]), true),
+            ledger.continuity(&ids(&[7, 8]), &tail, true),
             Continuity::MovedBack
         );
         assert_eq!(
-            ledger.continuity(&ids(&[7, 8]), false),
+            ledger.continuity(&ids(&[7, 8]), &tail, false),
             Continuity::Connected
         );
     }
@@ -223,7 +247,8 @@ mod tests {
     #[test]
     fn an_anchor_without_an_id_is_placed_by_the_whole_record() {
         let ledger = Ledger::new(Seen::default(), Some(Key::Whole(r#"{"n":5}"#.into())));
-        let page = |v: &[&str]| ledger.continuity(&whole(v), true);
+        let tail = whole(&[r#"{"n":4}"#, r#"{"n":5}"#]);
+        let page = |v: &[&str]| ledger.continuity(&whole(v), &tail, true);
         assert_eq!(page(&[r#"{"n":5}"#, r#"{"n":6}"#]), Continuity::Connected);
         assert_eq!(page(&[r#"{"n":4}"#, r#"{"n":5}"#]), Continuity::MovedOn(1));
         assert_eq!(
@@ -232,6 +257,28 @@ mod tests {
             "the first record is not the anchor: it is not dropped for standing first"
         );
         assert_eq!(page(&[r#"{"n":5}"#, r#"{"n":5}"#]), Continuity::Ambiguous);
+    }
+
+    #[test]
+    fn a_twin_further_in_the_page_is_not_taken_for_an_anchor_without_an_id() {
+        // The page before ended C R; this one reads S R: the R after S is R's twin, or the
+        // anchor after an insert next to it. Either way S cannot be dropped as yielded.
+        let ledger = Ledger::new(Seen::default(), Some(Key::Whole("R".into())));
+        let tail = whole(&["B", "C", "R"]);
+        assert_eq!(
+            ledger.continuity(&whole(&["S", "R", "T"]), &tail, true),
+            Continuity::Ambiguous
+        );
+        assert_eq!(
+            ledger.continuity(&whole(&["B", "C", "R", "T"]), &tail, true),
+            Continuity::MovedOn(2),
+            "inserts before B: the run before the anchor is the page before's"
+        );
+        assert_eq!(
+            ledger.continuity(&whole(&["S", "R"]), &whole(&["R"]), true),
+            Continuity::MovedOn(1),
+            "the page before is not known: the anchor alone"
+        );
     }
 
     #[test]
