@@ -70,10 +70,12 @@ enum List {
     Inbox,
     NoIds,
     /// Records without ids, where record `N` with `N % every == 0` is the same in every field
-    /// as record `N - distance` (its twin), as an API without ids can serve them.
+    /// as record `N - distance` (its twin), as an API without ids can serve them; read in
+    /// pages of `page`, small, so that twins often meet a page's edge.
     Twins {
         every: u64,
         distance: u64,
+        page: u32,
     },
 }
 
@@ -92,7 +94,7 @@ fn fault_without_ids() -> impl Strategy<Value = Fault> {
 
 /// The name of record `n` of [`List::Twins`]: its own, or its twin's.
 fn twin_name(n: u64, every: u64, distance: u64) -> String {
-    match n % every == 0 && n > distance {
+    match n.is_multiple_of(every) && n > distance {
         true => format!("Record {}", n - distance),
         false => format!("Record {n}"),
     }
@@ -141,7 +143,9 @@ fn scan_with(
         List::Departments => Simulator::builder().departments(RECORDS),
         List::Inbox => Simulator::builder().chats(RECORDS),
         List::NoIds => Simulator::builder().collection_without_ids("tags", RECORDS),
-        List::Twins { every, distance } => Simulator::builder().collection_of(
+        List::Twins {
+            every, distance, ..
+        } => Simulator::builder().collection_of(
             "tags",
             (1..=RECORDS as u64).map(|n| json!({ "name": twin_name(n, every, distance) })),
         ),
@@ -181,8 +185,13 @@ fn scan_with(
                     .await
             }
             List::NoIds | List::Twins { .. } => {
+                let page = match list {
+                    List::Twins { page, .. } => page,
+                    _ => 100,
+                };
                 client
                     .paginate::<Value>("tags")
+                    .page_size(page)
                     .concurrency(concurrency)
                     .map_ok(|v| number(&v))
                     .try_collect::<Vec<u64>>()
@@ -218,7 +227,10 @@ fn check(
             );
         }
         Outcome::Records(got) if matches!(list, List::Twins { .. }) => {
-            let List::Twins { every, distance } = list else {
+            let List::Twins {
+                every, distance, ..
+            } = list
+            else {
                 unreachable!()
             };
             // Twins share a name: every record that stayed is counted by its name, and what is
@@ -333,11 +345,11 @@ proptest! {
         skew in prop_oneof![8 => Just(0i64), 1 => Just(1i64), 1 => Just(150i64)],
         twins in prop_oneof![
             2 => Just(None),
-            1 => (3u64..40, 1u64..6).prop_map(Some),
+            1 => (5u64..30, 1u64..4, 3u32..8).prop_map(Some),
         ],
     ) {
         let list = match twins {
-            Some((every, distance)) => List::Twins { every, distance },
+            Some((every, distance, page)) => List::Twins { every, distance, page },
             None => List::NoIds,
         };
         let (sim, outcome, took) = scan_with(&faults, &mutations, concurrency, list, skew);
