@@ -141,7 +141,8 @@ impl Ledger {
     /// with: where the page holds it further on, the records before it must be the ones that
     /// stood before it in the page before, or a record the same as it in every field (a twin)
     /// could be taken for it while it moved back out of the page, and the records before the
-    /// twin would be dropped unread. A match that cannot be told from a twin is `Ambiguous`.
+    /// twin would be dropped unread. A match that does not read so is healed as a move back
+    /// (the heal finds the anchor by reading back); one that stands twice is `Ambiguous`.
     pub(crate) fn continuity(&self, keys: &[Key], tail: &[Key], overlaps: bool) -> Continuity {
         let Some(anchor) = self.anchor.as_ref().filter(|_| overlaps) else {
             return Continuity::Connected;
@@ -155,8 +156,10 @@ impl Ledger {
         match (first, second, anchor) {
             (None, _, _) => Continuity::MovedBack,
             (Some(_), Some(_), Key::Whole(_)) => Continuity::Ambiguous,
+            // A twin, or the anchor with a record inserted next to it: the heal reads back
+            // to tell, and says so where it cannot.
             (Some((i, _)), _, Key::Whole(_)) if !follows(&keys[..=i], tail) => {
-                Continuity::Ambiguous
+                Continuity::MovedBack
             }
             (Some((i, _)), _, _) => placed(i),
         }
@@ -282,7 +285,7 @@ mod tests {
         let tail = whole(&["B", "C", "R"]);
         assert_eq!(
             ledger.continuity(&whole(&["S", "R", "T"]), &tail, true),
-            Continuity::Ambiguous
+            Continuity::MovedBack
         );
         assert_eq!(
             ledger.continuity(&whole(&["B", "C", "R", "T"]), &tail, true),
