@@ -117,6 +117,13 @@ where
                 // reached without it, so what was yielded cannot be told.
                 break;
             }
+            if last_known.is_none() && short && !page_keys.is_empty() && ends_at < page_offset {
+                // Cut short before the page (a lagging replica, a cut answer): it says nothing
+                // of where the gap is. Read on from its end, taking nothing from it.
+                cut_at = Some(ends_at);
+                start = ends_at;
+                continue;
+            }
             if last_known.is_none() && start > 0 {
                 // Past the gap; where the list now ends before this window, jump to its end.
                 let back = start.saturating_sub(step);
