@@ -77,7 +77,7 @@ pub(crate) struct Scan<T> {
     /// Full pages in a row that held exactly the records of the page before.
     barren: u32,
     /// The keys of the page before.
-    prev_keys: Vec<Key>,
+    pub(super) prev_keys: Vec<Key>,
     /// How many windows the next heal may read back.
     pub(super) read_back: u32,
     head: Option<Head<T>>,

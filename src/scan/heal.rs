@@ -47,6 +47,8 @@ where
         };
         let mut start = page_offset.saturating_sub(step);
         let mut cut_at: Option<u64> = None;
+        // The anchor, where the window before ended on it: the next window starts on it.
+        let mut carried: Option<Key> = None;
         let most = std::mem::replace(&mut self.read_back, MAX_READ_BACK);
         for _ in 0..most {
             let window = self
@@ -70,12 +72,24 @@ where
                 && page_keys.is_empty()
                 && (ends_at >= total || cut_at.is_some_and(|cut| ends_at <= cut));
             let (seen, anchor) = (&self.ledger.seen, self.ledger.anchor.as_ref());
-            let known = |key: &Key| match key {
-                Key::Id(id) => seen.contains(id) || found.taken.contains(key),
-                Key::Whole(_) => anchor == Some(key) || found.taken.contains(key),
+            // The record the anchor stood after, where the page before shows it: an anchor
+            // without an id is known only after it, or its twin further on (a record the same
+            // in every field) would be taken for it and the anchor's own successor lost.
+            let before_anchor = match &self.prev_keys[..] {
+                [.., before, last] if Some(last) == anchor => Some(before),
+                _ => None,
+            };
+            let known = |i: usize| match &window_keys[i] {
+                key @ Key::Id(id) => seen.contains(id) || found.taken.contains(key),
+                key @ Key::Whole(_) => {
+                    found.taken.contains(key)
+                        || (anchor == Some(key)
+                            && before_anchor.is_none_or(|b| i > 0 && &window_keys[i - 1] == b))
+                        || (i == 0 && carried.as_ref() == Some(key))
+                }
             };
             let end = page_starts(&window_keys, keys, &page_keys);
-            let last_known = window_keys[..end].iter().rposition(known);
+            let last_known = (0..end).rev().find(|&i| known(i));
             // A record without an id is known only as the anchor or as one this heal took:
             // after a record known by its id alone, one without may have been yielded already
             // (it stood in the page before) or not, and which cannot be told.
@@ -135,6 +149,8 @@ where
             }
             let from = last_known.map_or(0, |i| i + 1);
             let reached_page = end < window_keys.len();
+            let ends_on_anchor = last_known.is_some_and(|i| i + 1 == window_keys.len());
+            carried = window_keys.last().filter(|_| ends_on_anchor).cloned();
             let before_page = end.checked_sub(1).map(|i| Reached {
                 key: Some(window_keys[i].clone()),
                 end: start + i as u64 + 1,
