@@ -77,7 +77,7 @@ pub(crate) struct Scan<T> {
     /// Full pages in a row that held exactly the records of the page before.
     barren: u32,
     /// The keys of the page before.
-    prev_keys: Vec<Key>,
+    pub(super) prev_keys: Vec<Key>,
     /// How many windows the next heal may read back.
     pub(super) read_back: u32,
     head: Option<Head<T>>,
@@ -208,34 +208,47 @@ where
     /// what comes next.
     async fn accept(&mut self, page: Keyed<T>) -> Result<Page<T>, Error> {
         let Keyed { page, keys } = self.resound(page).await?;
+        if let Some(at) = keys.iter().position(|k| k.id().is_none()) {
+            if self.head.is_some() {
+                // A record without an id is known only by the anchor and the page it is read
+                // against: a head round, which starts afresh, would yield it again.
+                let offset = page.offset.saturating_add(at as u64);
+                return Err(self.incomplete(
+                    offset,
+                    format!(
+                        "an order that moves needs ids; the record at offset {offset} has none                          (sort by a field that does not change, or give the paginator .ids())"
+                    ),
+                ));
+            }
+        }
         self.planner.saw_total(page.total);
         let overlaps = self.planner.overlaps();
-        let continuity = self.ledger.continuity(&keys, overlaps);
-        let (recovered, reached) = match continuity {
-            Continuity::Connected => (Vec::new(), None),
-            Continuity::MovedOn(_) => {
-                self.count(|r| {
-                    r.shifts_detected += 1;
-                    r.shifts_healed += 1;
-                });
-                (Vec::new(), None)
-            }
-            Continuity::MovedBack => {
-                self.count(|r| r.shifts_detected += 1);
-                let healed = self.heal(page.offset, &keys).await?;
-                self.count(|r| r.shifts_healed += 1);
-                (healed.records, healed.reached)
-            }
-            Continuity::Ambiguous => {
-                return Err(self.incomplete(
+        let continuity = self.ledger.continuity(&keys, &self.prev_keys, overlaps);
+        let (recovered, reached) =
+            match continuity {
+                Continuity::Connected => (Vec::new(), None),
+                Continuity::MovedOn(_) => {
+                    self.count(|r| {
+                        r.shifts_detected += 1;
+                        r.shifts_healed += 1;
+                    });
+                    (Vec::new(), None)
+                }
+                Continuity::MovedBack => {
+                    self.count(|r| r.shifts_detected += 1);
+                    let healed = self.heal(page.offset, &keys).await?;
+                    self.count(|r| r.shifts_healed += 1);
+                    (healed.records, healed.reached)
+                }
+                Continuity::Ambiguous => return Err(self.incomplete(
                     page.offset,
-                    "the record this page should start on has no id, and the page holds it \
-                     more than once (records the same in every field): which one it is cannot \
-                     be told; give the paginator .ids() to follow the records"
+                    "the record this page should start on has no id, and the page holds a record \
+                     the same as it in every field where the records before it do not match: \
+                     which one it is cannot be told; give the paginator .ids() to follow the \
+                     records"
                         .into(),
-                ))
-            }
-        };
+                )),
+            };
         // A resume's first page has been placed; later heals read back the usual distance.
         self.read_back = MAX_READ_BACK;
         let at_head = self.note_head(&page, &keys);

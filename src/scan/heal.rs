@@ -47,6 +47,8 @@ where
         };
         let mut start = page_offset.saturating_sub(step);
         let mut cut_at: Option<u64> = None;
+        // The anchor, where the window before ended on it: the next window starts on it.
+        let mut carried: Option<Key> = None;
         let most = std::mem::replace(&mut self.read_back, MAX_READ_BACK);
         for _ in 0..most {
             let window = self
@@ -70,15 +72,45 @@ where
                 && page_keys.is_empty()
                 && (ends_at >= total || cut_at.is_some_and(|cut| ends_at <= cut));
             let (seen, anchor) = (&self.ledger.seen, self.ledger.anchor.as_ref());
-            let known = |key: &Key| match key {
-                Key::Id(id) => seen.contains(id) || found.taken.contains(key),
-                Key::Whole(_) => anchor == Some(key) || found.taken.contains(key),
+            // The record the anchor stood after, where the page before shows it: an anchor
+            // without an id is known only after it, or its twin further on (a record the same
+            // in every field) would be taken for it and the anchor's own successor lost.
+            let before_anchor = match &self.prev_keys[..] {
+                [.., before, last] if Some(last) == anchor => Some(before),
+                _ => None,
             };
-            let end = window_keys
-                .iter()
-                .position(|key| page_keys.contains(key))
-                .unwrap_or(window_keys.len());
-            let last_known = window_keys[..end].iter().rposition(known);
+            let known = |i: usize| match &window_keys[i] {
+                key @ Key::Id(id) => seen.contains(id) || found.taken.contains(key),
+                key @ Key::Whole(_) => {
+                    found.taken.contains(key)
+                        || (anchor == Some(key)
+                            && before_anchor.is_none_or(|b| i > 0 && &window_keys[i - 1] == b))
+                        || (i == 0 && carried.as_ref() == Some(key))
+                }
+            };
+            let end = page_starts(&window_keys, keys, &page_keys);
+            let last_known = (0..end).rev().find(|&i| known(i));
+            // A record without an id is known only as the anchor or as one this heal took:
+            // after a record known by its id alone, one without may have been yielded already
+            // (it stood in the page before) or not, and which cannot be told.
+            let after_id = last_known.is_some_and(|i| {
+                matches!(window_keys[i], Key::Id(_))
+                    && anchor != Some(&window_keys[i])
+                    && !found.taken.contains(&window_keys[i])
+            });
+            if after_id
+                && window_keys[last_known.map_or(0, |i| i + 1)..end]
+                    .iter()
+                    .any(|k| k.id().is_none())
+            {
+                return Err(self.incomplete(
+                    page_offset,
+                    "records moved before the last record read, and records without ids stand \
+                     between the last record the scan knows and the page: whether they were \
+                     yielded cannot be told; give the paginator .ids() to follow the records"
+                        .into(),
+                ));
+            }
             // A record without an id met twice: which of the two was yielded cannot be told.
             let twice = |i: usize| {
                 let key = &window_keys[i];
@@ -99,6 +131,13 @@ where
                 // reached without it, so what was yielded cannot be told.
                 break;
             }
+            if last_known.is_none() && short && !page_keys.is_empty() && ends_at < page_offset {
+                // Cut short before the page (a lagging replica, a cut answer): it says nothing
+                // of where the gap is. Read on from its end, taking nothing from it.
+                cut_at = Some(ends_at);
+                start = ends_at;
+                continue;
+            }
             if last_known.is_none() && start > 0 {
                 // Past the gap; where the list now ends before this window, jump to its end.
                 let back = start.saturating_sub(step);
@@ -110,6 +149,8 @@ where
             }
             let from = last_known.map_or(0, |i| i + 1);
             let reached_page = end < window_keys.len();
+            let ends_on_anchor = last_known.is_some_and(|i| i + 1 == window_keys.len());
+            carried = window_keys.last().filter(|_| ends_on_anchor).cloned();
             let before_page = end.checked_sub(1).map(|i| Reached {
                 key: Some(window_keys[i].clone()),
                 end: start + i as u64 + 1,
@@ -150,6 +191,21 @@ where
         };
         Err(self.incomplete(page_offset, reason))
     }
+}
+
+/// Where the page being healed starts in a window read back: the first record of the window
+/// from which the window reads as the page does, as far as both reach. A record with an id
+/// marks it by its id alone (it stands once in a list; the page may have lost records at its
+/// start since it was read); one without an id only where the records after it read as the
+/// page's first ones, or a twin of a page's record standing in the gap would end the heal
+/// before it and be lost.
+fn page_starts(window: &[Key], page: &[Key], page_keys: &HashSet<&Key>) -> usize {
+    (0..window.len())
+        .find(|&j| match &window[j] {
+            Key::Id(_) => page_keys.contains(&window[j]),
+            Key::Whole(_) => !page.is_empty() && window[j..].iter().zip(page).all(|(a, b)| a == b),
+        })
+        .unwrap_or(window.len())
 }
 
 /// What a heal found: the records the scan had skipped, in order, and the last record it read

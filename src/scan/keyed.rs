@@ -3,6 +3,8 @@
 //! with records without one is read a second time, as JSON values, for their canonical text.
 
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::envelope::{self, DecodeError, Page};
 use crate::window::Window;
@@ -29,10 +31,17 @@ pub(crate) fn decode<T: DeserializeOwned>(
     };
     if keys.iter().any(Option::is_none) {
         // Canonical (keys sorted, numbers as read): two reads of a record compare equal
-        // however the server spaced or ordered its fields.
-        let values = envelope::decode::<serde_json::Value>(body, window.offset, window.limit)?;
-        for (key, value) in keys.iter_mut().zip(values.items) {
-            key.get_or_insert_with(|| Key::Whole(value.to_string().into()));
+        // however the server spaced or ordered its fields. JSON that `Value` refuses and the
+        // page's own type took (a lone UTF-16 surrogate, a cut emoji) is known by its text as
+        // sent, that record alone: a record is never a reason to refuse its page.
+        let raw = envelope::decode::<Box<RawValue>>(body, window.offset, window.limit)?;
+        for (key, record) in keys.iter_mut().zip(raw.items) {
+            key.get_or_insert_with(|| {
+                Key::Whole(match serde_json::from_str::<Value>(record.get()) {
+                    Ok(value) => canonical(&value).into(),
+                    Err(_) => record.get().into(),
+                })
+            });
         }
     }
     let keys = keys
@@ -40,6 +49,45 @@ pub(crate) fn decode<T: DeserializeOwned>(
         .map(|key| key.expect("each record has its id or its whole text"))
         .collect();
     Ok(Keyed { page, keys })
+}
+
+/// `value` as JSON text with every object's keys sorted and no spaces, whatever order the
+/// `Value` map keeps (serde_json's `preserve_order`, enabled anywhere in a build, keeps the
+/// order received).
+fn canonical(value: &Value) -> String {
+    let mut out = String::new();
+    write(value, &mut out);
+    out
+}
+
+fn write(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+            fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (name, field)) in fields.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(name.as_str()).to_string());
+                out.push(':');
+                write(field, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -72,5 +120,27 @@ mod tests {
         );
         let keyed = decode::<serde_json::Value>(body, window(), None).unwrap();
         assert_eq!(keyed.keys[0], Key::Whole(r#"{"id":7}"#.into()));
+    }
+
+    #[test]
+    fn a_record_value_refuses_is_known_by_its_text() {
+        // A cut emoji: a lone UTF-16 surrogate, which the caller's type may well accept.
+        let body = br#"{"data": [{"text": "cut \ud83d"}, {"b": 1, "a": 2}], "total": 2}"#;
+        let keyed = decode::<Box<RawValue>>(body, window(), None).unwrap();
+        assert_eq!(
+            keyed.keys,
+            [
+                Key::Whole(r#"{"text": "cut \ud83d"}"#.into()),
+                Key::Whole(r#"{"a":2,"b":1}"#.into()),
+            ],
+            "the text as sent for that record alone; the page's others canonical"
+        );
+    }
+
+    #[test]
+    fn canonical_text_sorts_keys_at_every_depth() {
+        let value: Value =
+            serde_json::from_str(r#"{"b": [{"z": 1, "y": "\n"}], "a": null}"#).unwrap();
+        assert_eq!(canonical(&value), r#"{"a":null,"b":[{"y":"\n","z":1}]}"#);
     }
 }

@@ -183,6 +183,43 @@ impl SimulatorBuilder {
         )
     }
 
+    /// A list endpoint at `path` serving `records` as given, in order, with a top-level total:
+    /// records with ids and records without, and records the same in every field (twins, as
+    /// an API without ids can serve them). [`Simulator::changes`](super::Simulator::changes)
+    /// counts them from 1 in this order; records a mutation adds are `{"name": "Record N"}`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// use serde_json::json;
+    /// let twins = [json!({"name": "R"}), json!({"name": "R"}), json!({"id": 3, "name": "S"})];
+    /// let sim = Simulator::builder().collection_of("tags", twins).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Where a record is not a JSON object.
+    pub fn collection_of(
+        mut self,
+        path: &str,
+        records: impl IntoIterator<Item = serde_json::Value>,
+    ) -> Self {
+        let records: Vec<serde_json::Value> = records.into_iter().collect();
+        self = self.collection_without_ids(path, records.len());
+        let collection = self
+            .collections
+            .get_mut(path.trim_matches('/'))
+            .expect("just added");
+        // Kept as written records: the simulator serves them as it serves what was written.
+        for (id, record) in (1..).zip(records) {
+            let serde_json::Value::Object(fields) = record else {
+                panic!("a record is a JSON object: {record}");
+            };
+            collection.written.insert(id, fields);
+        }
+        self
+    }
+
     /// A list endpoint at `path` with `count` records whose ids come as numbers and as strings
     /// that read alike: record `N` has id `N` up to 100, and past it the string of `N - 100`
     /// zero-padded to three digits (records 7 and 107 have ids `7` and `"007"`); its name is

@@ -28,6 +28,9 @@ pub enum Mutation {
     /// Deletes this many records from positions before the request's offset (as many as there
     /// are), moving every later record back.
     DeleteBefore(usize),
+    /// Deletes the record with this id (or the `N` of its `"Record N"`, in the simulator's
+    /// numbering for records without ids), wherever it stands: a scan's anchor, say.
+    Delete(u64),
     /// Updates this many records, as a new message does to a chat or a visit to a customer.
     /// Each gets an activity stamp later than any record's so far, which a chat's
     /// `lastMessageAt` shows (and its `lastCustomerMessageAt`, less 100 seconds) and a
@@ -109,6 +112,11 @@ impl Collection {
                     self.forget(id);
                     changes.deleted.push(id);
                     before -= 1;
+                }
+            }
+            Mutation::Delete(id) => {
+                if self.remove(id) {
+                    changes.deleted.push(id);
                 }
             }
             Mutation::Touch(n) if self.has_activity() => {
