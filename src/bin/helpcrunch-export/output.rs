@@ -134,7 +134,9 @@ impl Output {
                     ids.numbers.insert(n);
                 }
                 Some(RecordId::Text(s)) => ids.texts.push(s),
-                None => {}
+                // No other kind of id exists yet; one added later must be kept here too, or its
+                // records would be written again by the resumed scan.
+                _ => {}
             }
         }
         let output = Self {
