@@ -281,3 +281,54 @@ async fn an_order_that_moves_refuses_a_record_without_an_id() {
     assert!(e.is_incomplete(), "{e}");
     assert!(e.to_string().contains("offset 1"), "{e}");
 }
+
+#[tokio::test]
+async fn a_record_inserted_next_to_an_anchor_without_an_id_does_not_yield_it_twice() {
+    // Page 1 is A(1) P(2) R, R without an id; N is inserted between P and R before page 2,
+    // which then reads N R S: R stands in it, after a record the page before did not show.
+    let record = |id: Option<u64>, name: &str| match id {
+        Some(id) => json!({"id": id, "name": name}),
+        None => json!({"name": name}),
+    };
+    let server = support::hostile::Hostile::listing(move |n| {
+        let mut list = vec![record(Some(1), "A"), record(Some(2), "P")];
+        if n > 1 {
+            list.push(record(Some(7), "N"));
+        }
+        list.extend([
+            record(None, "R"),
+            record(Some(4), "S"),
+            record(Some(5), "T"),
+            record(Some(6), "U"),
+        ]);
+        list
+    });
+    let client = helpcrunch_pager::Client::builder()
+        .api_key("key")
+        .base_url(&server.base_url)
+        .requests_per_minute(600_000)
+        .build()
+        .unwrap();
+    let got: Result<Vec<Value>, Error> = bounded(
+        "scan",
+        client
+            .paginate::<Value>("tags")
+            .page_size(3)
+            .concurrency(1)
+            .try_collect(),
+    )
+    .await;
+    match got {
+        Ok(got) => {
+            let names: Vec<&str> = got.iter().filter_map(|r| r["name"].as_str()).collect();
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), names.len(), "a record came twice: {names:?}");
+            for stayed in ["A", "P", "R", "S", "T", "U"] {
+                assert!(names.contains(&stayed), "{stayed} lost: {names:?}");
+            }
+        }
+        Err(e) => assert!(e.is_incomplete(), "{e}"),
+    }
+}

@@ -216,7 +216,8 @@ where
                 return Err(self.incomplete(
                     offset,
                     format!(
-                        "an order that moves needs ids; the record at offset {offset} has none                          (sort by a field that does not change, or give the paginator .ids())"
+                        "an order that moves needs ids; the record at offset {offset} has none \
+                         (sort by a field that does not change, or give the paginator .ids())"
                     ),
                 ));
             }

@@ -49,6 +49,10 @@ where
         let mut cut_at: Option<u64> = None;
         // The anchor, where the window before ended on it: the next window starts on it.
         let mut carried: Option<Key> = None;
+        // Whether a window read back placed the anchor: one without an id that the page holds
+        // was yielded already, and the page, kept whole after a heal, would yield it again
+        // unless the heal met it where it was.
+        let mut met_anchor = false;
         let most = std::mem::replace(&mut self.read_back, MAX_READ_BACK);
         for _ in 0..most {
             let window = self
@@ -90,6 +94,7 @@ where
             };
             let end = page_starts(&window_keys, keys, &page_keys);
             let last_known = (0..end).rev().find(|&i| known(i));
+            met_anchor |= (0..end).any(|i| anchor == Some(&window_keys[i]) && known(i));
             // A record without an id is known only as the anchor or as one this heal took:
             // after a record known by its id alone, one without may have been yielded already
             // (it stood in the page before) or not, and which cannot be told.
@@ -131,7 +136,14 @@ where
                 // reached without it, so what was yielded cannot be told.
                 break;
             }
-            if last_known.is_none() && short && !page_keys.is_empty() && ends_at < page_offset {
+            if last_known.is_none()
+                && short
+                && received > 0
+                && end == window_keys.len()
+                && ends_at < total
+                && !page_keys.is_empty()
+                && ends_at < page_offset
+            {
                 // Cut short before the page (a lagging replica, a cut answer): it says nothing
                 // of where the gap is. Read on from its end, taking nothing from it.
                 cut_at = Some(ends_at);
@@ -166,6 +178,20 @@ where
                 &self.ledger.seen,
             );
             if reached_page || at_end {
+                let whole_anchor = matches!(self.ledger.anchor, Some(Key::Whole(_)));
+                if whole_anchor
+                    && !met_anchor
+                    && keys.iter().any(|k| Some(k) == self.ledger.anchor.as_ref())
+                {
+                    return Err(self.incomplete(
+                        page_offset,
+                        "records moved next to the last record read, which has no id, and the \
+                         page still holds it where the read-back could not place it: whether the \
+                         records around it were yielded cannot be told; give the paginator \
+                         .ids() to follow the records"
+                            .into(),
+                    ));
+                }
                 return Ok(Healed {
                     records: found.records,
                     reached: before_page,

@@ -93,7 +93,9 @@ impl Seen {
             RecordId::Number(n) => self.numbers.insert(*n),
             RecordId::Text(s) => match decimal(s) {
                 Some(n) => self.decimals.insert(n),
-                None => self.texts.insert(s.as_str().into()),
+                // Looked up first: the anchor comes again on every page, and a new box for it
+                // each time would be an allocation a page for nothing.
+                None => !self.texts.contains(s.as_str()) && self.texts.insert(s.as_str().into()),
             },
         }
     }

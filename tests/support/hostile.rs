@@ -59,6 +59,35 @@ impl Hostile {
         })
     }
 
+    /// Serves a list whose records are `before(n)` for the `n`th request (from 1), each window
+    /// by its `offset` and `limit`, with its length as the total: a list that changes between
+    /// two reads exactly as a test says.
+    pub fn listing(
+        before: impl Fn(usize) -> Vec<serde_json::Value> + Send + Sync + 'static,
+    ) -> Self {
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        Self::serve(move |stream, head| {
+            let n = asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let records = before(n);
+            let param = |name: &str| {
+                head.split(['?', '&', ' '])
+                    .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0)
+            };
+            let (offset, limit) = (param("offset"), param("limit"));
+            let data: Vec<_> = records.iter().skip(offset).take(limit).collect();
+            let body =
+                serde_json::json!({"data": data, "meta": {"total": records.len()}}).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        })
+    }
+
     /// Accepts every connection and reads the request, and never answers.
     pub fn silent() -> Self {
         Self::serve(|stream, _| {
