@@ -85,10 +85,12 @@ where
             };
             let known = |i: usize| match &window_keys[i] {
                 key @ Key::Id(id) => seen.contains(id) || found.taken.contains(key),
+                // Not by what this heal took: a twin of a record it took (the same in every
+                // field) would pass for it and be lost. Only by place: the anchor after the
+                // record it followed, or the record the window before ended on.
                 key @ Key::Whole(_) => {
-                    found.taken.contains(key)
-                        || (anchor == Some(key)
-                            && before_anchor.is_none_or(|b| i > 0 && &window_keys[i - 1] == b))
+                    (anchor == Some(key)
+                        && before_anchor.is_none_or(|b| i > 0 && &window_keys[i - 1] == b))
                         || (i == 0 && carried.as_ref() == Some(key))
                 }
             };
@@ -161,8 +163,12 @@ where
             }
             let from = last_known.map_or(0, |i| i + 1);
             let reached_page = end < window_keys.len();
-            let ends_on_anchor = last_known.is_some_and(|i| i + 1 == window_keys.len());
-            carried = window_keys.last().filter(|_| ends_on_anchor).cloned();
+            // Every record of the window up to the page is known or taken now: where that is
+            // the whole window, the next starts on its last record, known by that place.
+            carried = window_keys
+                .last()
+                .filter(|_| end == window_keys.len())
+                .cloned();
             let before_page = end.checked_sub(1).map(|i| Reached {
                 key: Some(window_keys[i].clone()),
                 end: start + i as u64 + 1,
