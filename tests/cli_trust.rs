@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use cli::*;
-use helpcrunch_pager::simulator::{Fault, Simulator};
+use helpcrunch_pager::simulator::Simulator;
 use support::hostile::{refusing_url, Hostile, HOSTILE_PATHS};
 
 const KEY: &str = "hc-live-KEY-0f9e8d7c6b5a";
@@ -85,14 +85,7 @@ fn a_host_that_never_answers_fails_within_the_first_contact_naming_its_url() {
 
 #[test]
 fn a_retry_after_in_the_past_costs_no_pause() {
-    let past = "Wed, 21 Oct 2015 07:28:00 GMT".to_owned();
-    let sim = Simulator::builder()
-        .departments(250)
-        .fault(1, Fault::RateLimited(past.clone()))
-        .fault(2, Fault::RateLimited(past.clone()))
-        .fault(3, Fault::RateLimited(past))
-        .start()
-        .unwrap();
+    let sim = support::hostile::retry_now_three_times();
     let dir = scratch("retry-now");
     let out = dir.join("departments.jsonl");
     // The adaptive rate at the exporter's own window (a minute): a pause of a window fails

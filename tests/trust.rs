@@ -158,14 +158,7 @@ async fn a_host_that_answered_before_is_retried_past_the_first_contact() {
 
 #[tokio::test]
 async fn a_retry_after_in_the_past_is_retry_now() {
-    let past = "Wed, 21 Oct 2015 07:28:00 GMT".to_owned();
-    let sim = Simulator::builder()
-        .departments(250)
-        .fault(1, Fault::RateLimited(past.clone()))
-        .fault(2, Fault::RateLimited(past.clone()))
-        .fault(3, Fault::RateLimited(past))
-        .start()
-        .unwrap();
+    let sim = support::hostile::retry_now_three_times();
     // The server's window is a minute: a pause of a window would be one.
     let client = builder_for(&sim, 6_000)
         .rate_window(Duration::from_secs(60))

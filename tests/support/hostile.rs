@@ -143,3 +143,17 @@ fn read_head(stream: &mut TcpStream) -> String {
     }
     String::from_utf8_lossy(&head).into_owned()
 }
+
+/// A simulated account of 250 departments whose first three answers are 429s with a
+/// `Retry-After` date long past: "retry now".
+pub fn retry_now_three_times() -> helpcrunch_pager::simulator::Simulator {
+    use helpcrunch_pager::simulator::{Fault, Simulator};
+    let past = || Fault::RateLimited("Wed, 21 Oct 2015 07:28:00 GMT".into());
+    Simulator::builder()
+        .departments(250)
+        .fault(1, past())
+        .fault(2, past())
+        .fault(3, past())
+        .start()
+        .unwrap()
+}
