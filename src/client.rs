@@ -338,15 +338,9 @@ impl Client {
         self.inner.answered.store(true, Ordering::Relaxed);
         if response.url() != &out.url {
             // A brought HTTP client followed a redirect: the answer is not the one asked for.
-            // Where it ended, without the query (which may carry a customer's details).
-            let mut ended = response.url().clone();
-            ended.set_query(None);
-            ended.set_fragment(None);
-            let _ = ended.set_username("");
-            let _ = ended.set_password(None);
             return Err(Failure::fatal(Error::Redirect {
                 status: response.status().as_u16(),
-                location: Some(ended.to_string()),
+                location: Some(shown(response.url())),
                 path: path(),
                 offset: out.offset,
             }));
@@ -452,12 +446,21 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) idempotent: bool,
 }
 
+/// A URL as a message may show it: without its query (which may carry a customer's details),
+/// fragment or credentials.
+fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
 impl Outgoing<'_> {
     /// The URL for a message: without its query, which may carry a customer's details.
     fn shown_url(&self) -> String {
-        let mut url = self.url.clone();
-        url.set_query(None);
-        url.to_string()
+        shown(&self.url)
     }
 }
 

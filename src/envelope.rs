@@ -49,6 +49,14 @@ impl<T> Page<T> {
         self.received < self.limit as usize
     }
 
+    /// The window this page answers.
+    pub(crate) fn window(&self) -> crate::window::Window {
+        crate::window::Window {
+            offset: self.offset,
+            limit: self.limit,
+        }
+    }
+
     /// The offset just past the last record the API sent: where a scan resumed later should
     /// start.
     ///

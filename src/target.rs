@@ -64,17 +64,11 @@ pub(crate) fn resolve(base: &str, path: &str, query: Query) -> Result<Url, Error
 
 /// Whether `url` is strictly under `base`: the same scheme, host and port, a path below the
 /// base path (at a segment boundary), and no segment that decodes to a way out. Only such
-/// requests carry the key and draw from the account's budget.
+/// requests carry the key.
 pub(crate) fn is_under(base: &str, url: &Url) -> bool {
-    let Ok(base) = Url::parse(&format!("{}/", base.trim_end_matches('/'))) else {
-        return false;
-    };
-    base.origin() == url.origin()
-        && url.username().is_empty()
+    url.username().is_empty()
         && url.password().is_none()
-        && url
-            .path()
-            .strip_prefix(base.path())
+        && below(base, url)
             .is_some_and(|rest| rest.split('/').all(|seg| segment_fault(seg).is_none()))
 }
 
@@ -84,8 +78,16 @@ pub(crate) fn is_under(base: &str, url: &Url) -> bool {
 /// [`is_under`].
 #[cfg(feature = "middleware")]
 pub(crate) fn spends_budget(base: &str, url: &Url) -> bool {
-    Url::parse(&format!("{}/", base.trim_end_matches('/')))
-        .is_ok_and(|b| b.origin() == url.origin() && url.path().starts_with(b.path()))
+    below(base, url).is_some()
+}
+
+/// The part of `url`'s path below `base`'s, where `url` has `base`'s origin and its path
+/// goes on past `base`'s at a segment boundary.
+fn below<'u>(base: &str, url: &'u Url) -> Option<&'u str> {
+    let base = Url::parse(&format!("{}/", base.trim_end_matches('/'))).ok()?;
+    (base.origin() == url.origin())
+        .then(|| url.path().strip_prefix(base.path()))
+        .flatten()
 }
 
 /// Why a path segment could lead out of the base path, once a server decodes it as often as it

@@ -231,17 +231,10 @@ where
             // Read beside other windows, the page may be older than the one before it, and
             // records inserted between the two reads put an anchor without an id ahead of it,
             // where no read-back finds it: the page is read once more first.
-            let again = self
-                .extra(Window {
-                    offset: page.offset,
-                    limit: page.limit,
-                })
-                .await?;
-            Keyed { page, keys } = self.resound(again).await?;
+            Keyed { page, keys } = self.reread(page.window()).await?;
             self.planner.saw_total(page.total);
             continuity = self.ledger.continuity(&keys, &self.prev_keys, overlaps);
         }
-        let (page, keys) = (page, keys);
         let (recovered, reached) =
             match continuity {
                 Continuity::Connected => (Vec::new(), None),
@@ -559,10 +552,7 @@ where
         if ledger::unsound(page.page.received, page.page.limit, &page.keys).is_none() {
             return Ok(page);
         }
-        let window = Window {
-            offset: page.page.offset,
-            limit: page.page.limit,
-        };
+        let window = page.page.window();
         tracing::debug!(
             offset = window.offset,
             "asking again for a page that cannot be right"
@@ -576,6 +566,13 @@ where
                 message,
             }),
         }
+    }
+
+    /// One request beyond the plan, made and awaited in place, and checked as every page is:
+    /// a read that cannot be right would yield what it holds.
+    pub(super) async fn reread(&mut self, window: Window) -> Result<Keyed<T>, Error> {
+        let read = self.extra(window).await?;
+        self.resound(read).await
     }
 
     /// One request beyond the plan, made and awaited in place.

@@ -56,13 +56,11 @@ where
         let most = std::mem::replace(&mut self.read_back, MAX_READ_BACK);
         for _ in 0..most {
             let window = self
-                .extra(Window {
+                .reread(Window {
                     offset: start,
                     limit: size,
                 })
                 .await?;
-            // Checked as every page is: a read that cannot be right would yield what it holds.
-            let window = self.resound(window).await?;
             let (window, window_keys) = (window.page, window.keys);
             let received = window.received as u64;
             let total = window.total;

@@ -104,13 +104,7 @@ impl Output {
             .write(true)
             .open(path)
             .map_err(|e| cannot("reopen", path, e))?;
-        if !is_regular(&file, path)? {
-            return Err(Failure::usage(format!(
-                "{} is not a regular file, so an export into it cannot resume; \
-                 leave out --checkpoint",
-                path.display()
-            )));
-        }
+        // A pipe or device was refused before it was opened (`State::open`).
         let lock = lock(&file, path)?;
         let len = file.metadata().map_err(|e| cannot("read", path, e))?.len();
         let kept_len = len.min(whole_pages_end);
