@@ -128,55 +128,35 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-mod adaptive;
-mod budget;
-mod builder;
-mod call;
-mod client;
-mod endpoints;
-mod envelope;
+mod api;
 mod error;
-#[cfg(feature = "redis")]
-mod fleet;
-#[cfg(feature = "middleware")]
-mod middleware;
-mod models;
-mod paginator;
-mod priority;
-mod redact;
-mod request;
-pub mod retry;
-mod scan;
-mod search;
-mod signals;
+mod http;
+mod paging;
+mod rate;
 #[cfg(feature = "simulator")]
 pub mod simulator;
-mod sort;
-mod stats;
-mod target;
-mod turns;
-mod window;
 
-pub use builder::ClientBuilder;
-pub use call::Call;
-pub use client::{Client, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
-pub use envelope::Page;
-pub use error::{ApiErrorEntry, BoxError, Error};
-#[cfg(feature = "middleware")]
-pub use middleware::BudgetMiddleware;
-pub use models::{
+pub use api::models::{
     Agent, AgentRole, BroadcastType, Chat, ChatCustomer, ChatStatus, ClosedBy, Customer,
     Department, DepartmentAgent, DepartmentRef, Device, Location, Message, MessageType, Rating,
     Sender, Tag, Timestamp,
 };
-pub use paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
-pub use priority::Priority;
-pub use retry::RetryPolicy;
-pub use scan::{RecordId, ScanPosition, ScanReport};
-pub use search::{Comparison, Operator, Search};
-pub use sort::{ChatSort, CustomerSort, Order};
-pub use stats::ClientStats;
-pub use window::{PageSize, Window, Windows, MAX_PAGE_SIZE};
+pub use api::search::{Comparison, Operator, Search};
+pub use api::sort::{ChatSort, CustomerSort, Order};
+pub use error::{ApiErrorEntry, BoxError, Error};
+pub use http::builder::ClientBuilder;
+pub use http::call::Call;
+pub use http::client::{Client, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
+#[cfg(feature = "middleware")]
+pub use http::middleware::BudgetMiddleware;
+pub use http::retry;
+pub use http::retry::RetryPolicy;
+pub use http::stats::ClientStats;
+pub use paging::envelope::Page;
+pub use paging::paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
+pub use paging::scan::{RecordId, ScanPosition, ScanReport};
+pub use paging::window::{PageSize, Window, Windows, MAX_PAGE_SIZE};
+pub use rate::priority::Priority;
 
 /// The README's Rust examples, compiled with the doctests so they cannot go stale.
 #[cfg(doctest)]

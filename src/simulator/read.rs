@@ -9,7 +9,7 @@ use super::data::{Collection, TotalStyle};
 use super::fields::Order;
 use super::records::Kind;
 use super::search::{self, FieldError, Search};
-use crate::window::MAX_PAGE_SIZE;
+use crate::paging::window::MAX_PAGE_SIZE;
 
 /// One request's view of a collection.
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{self, FieldType, FieldValue, Order};
 use super::records::{Kind, CHAT_STATUSES};
-use crate::window::MAX_PAGE_SIZE;
+use crate::paging::window::MAX_PAGE_SIZE;
 
 /// A field error as the API reports it: `("filter[0].field", "This value should not be blank.")`.
 pub(crate) type FieldError = (String, &'static str);

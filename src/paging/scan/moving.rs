@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use crate::models::Timestamp;
+use crate::api::models::Timestamp;
 
 use super::ledger::Key;
 use super::position::HeadMark;

@@ -50,8 +50,8 @@ impl<T> Page<T> {
     }
 
     /// The window this page answers.
-    pub(crate) fn window(&self) -> crate::window::Window {
-        crate::window::Window {
+    pub(crate) fn window(&self) -> crate::paging::window::Window {
+        crate::paging::window::Window {
             offset: self.offset,
             limit: self.limit,
         }

@@ -1,8 +1,8 @@
 //! Sorting the lists that can be sorted: chats and customers, by the documented `sort` and
 //! `order` parameters.
 
-use crate::models::{Chat, Customer};
-use crate::paginator::Paginator;
+use crate::api::models::{Chat, Customer};
+use crate::paging::paginator::Paginator;
 
 /// Ascending or descending, the `order` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::sort::Order;
+use crate::api::sort::Order;
 
 /// How a search's filters combine: the body's `comparison`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,10 +12,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::{field, Instrument};
 
-use crate::client::{Client, Outgoing};
 use crate::error::Error;
-use crate::priority::Priority;
-use crate::target::{self, Query};
+use crate::http::client::{Client, Outgoing};
+use crate::http::target::{self, Query};
+use crate::rate::priority::Priority;
 
 /// One request to HelpCrunch, made by [`Client::get`], [`post`](Client::post),
 /// [`put`](Client::put), [`patch`](Client::patch) or [`delete`](Client::delete). Nothing is

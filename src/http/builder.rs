@@ -8,11 +8,11 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use reqwest::Url;
 
-use crate::budget::{Budget, Settings, DEFAULT_MARGIN};
-use crate::client::{Client, Inner, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
 use crate::error::Error;
-use crate::retry::RetryPolicy;
-use crate::stats::Counters;
+use crate::http::client::{Client, Inner, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
+use crate::http::retry::RetryPolicy;
+use crate::http::stats::Counters;
+use crate::rate::budget::{Budget, Settings, DEFAULT_MARGIN};
 
 /// Configures a [`Client`].
 ///

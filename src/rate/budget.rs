@@ -1,6 +1,6 @@
 //! The rate budget every request of a [`Client`](crate::Client) draws from: a governor GCRA
 //! limiter with no burst at the configured rate (the ceiling, never exceeded), a small safety
-//! margin, the adaptive rate ([`crate::adaptive`]) under it, and a gate that a 429 closes for
+//! margin, the adaptive rate ([`crate::rate::adaptive`]) under it, and a gate that a 429 closes for
 //! everyone.
 //!
 //! # Why no burst, and why a margin
@@ -24,8 +24,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use crate::adaptive::{Adaptive, Change, Reason};
-use crate::signals::Signals;
+use crate::rate::adaptive::{Adaptive, Change, Reason};
+use crate::rate::signals::Signals;
 use governor::clock::DefaultClock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
@@ -33,8 +33,8 @@ use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
 use crate::error::Error;
-use crate::priority::Priority;
-use crate::turns::{Aside, Turn, Turns};
+use crate::rate::priority::Priority;
+use crate::rate::turns::{Aside, Turn, Turns};
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, NoOpMiddleware>;
 
@@ -70,7 +70,7 @@ pub(crate) struct Budget {
     settings: Settings,
     /// The budget shared through Redis with every process on the key.
     #[cfg(feature = "redis")]
-    fleet: Option<crate::fleet::Fleet>,
+    fleet: Option<crate::rate::fleet::Fleet>,
     /// Requests granted here, the fleet's count where shared.
     granted: std::sync::atomic::AtomicU64,
 }
@@ -179,7 +179,7 @@ impl Budget {
             .as_deref()
             .map(|url| {
                 let window = adaptive_window.unwrap_or(Duration::from_secs(60));
-                crate::fleet::Fleet::new(url, api_key, base_url, window)
+                crate::rate::fleet::Fleet::new(url, api_key, base_url, window)
             })
             .transpose()?;
         #[cfg(not(feature = "redis"))]
@@ -452,7 +452,7 @@ impl Budget {
 
     /// Takes the fleet's curve.
     #[cfg(feature = "redis")]
-    fn adopt(&self, curve: Option<crate::fleet::Curve>) {
+    fn adopt(&self, curve: Option<crate::rate::fleet::Curve>) {
         if let Some(a) = &self.adaptive {
             let change = lock(a).adopt(curve, Instant::now());
             tell(change);
@@ -477,7 +477,7 @@ impl Budget {
 
     /// A request that went at `sent_at` was answered 429, the server asking for a wait in its
     /// `signals` where it said. Holds every request back (of the fleet, where shared) as long as
-    /// the server asked, or as the adaptive budget judges (see [`crate::adaptive`]), at most
+    /// the server asked, or as the adaptive budget judges (see [`crate::rate::adaptive`]), at most
     /// `longest_pause`, the retry policy's total wait; returns the wait asked for, which the
     /// page's retry policy weighs: a server's wait longer than the policy allows ends the page
     /// at once.
@@ -746,7 +746,7 @@ mod tests {
 
 /// A real `redis-server` for the tests below, as the integration tests start it.
 #[cfg(all(test, feature = "redis"))]
-#[path = "../tests/support/redis.rs"]
+#[path = "../../tests/support/redis.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
 

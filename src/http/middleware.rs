@@ -8,11 +8,11 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::client::Client;
-use crate::priority::Priority;
-use crate::retry;
-use crate::signals::Signals;
-use crate::target;
+use crate::http::client::Client;
+use crate::http::retry;
+use crate::http::target;
+use crate::rate::priority::Priority;
+use crate::rate::signals::Signals;
 
 /// Puts the requests of a [`reqwest_middleware::ClientWithMiddleware`] to HelpCrunch through
 /// a [`Client`]'s rate budget, so that an application's own calls and the client's scans stay

@@ -7,11 +7,11 @@ use std::time::Duration;
 use futures::stream::{FuturesOrdered, StreamExt};
 use serde::de::DeserializeOwned;
 
-use crate::client::Client;
-use crate::envelope::Page;
 use crate::error::Error;
-use crate::request::ListRequest;
-use crate::window::{PageSize, Planner, Window};
+use crate::http::client::Client;
+use crate::paging::envelope::Page;
+use crate::paging::request::ListRequest;
+use crate::paging::window::{PageSize, Planner, Window};
 
 use super::heal::MAX_READ_BACK;
 use super::keyed::{self, Keyed};

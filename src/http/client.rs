@@ -10,17 +10,17 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYP
 use reqwest::{Method, Url};
 use tracing::{field, Instrument};
 
-use crate::budget::Budget;
-use crate::builder::ClientBuilder;
-use crate::envelope;
 use crate::error::{ApiErrorEntry, Error};
-use crate::priority::Priority;
-use crate::redact;
-use crate::request::ListRequest;
-use crate::retry::{self, Next, RetryPolicy};
-use crate::signals::Signals;
-use crate::stats::{ClientStats, Counters};
-use crate::window::Window;
+use crate::http::builder::ClientBuilder;
+use crate::http::redact;
+use crate::http::retry::{self, Next, RetryPolicy};
+use crate::http::stats::{ClientStats, Counters};
+use crate::paging::envelope;
+use crate::paging::request::ListRequest;
+use crate::paging::window::Window;
+use crate::rate::budget::Budget;
+use crate::rate::priority::Priority;
+use crate::rate::signals::Signals;
 
 /// HelpCrunch's REST API.
 pub const DEFAULT_BASE_URL: &str = "https://api.helpcrunch.com/v1";

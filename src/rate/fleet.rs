@@ -10,7 +10,7 @@
 //!   Redis's clock; a 429 pushes it to the end of the pause, which is how one process's 429
 //!   holds back the whole fleet;
 //! - `seq`: how many slots the fleet has reserved, from which each process measures the fleet's
-//!   pace (see [`Adaptive::granted_as`](crate::adaptive::Adaptive::granted_as));
+//!   pace (see [`Adaptive::granted_as`](crate::rate::adaptive::Adaptive::granted_as));
 //! - `cut_at`, `from`, `level`, `version`: the adaptive rate's curve, cut by whichever process
 //!   saw the 429 that was news, and followed by all;
 //!
@@ -33,9 +33,9 @@ use redis::Script;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use crate::budget::lock;
 use crate::error::Error;
-use crate::priority::Priority;
+use crate::rate::budget::lock;
+use crate::rate::priority::Priority;
 
 /// How long a Redis call may take before this process goes on without Redis.
 const CALL_TIMEOUT: Duration = Duration::from_millis(250);

@@ -5,9 +5,9 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::priority::Priority;
-use crate::target::{self, Query};
-use crate::window::Window;
+use crate::http::target::{self, Query};
+use crate::paging::window::Window;
+use crate::rate::priority::Priority;
 
 /// A collection to page through: its path, extra query parameters and, for the search
 /// endpoints, the JSON body that `offset` and `limit` are added to.

@@ -1,6 +1,6 @@
 //! [`Paginator`]: a collection as a `Stream` of records, and [`Pages`], the same as a stream of
 //! pages. The first page gives the total; the remaining windows are fetched up to `concurrency`
-//! at a time and come out in offset order, checked by the [scan](crate::scan) for records that
+//! at a time and come out in offset order, checked by the [scan](crate::paging::scan) for records that
 //! moved in between.
 
 use std::pin::Pin;
@@ -10,17 +10,17 @@ use std::task::{ready, Context, Poll};
 use futures::stream::{self, BoxStream, Fuse, FusedStream, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
-use crate::client::Client;
-use crate::envelope::Page;
+use crate::api::models::{self, Timestamp};
 use crate::error::Error;
-use crate::models::{self, Timestamp};
-use crate::priority::Priority;
-use crate::request::ListRequest;
-use crate::scan::{
+use crate::http::client::Client;
+use crate::paging::envelope::Page;
+use crate::paging::request::ListRequest;
+use crate::paging::scan::{
     moving_field, with_shared, IdOf, KeyOf, RecordId, Scan, ScanPosition, ScanReport, Seen,
     Settings, SharedState, Start,
 };
-use crate::window::PageSize;
+use crate::paging::window::PageSize;
+use crate::rate::priority::Priority;
 
 /// How many windows may be in flight at once unless told otherwise.
 ///

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::budget::Rate;
+use crate::rate::budget::Rate;
 
 /// Counts of what a [`Client`](crate::Client) and its clones have done, across every stream.
 ///

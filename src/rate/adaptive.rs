@@ -1,7 +1,7 @@
 //! The adaptive rate: how fast the budget lets requests go when the server allows less than
 //! configured, because the account's limit is lower or another consumer shares the key.
 //!
-//! Pure arithmetic on instants passed in; the budget ([`crate::budget`]) owns the clock.
+//! Pure arithmetic on instants passed in; the budget ([`crate::rate::budget`]) owns the clock.
 //!
 //! # The curve
 //!
@@ -46,7 +46,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::signals::Policy;
+use crate::rate::signals::Policy;
 
 /// The share of the measured pace a 429 cuts the rate to.
 const BETA: f64 = 0.8;

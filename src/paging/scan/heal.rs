@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::window::Window;
+use crate::paging::window::Window;
 
 use super::engine::Scan;
 use super::ledger::{Key, Seen};

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use tokio::sync::{oneshot, Notify};
 
-use crate::budget::lock;
-use crate::priority::Priority;
+use crate::rate::budget::lock;
+use crate::rate::priority::Priority;
 
 /// A fair lock with two lanes.
 #[derive(Debug, Default)]

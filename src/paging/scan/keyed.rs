@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::envelope::{self, DecodeError, Page};
-use crate::window::Window;
+use crate::paging::envelope::{self, DecodeError, Page};
+use crate::paging::window::Window;
 
 use super::ledger::{IdOf, Key};
 
@@ -95,7 +95,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::scan::RecordId;
+    use crate::paging::scan::RecordId;
 
     fn window() -> Window {
         Window {

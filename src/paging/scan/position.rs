@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::models::Timestamp;
+use crate::api::models::Timestamp;
 
 use super::id::RecordId;
 use super::ledger::Key;

@@ -4,10 +4,10 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::client::Client;
-use crate::models::{Agent, Chat, Customer, Department, Message};
-use crate::paginator::Paginator;
-use crate::request::ListRequest;
+use crate::api::models::{Agent, Chat, Customer, Department, Message};
+use crate::http::client::Client;
+use crate::paging::paginator::Paginator;
+use crate::paging::request::ListRequest;
 
 impl Client {
     /// Every department: `GET /departments`.

@@ -3,7 +3,7 @@
 //! (`Retry-After`, `X-RateLimit-Reset`), which overrides the schedule when present. The
 //! server's word is read with the other rate signals; its two parsers are public here.
 
-pub use crate::signals::{parse_rate_limit_reset, parse_retry_after};
+pub use crate::rate::signals::{parse_rate_limit_reset, parse_retry_after};
 
 use std::time::Duration;
 

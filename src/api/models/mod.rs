@@ -25,7 +25,7 @@ use std::any::{Any, TypeId};
 use serde::Deserialize;
 use std::sync::Arc;
 
-use crate::scan::{IdOf, KeyOf, RecordId};
+use crate::paging::scan::{IdOf, KeyOf, RecordId};
 
 /// How to read the id of a `T` the crate knows: its models, and `serde_json::Value` and raw
 /// JSON records (the `id` field, as the API sent it). `None` for any other type.
@@ -99,7 +99,7 @@ mod raw {
 
     use serde_json::value::RawValue;
 
-    use crate::scan::{IdOf, KeyOf, RecordId};
+    use crate::paging::scan::{IdOf, KeyOf, RecordId};
 
     fn is_raw<T: 'static>() -> bool {
         TypeId::of::<T>() == TypeId::of::<Box<RawValue>>()
@@ -134,7 +134,7 @@ mod raw {
 mod raw {
     use std::sync::Arc;
 
-    use crate::scan::{IdOf, KeyOf};
+    use crate::paging::scan::{IdOf, KeyOf};
 
     pub(super) fn ids<T: 'static>() -> Option<IdOf<T>> {
         None

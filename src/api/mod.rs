@@ -1,0 +1,6 @@
+//! What HelpCrunch is: its endpoints, search bodies, sorts and models.
+
+pub(crate) mod endpoints;
+pub(crate) mod models;
+pub(crate) mod search;
+pub(crate) mod sort;
