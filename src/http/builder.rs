@@ -439,6 +439,40 @@ fn is_loopback(url: &Url) -> bool {
     })
 }
 
+/// The ways to make a [`Client`]; here, beside the builder they start, so that the client
+/// itself knows nothing of how it was configured.
+impl Client {
+    /// Starts configuring a client.
+    ///
+    /// ```
+    /// let client = helpcrunch_pager::Client::builder().api_key("my-key").build()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A client from the environment: the key from `HELPCRUNCH_API_KEY`, and the base URL from
+    /// `HELPCRUNCH_BASE_URL` where it is set.
+    ///
+    /// ```no_run
+    /// let client = helpcrunch_pager::Client::from_env()?;
+    /// # Ok::<(), helpcrunch_pager::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Self, Error> {
+        let key = std::env::var("HELPCRUNCH_API_KEY").map_err(|_| {
+            Error::InvalidInput(
+                "HELPCRUNCH_API_KEY is not set: export your HelpCrunch API key".into(),
+            )
+        })?;
+        let mut builder = Self::builder().api_key(key);
+        if let Ok(url) = std::env::var("HELPCRUNCH_BASE_URL") {
+            builder = builder.base_url(url);
+        }
+        builder.build()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,16 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, Url};
-use tracing::{field, Instrument};
 
 use crate::error::{ApiErrorEntry, Error};
-use crate::http::builder::ClientBuilder;
 use crate::http::redact;
 use crate::http::retry::{self, Next, RetryPolicy};
 use crate::http::stats::{ClientStats, Counters};
-use crate::paging::envelope;
-use crate::paging::request::ListRequest;
-use crate::paging::window::Window;
 use crate::rate::budget::Budget;
 use crate::rate::priority::Priority;
 use crate::rate::signals::Signals;
@@ -85,36 +80,6 @@ impl Client {
         }
     }
 
-    /// Starts configuring a client.
-    ///
-    /// ```
-    /// let client = helpcrunch_pager::Client::builder().api_key("my-key").build()?;
-    /// # Ok::<(), helpcrunch_pager::Error>(())
-    /// ```
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::new()
-    }
-
-    /// A client from the environment: the key from `HELPCRUNCH_API_KEY`, and the base URL from
-    /// `HELPCRUNCH_BASE_URL` where it is set.
-    ///
-    /// ```no_run
-    /// let client = helpcrunch_pager::Client::from_env()?;
-    /// # Ok::<(), helpcrunch_pager::Error>(())
-    /// ```
-    pub fn from_env() -> Result<Self, Error> {
-        let key = std::env::var("HELPCRUNCH_API_KEY").map_err(|_| {
-            Error::InvalidInput(
-                "HELPCRUNCH_API_KEY is not set: export your HelpCrunch API key".into(),
-            )
-        })?;
-        let mut builder = Self::builder().api_key(key);
-        if let Ok(url) = std::env::var("HELPCRUNCH_BASE_URL") {
-            builder = builder.base_url(url);
-        }
-        builder.build()
-    }
-
     /// What this client and its clones have sent so far (requests, 429s, retries), and the rate
     /// the budget keeps now.
     ///
@@ -160,44 +125,6 @@ impl Client {
     /// ask for any wait, but the client holds back no longer than a page would retry.
     fn longest_pause(&self) -> Duration {
         self.inner.retry.max_total_wait()
-    }
-
-    /// Fetches one window of `path`, under the budget and the retry policy, and decodes it
-    /// with `decode` (the scan's reads the page and what it knows each record by).
-    pub(crate) async fn fetch_page<P>(
-        &self,
-        request: &ListRequest,
-        window: Window,
-        decode: impl Fn(&[u8], Window) -> Result<P, envelope::DecodeError>,
-    ) -> Result<P, Error> {
-        let span = tracing::debug_span!(
-            "helpcrunch_page",
-            path = %request.path,
-            offset = window.offset,
-            limit = window.limit,
-            attempt = field::Empty,
-            status = field::Empty,
-        );
-        let body = request.body(window);
-        let out = Outgoing {
-            method: if body.is_some() {
-                Method::POST
-            } else {
-                Method::GET
-            },
-            url: request.url(&self.inner.base_url, window)?,
-            body: body.as_deref(),
-            path: &request.path,
-            offset: Some(window.offset),
-            lane: request.priority,
-            // Reading a window, even through a search's POST, changes nothing.
-            idempotent: true,
-        };
-        self.send(&out, |bytes| {
-            decode(bytes, window).map_err(|e| e.into_error(request.path.clone(), window.offset))
-        })
-        .instrument(span)
-        .await
     }
 
     /// Sends `out` under the budget and the retry policy, and decodes a success with `decode`

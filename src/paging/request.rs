@@ -1,11 +1,14 @@
 //! [`ListRequest`]: what a paginator asks for, a `GET` with query parameters or a search `POST`
 //! with a JSON body, and how one window of it becomes a URL and a body.
 
-use reqwest::Url;
+use reqwest::{Method, Url};
 use serde_json::{Map, Value};
+use tracing::{field, Instrument};
 
 use crate::error::Error;
+use crate::http::client::{Client, Outgoing};
 use crate::http::target::{self, Query};
+use crate::paging::envelope;
 use crate::paging::window::Window;
 use crate::rate::priority::Priority;
 
@@ -22,6 +25,45 @@ pub(crate) struct ListRequest {
 }
 
 impl ListRequest {
+    /// Fetches one window of the list, under the budget and the retry policy, and decodes it
+    /// with `decode` (the scan's reads the page and what it knows each record by).
+    pub(crate) async fn fetch<P>(
+        &self,
+        client: &Client,
+        window: Window,
+        decode: impl Fn(&[u8], Window) -> Result<P, envelope::DecodeError>,
+    ) -> Result<P, Error> {
+        let span = tracing::debug_span!(
+            "helpcrunch_page",
+            path = %self.path,
+            offset = window.offset,
+            limit = window.limit,
+            attempt = field::Empty,
+            status = field::Empty,
+        );
+        let body = self.body(window);
+        let out = Outgoing {
+            method: if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            },
+            url: self.url(client.base_url(), window)?,
+            body: body.as_deref(),
+            path: &self.path,
+            offset: Some(window.offset),
+            lane: self.priority,
+            // Reading a window, even through a search's POST, changes nothing.
+            idempotent: true,
+        };
+        client
+            .send(&out, |bytes| {
+                decode(bytes, window).map_err(|e| e.into_error(self.path.clone(), window.offset))
+            })
+            .instrument(span)
+            .await
+    }
+
     /// A `GET` list endpoint.
     pub(crate) fn get(path: String) -> Self {
         Self {

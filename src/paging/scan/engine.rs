@@ -528,8 +528,8 @@ where
                     if !pause.is_zero() {
                         tokio::time::sleep(pause).await;
                     }
-                    client
-                        .fetch_page(&request, window, |body, window| {
+                    request
+                        .fetch(&client, window, |body, window| {
                             keyed::decode(body, window, ids.as_ref())
                         })
                         .await
@@ -587,8 +587,8 @@ where
     /// One window, read with its records' keys.
     async fn fetch(&mut self, window: Window) -> Result<Keyed<T>, Error> {
         let (client, request, ids) = (&self.client, &self.request, &self.ids);
-        client
-            .fetch_page(request, window, |body, window| {
+        request
+            .fetch(client, window, |body, window| {
                 keyed::decode(body, window, ids.as_ref())
             })
             .await
