@@ -16,14 +16,15 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
 use super::data::Collection;
-use super::fault::{error_body, errors_json};
+use super::errors::{error_body, errors_json};
+use super::fault::{self, Fault};
 use super::headers::Quota;
+use super::log::RequestRecord;
 use super::read::{query_param, Read};
 use super::records::Kind;
 use super::search;
 use super::single;
-use super::Fault;
-use super::{RequestRecord, State};
+use super::state::State;
 
 #[derive(Debug)]
 pub(super) struct ServerHandle {
@@ -280,7 +281,7 @@ fn serve(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
     let fault = config
         .faults
         .get(&n)
-        .or_else(|| super::fault::random(config, n));
+        .or_else(|| fault::random(&config.fault_rates, config.seed, n));
     match fault.map(|f| (f, f.reply())) {
         Some((f, Some((status, body)))) => {
             let retry_after = match f {
