@@ -64,8 +64,9 @@
 //! Each file holds one idea and imports only from the ones listed after it:
 //!
 //! - `handle.rs`: the running [`Simulator`], how it starts, and what a test asks of it;
-//! - `server.rs`: the HTTP side, the accept loop and the one function from a request to its
-//!   answer (the key, the rate limit, a fault, then the page or the record);
+//! - `server.rs`: the HTTP side, the accept loop and the service that writes each answer;
+//!   `respond.rs`: what a request is answered (the key, the rate limit, a fault, then the page
+//!   or the record);
 //! - `state.rs`: what the handle and the server share; `log.rs`: what the server saw;
 //! - `builder.rs`: the configuration ([`SimulatorBuilder`]);
 //! - `single.rs`: requests for one record; `mutation.rs`: changes to the data between requests
@@ -91,6 +92,7 @@ mod mutation;
 mod rate;
 mod read;
 mod records;
+mod respond;
 mod search;
 mod server;
 mod single;
