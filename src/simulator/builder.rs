@@ -1,16 +1,20 @@
-//! Configuring a simulator: its key, collections, rate limit, faults and mutations.
+//! Configuring a simulator: its key, collections, rate limit, faults and mutations. The last
+//! step, [`start`](SimulatorBuilder::start), lives with the [`Simulator`](super::Simulator) it makes
+//! (`handle.rs`), so this file knows nothing of a running one.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::data::{Collection, TotalStyle};
-use super::rate::RateState;
+use super::fault::Fault;
+use super::mutation::Mutation;
+use super::rate::RateLimit;
 use super::records::{self, Kind};
-use super::{server, Changes, Fault, Mutation, RateLimit, Simulator, State, DEFAULT_API_KEY};
 
-/// Configures a [`Simulator`].
+/// The key the simulator accepts unless told another.
+pub const DEFAULT_API_KEY: &str = "simulated-key";
+
+/// Configures a [`Simulator`](super::Simulator).
 ///
 /// # Default
 ///
@@ -412,37 +416,6 @@ impl SimulatorBuilder {
     pub fn mutate_every(mut self, k: u64, mutation: Mutation) -> Self {
         self.mutate_every.push((k.max(1), mutation));
         self
-    }
-
-    /// Binds `127.0.0.1:0` and starts serving on a thread of its own.
-    ///
-    /// ```
-    /// use helpcrunch_pager::simulator::Simulator;
-    /// let sim = Simulator::builder().departments(10).start()?;
-    /// assert!(sim.base_url().starts_with("http://127.0.0.1:"));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn start(self) -> std::io::Result<Simulator> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let started = Instant::now();
-        let state = Arc::new(State {
-            rate: Mutex::new(self.rate_limit.map(|l| RateState::new(l, started))),
-            collections: Mutex::new(self.collections.clone()),
-            changes: Mutex::new((Changes::default(), fastrand::Rng::with_seed(0x5eed))),
-            config: self,
-            started,
-            requests: AtomicU64::new(0),
-            rate_limited: AtomicU64::new(0),
-            log: Mutex::new(Vec::new()),
-        });
-        let server = server::spawn(listener, Arc::clone(&state))?;
-        Ok(Simulator {
-            addr,
-            state,
-            server: Some(server),
-        })
     }
 }
 

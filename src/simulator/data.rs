@@ -9,7 +9,8 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 
 use super::activity::Activity;
-use super::records::Kind;
+use super::fields::Order;
+use super::records::{self, Kind};
 
 /// Where a collection's page puts its total, as the docs show per endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,39 @@ impl Collection {
             activity: Activity::default(),
             written: HashMap::new(),
         }
+    }
+
+    /// The collection's ids in `order`.
+    pub(crate) fn order(&self, order: Order) -> &[u64] {
+        match order {
+            Order::Creation => &self.ids,
+            Order::Activity => self.activity.order(&self.ids),
+        }
+    }
+
+    /// The stamp of record `id`, if it was touched.
+    pub(crate) fn stamp(&self, id: u64) -> Option<u64> {
+        self.activity.stamp(id)
+    }
+
+    /// Whether this collection's records have an activity field that a touch moves.
+    pub(crate) fn has_activity(&self) -> bool {
+        records::last_activity(self.kind, 1).is_some()
+    }
+
+    /// Gives record `id` a stamp later than every record's activity, touched or not; nothing
+    /// where the records have no activity field.
+    pub(crate) fn touch(&mut self, id: u64) {
+        let newest = self.next_id.saturating_sub(1);
+        if let Some(latest) = records::last_activity(self.kind, newest) {
+            self.activity.touch(id, latest);
+        }
+    }
+
+    /// Notes that the creation order changed (records were inserted or deleted, `deleted`
+    /// among them), so the activity order must be built again.
+    pub(crate) fn reordered(&mut self, deleted: Option<u64>) {
+        self.activity.reordered(deleted);
     }
 
     /// The page `[offset, offset + limit)` of `ids` (reversed where `reverse`), reporting
@@ -111,5 +145,58 @@ mod tests {
             serde_json::from_str(&c.render_page(&c.ids, true, (1, 2), (5, c.total_style))).unwrap();
         assert_eq!(v["data"][0]["id"], 4);
         assert_eq!(v["data"][1]["id"], 3);
+    }
+
+    fn chats(count: u64) -> Collection {
+        Collection::new(Kind::Chat, TotalStyle::Meta, (1..=count).collect())
+    }
+
+    #[test]
+    fn untouched_the_activity_order_is_the_creation_order() {
+        let c = chats(5);
+        assert_eq!(c.order(Order::Activity), [1, 2, 3, 4, 5]);
+        assert_eq!(c.stamp(3), None);
+    }
+
+    #[test]
+    fn a_touched_record_moves_to_the_end_of_the_activity_order_only() {
+        let mut c = chats(5);
+        c.touch(2);
+        c.touch(4);
+        c.touch(2);
+        assert_eq!(c.order(Order::Activity), [1, 3, 5, 4, 2]);
+        assert_eq!(c.order(Order::Creation), [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn stamps_are_later_than_every_record_and_grow_with_each_touch() {
+        let mut c = chats(1_000);
+        let latest = records::last_activity(Kind::Chat, 1_000).unwrap();
+        c.touch(10);
+        c.touch(20);
+        let (first, second) = (c.stamp(10).unwrap(), c.stamp(20).unwrap());
+        assert!(latest < first && first < second);
+    }
+
+    #[test]
+    fn the_order_is_built_again_after_a_change() {
+        let mut c = chats(4);
+        c.touch(1);
+        assert_eq!(c.order(Order::Activity), [2, 3, 4, 1]);
+        c.ids.retain(|&id| id != 1);
+        c.reordered(Some(1));
+        assert_eq!(c.order(Order::Activity), [2, 3, 4]);
+        assert_eq!(c.stamp(1), None);
+        c.touch(3);
+        assert_eq!(c.order(Order::Activity), [2, 4, 3]);
+    }
+
+    #[test]
+    fn collections_with_no_activity_field_ignore_a_touch() {
+        let mut c = Collection::new(Kind::Department, TotalStyle::Meta, (1..=3).collect());
+        assert!(!c.has_activity());
+        c.touch(1);
+        assert_eq!(c.stamp(1), None);
+        assert_eq!(c.order(Order::Activity), [1, 2, 3]);
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::SimulatorBuilder;
+use super::errors::error_body;
 
 /// What the simulator answers instead of the page or record, on a request chosen by number.
 ///
@@ -118,43 +118,17 @@ impl Fault {
     }
 }
 
-/// A fault drawn for request `n` from the configured rates.
-pub(crate) fn random(config: &SimulatorBuilder, n: u64) -> Option<&Fault> {
-    if config.fault_rates.is_empty() {
+/// A fault drawn for request `n` from `rates` (each fault with its probability), by a
+/// generator seeded with `seed` and `n`, so a run can be repeated.
+pub(crate) fn random(rates: &[(f64, Fault)], seed: u64, n: u64) -> Option<&Fault> {
+    if rates.is_empty() {
         return None;
     }
-    let mut rng = fastrand::Rng::with_seed(config.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    config
-        .fault_rates
+    let mut rng = fastrand::Rng::with_seed(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rates
         .iter()
         .find(|(p, _)| rng.f64() < *p)
         .map(|(_, fault)| fault)
-}
-
-/// HelpCrunch's documented error body for `status` (newer shapes), or what a proxy in front of
-/// it sends for a gateway error.
-pub(crate) fn error_body(status: u16) -> String {
-    let entries: &[(&str, &str)] = match status {
-        400 => &[("invalid_request", "Invalid request")],
-        401 => &[("invalid_request", "Invalid request"), ("unauthorized", "Unauthorized")],
-        403 => &[("forbidden", "Forbidden")],
-        404 => &[("not_found", "Not found")],
-        429 => &[("invalid_request", "Invalid request"), ("too_many_requests", "Too many requests")],
-        502..=504 => {
-            return format!("<html><head><title>{status}</title></head><body><center><h1>{status} Bad Gateway</h1></center><hr><center>nginx</center></body></html>")
-        }
-        _ => &[("internal_error", "Internal server error")],
-    };
-    errors_json(entries)
-}
-
-/// `{"errors":[{"code":..,"message":..},..]}`.
-pub(crate) fn errors_json(entries: &[(&str, &str)]) -> String {
-    let errors: Vec<_> = entries
-        .iter()
-        .map(|(code, message)| serde_json::json!({ "code": code, "message": message }))
-        .collect();
-    serde_json::json!({ "errors": errors }).to_string()
 }
 
 #[cfg(test)]
@@ -195,12 +169,12 @@ mod tests {
 
     #[test]
     fn random_faults_include_short_pages_and_repeat_with_the_seed() {
-        let config = SimulatorBuilder::default().fault_rate(0.5, Fault::Short);
-        let drawn: Vec<bool> = (1..=200).map(|n| random(&config, n).is_some()).collect();
-        let again: Vec<bool> = (1..=200).map(|n| random(&config, n).is_some()).collect();
+        let rates = [(0.5, Fault::Short)];
+        let drawn: Vec<bool> = (1..=200).map(|n| random(&rates, 1, n).is_some()).collect();
+        let again: Vec<bool> = (1..=200).map(|n| random(&rates, 1, n).is_some()).collect();
         assert_eq!(drawn, again);
         let hits = drawn.iter().filter(|&&d| d).count();
         assert!((60..=140).contains(&hits), "{hits} of 200 at 50 %");
-        assert!((1..=200).all(|n| random(&config, n).is_none_or(|f| *f == Fault::Short)));
+        assert!((1..=200).all(|n| random(&rates, 1, n).is_none_or(|f| *f == Fault::Short)));
     }
 }

@@ -58,375 +58,50 @@
 //! assert!(gone.is_not_found());
 //! # Ok(()) }
 //! ```
+//!
+//! # Where things are
+//!
+//! Each file holds one idea and imports only from the ones listed after it:
+//!
+//! - `handle.rs`: the running [`Simulator`], how it starts, and what a test asks of it;
+//! - `server.rs`: the HTTP side, the accept loop and the service that writes each answer;
+//!   `respond.rs`: what a request is answered (the key, the rate limit, a fault, then the page
+//!   or the record);
+//! - `state.rs`: what the handle and the server share; `log.rs`: what the server saw;
+//! - `builder.rs`: the configuration ([`SimulatorBuilder`]);
+//! - `single.rs`: requests for one record; `mutation.rs`: changes to the data between requests
+//!   ([`Mutation`], [`Changes`]); `written.rs`: records written through the API;
+//! - `read.rs`: what one request reads (its order, offset and filter) and the page it gets;
+//!   `search.rs`: search bodies;
+//! - `data.rs`: the collections, ids only; `activity.rs`: their order of last activity;
+//!   `fields.rs`: the fields a search or a sort names; `records.rs`: each record rendered
+//!   from its id;
+//! - `fault.rs`: [`Fault`]; `errors.rs`: the API's error bodies;
+//! - `headers.rs`: the rate headers; `rate.rs`: [`RateLimit`] and its algorithms.
 
 mod activity;
 mod builder;
 mod data;
+mod errors;
 mod fault;
 mod fields;
+mod handle;
 mod headers;
+mod log;
 mod mutation;
 mod rate;
 mod read;
 mod records;
+mod respond;
 mod search;
 mod server;
 mod single;
+mod state;
 mod written;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-pub use builder::SimulatorBuilder;
+pub use builder::{SimulatorBuilder, DEFAULT_API_KEY};
 pub use fault::Fault;
+pub use handle::Simulator;
+pub use log::{RequestRecord, Stats};
 pub use mutation::{Changes, Mutation};
 pub use rate::RateLimit;
-
-use data::Collection;
-use rate::RateState;
-
-/// The key the simulator accepts unless told another.
-pub const DEFAULT_API_KEY: &str = "simulated-key";
-
-/// A running fake HelpCrunch. Dropping it stops the server.
-#[derive(Debug)]
-pub struct Simulator {
-    addr: std::net::SocketAddr,
-    state: Arc<State>,
-    server: Option<server::ServerHandle>,
-}
-
-/// What the simulator has seen so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Every request that reached the server.
-    pub requests: u64,
-    /// Requests answered 429.
-    pub rate_limited: u64,
-}
-
-/// One request as the server saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RequestRecord {
-    /// When it arrived, from the server's start.
-    pub at: Duration,
-    /// Its method, such as `GET`.
-    pub method: String,
-    /// Its path, such as `/v1/departments`.
-    pub path: String,
-    /// Its query string, without the `?` (empty where there was none).
-    pub query: String,
-    /// Its body, where it had one.
-    pub body: Option<String>,
-    /// Its `offset` (from the query, or the body of a search), where it had a readable one.
-    pub offset: Option<u64>,
-    /// The status it was answered with (0: no answer, the connection was dropped).
-    pub status: u16,
-    /// The fault injected into the answer, if any.
-    pub fault: Option<Fault>,
-}
-
-impl Simulator {
-    /// Starts configuring a simulator.
-    ///
-    /// ```
-    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn builder() -> SimulatorBuilder {
-        SimulatorBuilder::default()
-    }
-
-    /// The base URL to give a [`Client`](crate::Client), such as `http://127.0.0.1:41234/v1`.
-    ///
-    /// ```
-    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
-    /// assert!(sim.base_url().ends_with("/v1"));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
-    }
-
-    /// The key the server accepts.
-    ///
-    /// ```
-    /// use helpcrunch_pager::simulator::{Simulator, DEFAULT_API_KEY};
-    /// let sim = Simulator::builder().start()?;
-    /// assert_eq!(sim.api_key(), DEFAULT_API_KEY);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn api_key(&self) -> &str {
-        &self.state.config.api_key
-    }
-
-    /// The counters so far.
-    ///
-    /// ```
-    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
-    /// assert_eq!(sim.stats().requests, 0);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        Stats {
-            requests: self.state.requests.load(Ordering::SeqCst),
-            rate_limited: self.state.rate_limited.load(Ordering::SeqCst),
-        }
-    }
-
-    /// Applies `mutation` now, between requests, to the collection at `path` (as the builder
-    /// names it: `"chats"`, `"chats/7/messages"`), as if before a request at offset `cursor`;
-    /// recorded in [`changes`](Self::changes) like the mutations the builder schedules. A
-    /// query on `path` chooses the order `cursor` counts in, as a request's would
-    /// (`"chats?sort=chats.lastMessageAt&order=desc"`); without one it is the default order.
-    /// A test can change the data this way between an exporter's crash and its resume.
-    ///
-    /// # Panics
-    ///
-    /// When there is no collection at `path`, or its query is one the API refuses: a test that
-    /// names the wrong one should fail, not pass on unchanged data.
-    ///
-    /// ```
-    /// use helpcrunch_pager::simulator::{Mutation, Simulator};
-    /// let sim = Simulator::builder().customers(100).departments(10).start()?;
-    /// sim.mutate("customers", Mutation::Touch(2), 90);
-    /// sim.mutate("customers?sort=customers.lastSeen&order=desc", Mutation::Touch(1), 0);
-    /// sim.mutate("departments", Mutation::DeleteBefore(3), 5);
-    /// let changes = sim.changes();
-    /// assert_eq!(changes.touched.len(), 3);
-    /// assert!(changes.touched[..2].iter().all(|&id| id > 90), "past the cursor");
-    /// assert!(changes.deleted.iter().all(|&id| id <= 5), "before the cursor");
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn mutate(&self, path: &str, mutation: Mutation, cursor: u64) {
-        let (key, query) = path.split_once('?').unwrap_or((path, ""));
-        let key = key.trim_matches('/');
-        let mut collections = self
-            .state
-            .collections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let Some(collection) = collections.get_mut(key) else {
-            let known: Vec<&String> = collections.keys().collect();
-            panic!("the simulator has no collection at {key:?}; it has {known:?}");
-        };
-        let read = read::Read::list(collection.kind, query)
-            .unwrap_or_else(|e| panic!("the API refuses {path:?}: {e:?}"))
-            .at(cursor);
-        let mut changes = self.state.changes.lock().unwrap_or_else(|p| p.into_inner());
-        let (log, rng) = &mut *changes;
-        collection.apply(mutation, &read, rng, log);
-    }
-
-    /// Changes the rate limit while the server runs; `None` removes it. What the requests
-    /// already accepted mean carries over, so a change is not a free burst: a fixed window
-    /// keeps its count (windows are still counted from the server's start), a sliding window
-    /// its log, a leaky bucket the time of its last accepted request. A change to another
-    /// algorithm, or a limit where there was none, starts afresh.
-    ///
-    /// ```
-    /// use helpcrunch_pager::simulator::{RateLimit, Simulator};
-    /// use std::time::Duration;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let four_a_minute = RateLimit::fixed_window(4, Duration::from_secs(60));
-    /// let sim = Simulator::builder().departments(10).rate_limit(four_a_minute).start()?;
-    /// let http = reqwest::Client::new();
-    /// let url = format!("{}/departments", sim.base_url());
-    /// let get = || http.get(&url).bearer_auth(sim.api_key()).send();
-    /// assert_eq!(get().await?.status(), 200);
-    /// assert_eq!(get().await?.status(), 200);
-    ///
-    /// // Halved: the two requests already made fill the new limit.
-    /// sim.set_rate_limit(Some(RateLimit::fixed_window(2, Duration::from_secs(60))));
-    /// assert_eq!(get().await?.status(), 429);
-    ///
-    /// sim.set_rate_limit(Some(four_a_minute));
-    /// assert_eq!(get().await?.status(), 200);
-    /// assert_eq!(get().await?.status(), 200);
-    /// assert_eq!(get().await?.status(), 429);
-    ///
-    /// sim.set_rate_limit(None);
-    /// assert_eq!(get().await?.status(), 200);
-    /// # Ok(()) }
-    /// ```
-    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
-        let mut rate = self.state.rate.lock().unwrap_or_else(|p| p.into_inner());
-        match (rate.as_mut(), limit) {
-            (Some(state), Some(limit)) => state.set_limit(limit, Instant::now()),
-            (_, limit) => *rate = limit.map(|l| RateState::new(l, self.state.started)),
-        }
-    }
-
-    /// What the mutations and the requests that write have inserted, deleted and touched so
-    /// far.
-    ///
-    /// ```
-    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
-    /// assert!(sim.changes().inserted.is_empty());
-    /// assert!(sim.changes().touched.is_empty());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn changes(&self) -> Changes {
-        self.state
-            .changes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .clone()
-    }
-
-    /// Every request so far, in the order they arrived.
-    ///
-    /// ```
-    /// let sim = helpcrunch_pager::simulator::Simulator::builder().start()?;
-    /// assert!(sim.requests().is_empty());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn requests(&self) -> Vec<RequestRecord> {
-        self.state
-            .log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop();
-        }
-    }
-}
-
-#[derive(Debug)]
-struct State {
-    config: SimulatorBuilder,
-    started: Instant,
-    requests: AtomicU64,
-    rate_limited: AtomicU64,
-    rate: Mutex<Option<RateState>>,
-    /// The collections as they are now, mutations applied.
-    collections: Mutex<BTreeMap<String, Collection>>,
-    changes: Mutex<(Changes, fastrand::Rng)>,
-    log: Mutex<Vec<RequestRecord>>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_mutation_from_outside_counts_its_cursor_in_the_order_its_query_names() {
-        let sim = Simulator::builder().chats(50).start().unwrap();
-        let newest_first = "/chats?sort=chats.lastMessageAt&order=desc";
-        sim.mutate(newest_first, Mutation::Touch(5), 40);
-        let touched = sim.changes().touched;
-        assert_eq!(touched.len(), 5);
-        assert!(
-            touched.iter().all(|&id| id <= 10),
-            "not read yet: {touched:?}"
-        );
-        sim.mutate("chats", Mutation::InsertFront(1), 0);
-        assert_eq!(sim.changes().inserted, [51]);
-    }
-
-    fn accepts_now(sim: &Simulator) -> bool {
-        let mut rate = sim.state.rate.lock().unwrap();
-        rate.as_mut()
-            .is_none_or(|r| r.check(Instant::now()).is_ok())
-    }
-
-    #[test]
-    fn a_rate_limit_can_be_set_removed_and_set_again_while_the_server_runs() {
-        let a_minute = Duration::from_secs(60);
-        let sim = Simulator::builder().start().unwrap();
-        sim.set_rate_limit(Some(RateLimit::fixed_window(1, a_minute)));
-        assert_eq!([accepts_now(&sim), accepts_now(&sim)], [true, false]);
-        sim.set_rate_limit(Some(RateLimit::fixed_window(2, a_minute)));
-        assert_eq!([accepts_now(&sim), accepts_now(&sim)], [true, false]);
-        sim.set_rate_limit(None);
-        assert!(sim.state.rate.lock().unwrap().is_none());
-        assert_eq!([accepts_now(&sim), accepts_now(&sim)], [true, true]);
-    }
-
-    /// The status and the rate headers (lowercase names) of one `GET /departments`.
-    async fn get(sim: &Simulator, key: &str) -> (u16, Vec<(String, String)>) {
-        let answer = reqwest::Client::new()
-            .get(format!("{}/departments", sim.base_url()))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
-        let headers = answer
-            .headers()
-            .iter()
-            .filter(|(name, _)| name.as_str().contains("ratelimit"))
-            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
-            .collect();
-        (answer.status().as_u16(), headers)
-    }
-
-    fn names(headers: &[(String, String)]) -> Vec<&str> {
-        headers.iter().map(|(name, _)| name.as_str()).collect()
-    }
-
-    #[tokio::test]
-    async fn rate_headers_ride_on_what_the_limit_counted_or_refused_and_not_on_a_401() {
-        let sim = Simulator::builder()
-            .departments(5)
-            .rate_limit(RateLimit::leaky_bucket(1))
-            .rate_headers(true)
-            .start()
-            .unwrap();
-        let (status, headers) = get(&sim, DEFAULT_API_KEY).await;
-        assert_eq!(status, 200);
-        assert_eq!(
-            names(&headers),
-            [
-                "x-ratelimit-limit",
-                "x-ratelimit-remaining",
-                "x-ratelimit-reset",
-                "ratelimit-policy"
-            ]
-        );
-        assert_eq!(headers[0].1, "1");
-        assert_eq!(headers[1].1, "0");
-        assert_eq!(headers[3].1, "\"default\";q=1;w=60");
-        let (status, headers) = get(&sim, DEFAULT_API_KEY).await;
-        assert_eq!(status, 429);
-        assert_eq!(headers[1].1, "0");
-        let reset: f64 = headers[2].1.parse().unwrap();
-        assert!((59.0..=60.0).contains(&reset), "the next slot: {reset}");
-        assert_eq!(get(&sim, "wrong-key").await, (401, Vec::new()));
-    }
-
-    #[tokio::test]
-    async fn no_rate_headers_are_sent_unless_asked_for_or_without_a_limit() {
-        let limited = Simulator::builder()
-            .departments(5)
-            .rate_limit(RateLimit::leaky_bucket(1))
-            .start()
-            .unwrap();
-        assert_eq!(get(&limited, DEFAULT_API_KEY).await, (200, Vec::new()));
-        let unlimited = Simulator::builder()
-            .departments(5)
-            .rate_headers(true)
-            .start()
-            .unwrap();
-        assert_eq!(get(&unlimited, DEFAULT_API_KEY).await, (200, Vec::new()));
-    }
-
-    #[test]
-    #[should_panic(expected = "no collection at \"chat\"")]
-    fn a_mutation_of_a_collection_that_is_not_there_fails_the_test() {
-        let sim = Simulator::builder().chats(5).start().unwrap();
-        sim.mutate("chat", Mutation::Touch(1), 0);
-    }
-}

@@ -20,9 +20,9 @@ use hyper::Method;
 use serde_json::{Map, Value};
 
 use super::data::Collection;
-use super::fault::errors_json;
+use super::errors::errors_json;
+use super::mutation::Changes;
 use super::records::Kind;
-use super::Changes;
 
 /// The collection and the record (`None`: a create) a request for one record is for, or
 /// `None` for any other request.
