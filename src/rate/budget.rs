@@ -321,6 +321,29 @@ mod tests {
         );
     }
 
+    /// A request cancelled after its grant still spent its slot (it may have reached the
+    /// server); one cancelled while it waited took none, and holds no turn.
+    #[tokio::test]
+    async fn a_cancelled_request_spends_its_slot_and_a_cancelled_wait_none() {
+        let budget = budget(600, 0.0).unwrap(); // one per 100 ms
+        drop(budget.acquire(Priority::Background).await.unwrap());
+        let start = std::time::Instant::now();
+        let waiting = budget.acquire(Priority::Background);
+        let cancelled = tokio::time::timeout(Duration::from_millis(20), waiting).await;
+        assert!(
+            cancelled.is_err(),
+            "the slot after a dropped permit was free"
+        );
+        let _ = budget.acquire(Priority::Interactive).await.unwrap();
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(90), "{took:?}");
+        assert!(
+            took < Duration::from_millis(190),
+            "{took:?}: the cancelled wait took a slot"
+        );
+        assert!(budget.gate.closed_until().is_none());
+    }
+
     fn settings(requests_per_minute: u32) -> Settings {
         Settings {
             requests_per_minute,

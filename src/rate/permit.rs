@@ -179,3 +179,126 @@ impl Drop for Limited<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+    /// The budget's spacing here: 600 a minute.
+    const INTERVAL: Duration = Duration::from_millis(100);
+
+    fn parts<'a>(gate: &'a Gate, pace: &'a Pace) -> Parts<'a> {
+        Parts {
+            gate,
+            pace,
+            #[cfg(feature = "redis")]
+            fleet: None,
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|&(name, value)| (name.parse().unwrap(), value.parse().unwrap()))
+            .collect()
+    }
+
+    /// How long the gate stays closed from now (zero where it is open).
+    fn closed_for(gate: &Gate) -> Duration {
+        gate.closed_until()
+            .map_or(Duration::ZERO, |until| until - Instant::now())
+    }
+
+    fn fixed() -> Pace {
+        Pace::new(INTERVAL, 0.0, None, false)
+    }
+
+    async fn settle<'a>(gate: &'a Gate, pace: &'a Pace, status: u16, h: &HeaderMap) -> Settled<'a> {
+        Permit::new(Instant::now(), parts(gate, pace))
+            .settle(status, h, MINUTE)
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_fixed_rate_asks_a_retry_for_the_servers_wait_and_holds_everyone_for_the_retrys() {
+        let (gate, pace) = (Gate::default(), fixed());
+        let settled = settle(&gate, &pace, 429, &headers(&[("retry-after", "2")])).await;
+        let limited = settled.limited.expect("a 429");
+        assert_eq!(limited.wait(), Some(Duration::from_secs(2)));
+        // The retry's backoff said three seconds: everyone waits them.
+        limited.hold(Duration::from_secs(3)).await;
+        let held = closed_for(&gate);
+        assert!(held > Duration::from_millis(2_900) && held <= Duration::from_secs(3));
+    }
+
+    /// "Retry now" at a fixed rate: the retry still waits the budget's spacing from the 429,
+    /// which the middleware's pause once skipped.
+    #[tokio::test]
+    async fn retry_now_is_at_least_the_budgets_spacing() {
+        let (gate, pace) = (Gate::default(), fixed());
+        let settled = settle(&gate, &pace, 429, &headers(&[("retry-after", "0")])).await;
+        assert_eq!(settled.limited.as_ref().unwrap().wait(), Some(INTERVAL));
+    }
+
+    #[tokio::test]
+    async fn with_no_word_from_the_server_a_fixed_rate_leaves_the_wait_to_the_backoff() {
+        let (gate, pace) = (Gate::default(), fixed());
+        let settled = settle(&gate, &pace, 429, &HeaderMap::new()).await;
+        let limited = settled.limited.expect("a 429");
+        assert_eq!(limited.wait(), None);
+        limited.hold(Duration::ZERO).await;
+        assert!(!gate.is_closed());
+    }
+
+    /// Its request cancelled between the 429 and the pause: the server's wait still stands.
+    #[tokio::test]
+    async fn a_429_whose_pause_is_never_held_still_closes_the_gate_for_the_wait_asked() {
+        let (gate, pace) = (Gate::default(), fixed());
+        let settled = settle(&gate, &pace, 429, &headers(&[("retry-after", "2")])).await;
+        drop(settled);
+        let held = closed_for(&gate);
+        assert!(held > Duration::from_millis(1_900) && held <= Duration::from_secs(2));
+    }
+
+    /// An adaptive budget holds everyone back at once, for its own judgement of the pause.
+    #[tokio::test]
+    async fn an_adaptive_429_closes_the_gate_as_it_is_settled() {
+        let gate = Gate::default();
+        let pace = Pace::new(INTERVAL, 0.0, Some(MINUTE), false);
+        let settled = settle(&gate, &pace, 429, &HeaderMap::new()).await;
+        assert!(gate.is_closed());
+        let wait = settled
+            .limited
+            .as_ref()
+            .unwrap()
+            .wait()
+            .expect("the budget's own");
+        assert!(wait >= INTERVAL, "{wait:?}");
+    }
+
+    #[tokio::test]
+    async fn a_success_that_says_the_window_is_spent_closes_the_gate_until_it_resets() {
+        let (gate, pace) = (Gate::default(), fixed());
+        let spent = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "2")]);
+        let settled = settle(&gate, &pace, 200, &spent).await;
+        assert!(settled.limited.is_none());
+        let held = closed_for(&gate);
+        assert!(held > Duration::from_millis(1_900) && held <= Duration::from_secs(2));
+        // The same headers on an error say nothing of the window.
+        let other = Gate::default();
+        settle(&other, &pace, 500, &spent).await;
+        assert!(!other.is_closed());
+    }
+
+    /// A request cancelled before its answer (or never answered) tells the budget nothing.
+    #[tokio::test]
+    async fn a_permit_dropped_unsettled_leaves_the_gate_and_the_rate_as_they_were() {
+        let gate = Gate::default();
+        let pace = Pace::new(INTERVAL, 0.0, Some(MINUTE), false);
+        let before = pace.per_minute();
+        drop(Permit::new(Instant::now(), parts(&gate, &pace)));
+        assert!(!gate.is_closed());
+        assert_eq!(pace.per_minute(), before);
+    }
+}
