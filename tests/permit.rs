@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use helpcrunch_pager::simulator::{Fault, Simulator};
-use helpcrunch_pager::{Client, ClientStats, Department};
+use helpcrunch_pager::{ClientStats, Department};
 use support::*;
 
 /// One request every 510 ms, the margin included.

@@ -146,7 +146,7 @@ impl Budget {
                 let window = adaptive_window.unwrap_or(Duration::from_secs(60));
                 let fleet = crate::rate::fleet::Fleet::new(url, api_key, base_url, window)?;
                 Source::Fleet {
-                    fleet,
+                    fleet: Box::new(fleet),
                     alone: local,
                 }
             }

@@ -18,7 +18,8 @@ pub(crate) enum Source {
     /// fleet (Redis never reached).
     #[cfg(feature = "redis")]
     Fleet {
-        fleet: crate::rate::fleet::Fleet,
+        /// Boxed: it is large, and most budgets are not shared.
+        fleet: Box<crate::rate::fleet::Fleet>,
         alone: Local,
     },
 }
