@@ -15,7 +15,7 @@
 //! scenarios 1 to 3 is written there, one request a line, to see where the time went.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,6 +27,19 @@ use lanes::{flood, is_call, percentile, split, CALL};
 
 #[path = "../tests/support/lanes.rs"]
 mod lanes;
+// The tests' redis-server harness (a free port, killed on drop, a panic included), which the
+// bench uses only part of.
+#[allow(dead_code)]
+#[path = "../tests/support/redis.rs"]
+mod redis_server;
+
+use redis_server::RedisServer;
+
+/// A real redis-server on a free port: the bench measures nothing without one.
+fn start_redis() -> RedisServer {
+    RedisServer::start("the fleet bench")
+        .expect("a redis-server on PATH (apt-get install redis-server)")
+}
 
 /// HelpCrunch's 120 a minute, ten times faster and counted per second.
 const RPM: u32 = 1_200;
@@ -44,104 +57,6 @@ const FLEET_RECORDS: usize = 100_000;
 /// The cost of a round trip: a budget that is never the bottleneck.
 const UNBOUNDED_RPM: u32 = 600_000;
 const COST_RUN: Duration = Duration::from_secs(3);
-
-// ---------------------------------------------------------------------------------------------
-// A real redis-server on a free port, killed on drop (a panic included).
-
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let port = free_port();
-        let mut redis = Self { port, child: None };
-        redis.restart();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// SIGKILL, as a crash: nothing is saved.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts it again, empty, on the same port.
-    fn restart(&mut self) {
-        self.kill();
-        let program = if Path::new("/usr/bin/redis-server").exists() {
-            "/usr/bin/redis-server"
-        } else {
-            "redis-server"
-        };
-        let child = Command::new(program)
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts (is it installed?)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not listen in 5 s"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// `KEYS *` over a raw connection; empty where the server does not answer.
-    fn keys(&self) -> Vec<String> {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return Vec::new();
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        if stream
-            .write_all(b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
-            .is_err()
-        {
-            return Vec::new();
-        }
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        if reader.read_line(&mut line).is_err() {
-            return Vec::new();
-        }
-        let n: usize = line.trim_start_matches('*').trim().parse().unwrap_or(0);
-        let mut keys = Vec::with_capacity(n);
-        for _ in 0..n {
-            line.clear();
-            let _ = reader.read_line(&mut line); // $len
-            line.clear();
-            let _ = reader.read_line(&mut line);
-            keys.push(line.trim_end().to_owned());
-        }
-        keys
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("its address")
-        .port()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Child processes: killed on drop unless waited for, their stderr or stdout read meanwhile.
@@ -352,7 +267,7 @@ fn simulator(limit: RateLimit) -> Simulator {
 }
 
 /// One exporter per collection on `sim`'s key, through `redis`, at scenario 1's scale.
-fn start_three(sim: &Simulator, redis: &Redis, dir: &Path) -> Vec<(Running, PathBuf)> {
+fn start_three(sim: &Simulator, redis: &RedisServer, dir: &Path) -> Vec<(Running, PathBuf)> {
     let (rpm, window, _) = scale();
     start_exports(sim, redis, dir, &COLLECTIONS, (rpm, window))
 }
@@ -401,7 +316,7 @@ fn three_exporters() -> bool {
     let mut ok = true;
     let mut all_summaries = Vec::new();
     for (name, limit) in algorithms() {
-        let redis = Redis::start();
+        let redis = start_redis();
         let sim = simulator(limit);
         let dir = Scratch::new("three");
         let started = Instant::now();
@@ -440,7 +355,7 @@ fn redis_dies() -> bool {
     const KILL_AT: Duration = Duration::from_secs(4);
     const DOWN_FOR: Duration = Duration::from_millis(2_500);
     println!("\n## 2. The same, sliding window, Redis SIGKILLed {KILL_AT:?} in and restarted on its port {DOWN_FOR:?} later\n");
-    let mut redis = Redis::start();
+    let mut redis = start_redis();
     let sim = simulator(RateLimit::sliding_window(20, WINDOW));
     let sim_started = Instant::now();
     let dir = Scratch::new("dies");
@@ -625,7 +540,7 @@ fn fairness() -> bool {
     println!("\n## 4a. Fairness: N worker processes on one key through one Redis, budget {FLEET_RPM}/min, no server limit, all started together for {FLEET_RUN:?}\n");
     println!("| workers | requests each | together, per minute / budget | most above the mean | most below the mean | 429s | sharing processes seen |");
     println!("|---|---|---|---|---|---|---|");
-    let redis = Redis::start();
+    let redis = start_redis();
     let mut ok = true;
     for n in [2usize, 4, 8] {
         let sim = Simulator::builder()
@@ -702,7 +617,11 @@ fn fairness() -> bool {
 
 /// Requests a second one client makes in `COST_RUN` against a server with no limit, with its
 /// budget at `UNBOUNDED_RPM`, shared through `redis` or not.
-fn throughput(rt: &tokio::runtime::Runtime, redis: Option<&Redis>, concurrency: usize) -> f64 {
+fn throughput(
+    rt: &tokio::runtime::Runtime,
+    redis: Option<&RedisServer>,
+    concurrency: usize,
+) -> f64 {
     let sim = Simulator::builder()
         .departments(FLEET_RECORDS)
         .start()
@@ -740,7 +659,7 @@ fn redis_cost(rt: &tokio::runtime::Runtime) -> bool {
     println!("\n## 4b. The cost of Redis per request: one process, budget {UNBOUNDED_RPM}/min (never the bottleneck), no server limit, {COST_RUN:?} a run, the best of two runs each\n");
     println!("| concurrency | requests/s, local budget | requests/s, shared through Redis | time per request, local | time per request, shared | added per request |");
     println!("|---|---|---|---|---|---|");
-    let redis = Redis::start();
+    let redis = start_redis();
     let mut ok = true;
     for concurrency in [1, DEFAULT_CONCURRENCY] {
         let (mut local, mut shared) = (0.0f64, 0.0f64);
@@ -776,8 +695,8 @@ fn redis_cost(rt: &tokio::runtime::Runtime) -> bool {
 }
 
 /// The mean of `n` PINGs in a row on one connection.
-fn redis_ping(redis: &Redis, n: u32) -> Duration {
-    let mut stream = TcpStream::connect(("127.0.0.1", redis.port)).expect("Redis answers");
+fn redis_ping(redis: &RedisServer, n: u32) -> Duration {
+    let mut stream = TcpStream::connect(("127.0.0.1", redis.port())).expect("Redis answers");
     stream.set_nodelay(true).expect("nodelay");
     let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
     let mut line = String::new();
@@ -796,7 +715,7 @@ fn redis_ping(redis: &Redis, n: u32) -> Duration {
 /// Exporters of `collections` on `sim`'s key through `redis`, at `rpm` counted in `window`.
 fn start_exports(
     sim: &Simulator,
-    redis: &Redis,
+    redis: &RedisServer,
     dir: &Path,
     collections: &[&str],
     (rpm, window): (u32, Duration),
@@ -824,7 +743,7 @@ fn priorities(rt: &tokio::runtime::Runtime) -> bool {
     const CALLS: usize = 30;
     let records = 20_000;
     println!("\n## 5. Priorities across processes ({RPM}/min, sliding window 20 per 1 s, {records} records an exporter)\n");
-    let fleet_client = |sim: &Simulator, redis: &Redis| {
+    let fleet_client = |sim: &Simulator, redis: &RedisServer| {
         Client::builder()
             .api_key(sim.api_key())
             .base_url(sim.base_url())
@@ -850,7 +769,7 @@ fn priorities(rt: &tokio::runtime::Runtime) -> bool {
     };
 
     // Single calls at a person's pace beside two exporters.
-    let redis = Redis::start();
+    let redis = start_redis();
     let sim = sim_with();
     let dir = Scratch::new("priorities");
     let exports = start_exports(
@@ -898,7 +817,7 @@ fn priorities(rt: &tokio::runtime::Runtime) -> bool {
     let mut ok = waits[waits.len() - 1] <= 3.0 && limited == 0;
 
     // A flood of interactive calls in this process beside one exporter.
-    let redis = Redis::start();
+    let redis = start_redis();
     let sim = sim_with();
     let dir = Scratch::new("flood");
     let exports = start_exports(&sim, &redis, &dir.0, &["customers"], (RPM, WINDOW));

@@ -4,16 +4,17 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, Url};
 
 use crate::error::{ApiErrorEntry, Error};
 use crate::http::redact;
-use crate::http::retry::{self, Next, RetryPolicy};
+use crate::http::retry::{self, Next, RetryPolicy, Schedule};
 use crate::http::stats::{ClientStats, Counters};
 use crate::rate::budget::Budget;
+use crate::rate::permit::Permit;
 use crate::rate::priority::Priority;
 use crate::rate::signals::Signals;
 
@@ -123,7 +124,7 @@ impl Client {
 
     /// The longest a 429 holds the budget back for: the retry policy's total wait. A server may
     /// ask for any wait, but the client holds back no longer than a page would retry.
-    fn longest_pause(&self) -> Duration {
+    pub(crate) fn longest_pause(&self) -> Duration {
         self.inner.retry.max_total_wait()
     }
 
@@ -137,44 +138,37 @@ impl Client {
         let mut schedule = self.inner.retry.schedule();
         loop {
             let queued = tokio::time::Instant::now();
-            let sent_at = self.inner.budget.acquire(out.lane).await?;
+            let permit = self.permit(out.lane).await?;
             // Waiting for the budget (behind other streams, or a 429's pause) is not the
             // request's own retrying: it does not count against the policy's total wait.
             schedule.sending(queued.elapsed());
-            self.inner.counters.sent();
             let attempt = schedule.attempts().saturating_add(1);
             tracing::Span::current().record("attempt", attempt);
             let limit = schedule.attempt_limit(self.has_answered());
-            let mut failure = match self.attempt(out, sent_at, &decode, limit).await {
+            let mut failure = match self
+                .attempt(out, permit, &mut schedule, &decode, limit)
+                .await
+            {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
             // Whatever the server wrote goes into messages and logs from here: not the key.
             redact::redact_error(&mut failure.error, self.key());
-            let rate_limited = failure.error.is_rate_limited();
-            let mut server_wait = failure.signals.wait();
-            if rate_limited {
-                self.inner.counters.rate_limited();
-                let budget = &self.inner.budget;
-                let held = budget
-                    .rate_limited(sent_at, &failure.signals, self.longest_pause())
-                    .await;
-                if budget.is_adaptive() {
-                    // The budget holds everyone back as long as the server asked, or as it
-                    // judged; the request waits that long, on the schedule's clock.
-                    server_wait = Some(held);
+            let rate_limited = failure.rate_limited.is_some();
+            let next = match failure.rate_limited {
+                // A 429 was settled with the budget, which held every request back for as long
+                // as the schedule has this one wait.
+                Some(next) => next,
+                None => {
+                    // A request that may have changed something (a POST that timed out, say)
+                    // is sent again only where the caller said that is safe.
+                    if !failure.retryable || !(out.idempotent || failure.unsent) {
+                        return Err(failure.error);
+                    }
+                    schedule.after_failure(failure.signals.wait(), self.has_answered())
                 }
-                // A retry after a 429 waits at least its turn at the budget, and that counts
-                // as waiting: a server that answers "retry now" again and again cannot keep a
-                // page retrying past the policy's total.
-                server_wait = server_wait.map(|w| w.max(budget.interval()));
-            }
-            // A request that may have changed something (a POST that timed out, say) is sent
-            // again only where the caller said that is safe.
-            if !failure.retryable || !(out.idempotent || failure.unsent) {
-                return Err(failure.error);
-            }
-            match schedule.after_failure(server_wait, self.has_answered()) {
+            };
+            match next {
                 Next::Retry(delay) => {
                     if out.offset.is_some() {
                         tracing::debug!(?delay, error = %failure.error, "retrying page");
@@ -182,26 +176,12 @@ impl Client {
                         tracing::debug!(?delay, error = %failure.error, "retrying call");
                     }
                     self.inner.counters.retrying();
-                    if rate_limited {
-                        // Everyone waits, not just this request: one 429 must not become a
-                        // burst of them.
-                        self.inner
-                            .budget
-                            .pause_for(delay, self.longest_pause())
-                            .await;
-                    } else {
+                    // After a 429 the budget's gate holds this request back with everyone.
+                    if !rate_limited {
                         tokio::time::sleep(delay).await;
                     }
                 }
-                Next::GiveUp { hold } => {
-                    if rate_limited {
-                        // This request is over, but the account is still over its limit: the
-                        // other streams must not run into the same 429.
-                        self.inner
-                            .budget
-                            .pause_for(hold, self.longest_pause())
-                            .await;
-                    }
+                Next::GiveUp { .. } => {
                     return Err(Error::RetriesExhausted {
                         attempts: schedule.attempts(),
                         waited: schedule.waited(),
@@ -216,13 +196,47 @@ impl Client {
         }
     }
 
+    /// Takes a turn at the budget for one request in `lane`, counted as sent: the permit to
+    /// settle with its answer ([`answer`](Self::answer)).
+    pub(crate) async fn permit(&self, lane: Priority) -> Result<Permit<'_>, Error> {
+        let permit = self.inner.budget.acquire(lane).await?;
+        self.inner.counters.sent();
+        Ok(permit)
+    }
+
+    /// The one protocol for an answer, the client's own requests' and the middleware's alike:
+    /// `permit` is settled with the answer's `status` and `headers` (the adaptive rate, the
+    /// fleet and the gate learn from them), and a 429 is counted and held: every request of
+    /// the client (of the fleet, where shared) waits as long as `schedule` has the retry wait,
+    /// or, where the schedule is spent, as long as the next retry would have. Returns the
+    /// answer's rate signals and, for a 429, what the schedule says follows.
+    pub(crate) async fn answer(
+        &self,
+        permit: Permit<'_>,
+        status: u16,
+        headers: &HeaderMap,
+        schedule: &mut Schedule,
+    ) -> (Signals, Option<Next>) {
+        let settled = permit.settle(status, headers, self.longest_pause()).await;
+        let Some(limited) = settled.limited else {
+            return (settled.signals, None);
+        };
+        self.inner.counters.rate_limited();
+        // A 429 is an answer: the host has answered.
+        let next = schedule.after_failure(limited.wait(), true);
+        let (Next::Retry(wait) | Next::GiveUp { hold: wait }) = next;
+        limited.hold(wait).await;
+        (settled.signals, Some(next))
+    }
+
     /// One attempt: sent, and its answer read. `limit` bounds the wait for the answer's status
     /// and headers (the retry policy's time left, or its first contact); once they came, the
     /// answer is read whole, so that a 429 always reaches the budget.
     async fn attempt<R>(
         &self,
         out: &Outgoing<'_>,
-        sent_at: tokio::time::Instant,
+        permit: Permit<'_>,
+        schedule: &mut Schedule,
         decode: &impl Fn(&[u8]) -> Result<R, (bool, Error)>,
         limit: Option<Duration>,
     ) -> Result<R, Failure> {
@@ -231,6 +245,7 @@ impl Client {
             retryable: true,
             // Refused, or no connection made at all: the server never saw the request.
             unsent: e.is_connect(),
+            rate_limited: None,
             signals: Signals::default(),
             error: Error::Network {
                 timeout: e.is_timeout(),
@@ -274,17 +289,15 @@ impl Client {
         }
         let status = response.status().as_u16();
         tracing::Span::current().record("status", status);
-        let signals = Signals::read(response.headers(), SystemTime::now());
-        if status != 429 {
-            self.inner
-                .budget
-                .answered(sent_at, &signals, (200..300).contains(&status));
-        }
+        let (signals, rate_limited) = self
+            .answer(permit, status, response.headers(), schedule)
+            .await;
         let body = read_capped(response).await.map_err(|e| match e {
             // A 429 is news for the budget, whole body or not.
             BodyError::Network(_) if status == 429 => Failure {
                 retryable: true,
                 unsent: true,
+                rate_limited,
                 signals: signals.clone(),
                 error: Error::Api {
                     status,
@@ -299,6 +312,7 @@ impl Client {
             BodyError::Network(e) if e.is_decode() => Failure {
                 retryable: true,
                 unsent: false,
+                rate_limited: None,
                 signals: Signals::default(),
                 error: Error::Decode {
                     path: path(),
@@ -327,16 +341,10 @@ impl Client {
             }));
         }
         if (200..300).contains(&status) {
-            if let Some(wait) = signals.wait().filter(|_| signals.exhausted()) {
-                // The budget holds back no longer than the retry policy's total wait.
-                self.inner
-                    .budget
-                    .pause_for(wait, self.longest_pause())
-                    .await;
-            }
             return decode(&body.bytes).map_err(|(retryable, error)| Failure {
                 retryable,
                 unsent: false,
+                rate_limited: None,
                 signals: Signals::default(),
                 error,
             });
@@ -346,6 +354,7 @@ impl Client {
             retryable: retry::is_retryable_status(status),
             // A 429 is the limiter's answer: the request itself was not served.
             unsent: status == 429,
+            rate_limited,
             signals,
             error: Error::Api {
                 status,
@@ -395,6 +404,8 @@ struct Failure {
     retryable: bool,
     /// The server surely did not act on the request (a 429, a connection never made).
     unsent: bool,
+    /// A 429, settled with the budget: what the retry schedule said follows it.
+    rate_limited: Option<Next>,
     /// What the answer said of the rate limit: the server's wait, and news for the budget.
     signals: Signals,
     error: Error,
@@ -406,6 +417,7 @@ impl Failure {
         Self {
             retryable: true,
             unsent: false,
+            rate_limited: None,
             signals: Signals::default(),
             error: Error::Network {
                 timeout: true,
@@ -425,6 +437,7 @@ impl Failure {
         Self {
             retryable: false,
             unsent: false,
+            rate_limited: None,
             signals: Signals::default(),
             error,
         }

@@ -2,17 +2,14 @@
 //! requests to HelpCrunch through the account's rate budget.
 
 use std::fmt;
-use std::time::SystemTime;
 
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::http::client::Client;
-use crate::http::retry;
 use crate::http::target;
 use crate::rate::priority::Priority;
-use crate::rate::signals::Signals;
 
 /// Puts the requests of a [`reqwest_middleware::ClientWithMiddleware`] to HelpCrunch through
 /// a [`Client`]'s rate budget, so that an application's own calls and the client's scans stay
@@ -125,45 +122,25 @@ impl Middleware for BudgetMiddleware {
         if !target::spends_budget(self.client.base_url(), req.url()) {
             return next.run(req, extensions).await;
         }
-        let inner = &self.client.inner;
         let lane = extensions.get::<Priority>().copied().unwrap_or_default();
-        let sent_at = inner
-            .budget
-            .acquire(lane)
+        let permit = self
+            .client
+            .permit(lane)
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
-        inner.counters.sent();
         let response = next.run(req, extensions).await?;
-
-        // What the client's own requests do with an answer (`Client::send`), short of retrying.
-        let status = response.status();
-        let signals = Signals::read(response.headers(), SystemTime::now());
-        let longest_pause = inner.retry.max_total_wait();
-        if status.as_u16() == 429 {
-            inner.counters.rate_limited();
-            inner
-                .budget
-                .rate_limited(sent_at, &signals, longest_pause)
-                .await;
-            if !inner.budget.is_adaptive() {
-                // A fixed budget leaves the pause to the retry schedule: everyone waits as
-                // long as the client's own first retry would.
-                let wait = match inner.retry.schedule().after_failure(signals.wait(), true) {
-                    retry::Next::Retry(wait) => wait,
-                    retry::Next::GiveUp { hold } => hold,
-                };
-                inner.budget.pause_for(wait, longest_pause).await;
-            }
-        } else {
-            inner
-                .budget
-                .answered(sent_at, &signals, status.is_success());
-            if status.is_success() {
-                if let Some(wait) = signals.wait().filter(|_| signals.exhausted()) {
-                    inner.budget.pause_for(wait, longest_pause).await;
-                }
-            }
-        }
+        // The client's own protocol for an answer (`Client::answer`), short of retrying: what
+        // to retry is the application's to decide, but a 429 holds every request back as long
+        // as the client's own first retry would wait.
+        let mut schedule = self.client.inner.retry.schedule();
+        self.client
+            .answer(
+                permit,
+                response.status().as_u16(),
+                response.headers(),
+                &mut schedule,
+            )
+            .await;
         Ok(response)
     }
 }

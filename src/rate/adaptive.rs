@@ -84,11 +84,13 @@ pub(crate) struct Change {
     pub(crate) reason: Reason,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Curve {
-    cut_at: Instant,
-    from: f64,
-    level: f64,
+/// A curve of the adaptive rate: when a 429 cut it, the rate it starts from, and the level it
+/// climbs back to (requests a second). A fleet's processes share one through Redis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Curve {
+    pub(crate) cut_at: Instant,
+    pub(crate) from: f64,
+    pub(crate) level: f64,
 }
 
 #[derive(Debug)]
@@ -446,23 +448,14 @@ impl Adaptive {
         }
     }
 
-    /// The curve the rate follows, if any: when it was cut, from what rate, to what level.
-    pub(crate) fn curve(&self) -> Option<(Instant, f64, f64)> {
-        self.curve.map(|c| (c.cut_at, c.from, c.level))
+    /// The curve the rate follows, if any.
+    pub(crate) fn curve(&self) -> Option<Curve> {
+        self.curve
     }
 
     /// Takes the curve another process of the fleet cut, or none where the fleet's has ended.
     #[cfg(feature = "redis")]
-    pub(crate) fn adopt(
-        &mut self,
-        curve: Option<(Instant, f64, f64)>,
-        now: Instant,
-    ) -> Option<Change> {
-        let curve = curve.map(|(cut_at, from, level)| Curve {
-            cut_at,
-            from,
-            level,
-        });
+    pub(crate) fn adopt(&mut self, curve: Option<Curve>, now: Instant) -> Option<Change> {
         // This process's own cut comes back stamped with Redis's time: the same cut.
         let same = |a: &Curve, b: &Curve| a.from == b.from && a.level == b.level;
         let cut = curve.is_some_and(|c| self.curve.is_none_or(|mine| !same(&mine, &c)));
@@ -799,12 +792,21 @@ mod tests {
         let mut a = Adaptive::new(20.0, 0.0, W);
         a.in_fleet();
         let start = Instant::now();
-        let theirs = Some((start, 10.0, 15.0));
+        let theirs = Some(Curve {
+            cut_at: start,
+            from: 10.0,
+            level: 15.0,
+        });
         let change = a.adopt(theirs, start).expect("a cut is told");
         assert_eq!(change.reason, Reason::RateLimited);
         assert!((a.rate(start) - 10.0).abs() < 1e-9);
         // The same cut again, stamped a little later (Redis's clock): no news.
-        assert_eq!(a.adopt(Some((start + MS, 10.0, 15.0)), start + MS), None);
+        let again = Curve {
+            cut_at: start + MS,
+            from: 10.0,
+            level: 15.0,
+        };
+        assert_eq!(a.adopt(Some(again), start + MS), None);
         // The fleet's curve ended (Redis restarted): back to the ceiling.
         a.adopt(None, start + 2 * MS);
         assert_eq!(a.rate(start + 2 * MS), 20.0);

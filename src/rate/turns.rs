@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use tokio::sync::{oneshot, Notify};
 
-use crate::rate::budget::lock;
+use crate::rate::lock::lock;
 use crate::rate::priority::Priority;
 
 /// A fair lock with two lanes.
@@ -115,6 +115,37 @@ pub(crate) struct Turn<'a> {
     turns: &'a Turns,
     /// False while the turn is given up for a while ([`Turns::step_aside`]).
     held: bool,
+    /// The lane it was taken in.
+    lane: Priority,
+}
+
+impl Turn<'_> {
+    /// The lane the turn was taken in.
+    #[cfg(feature = "redis")]
+    pub(crate) fn lane(&self) -> Priority {
+        self.lane
+    }
+
+    /// Waits for `wait` with the turn held, stepping aside meanwhile where `aside` lets the
+    /// request (for an interactive one of this process, say), to take the turn back after it,
+    /// first in its lane. Returns whether `wait` was over: after stepping aside, the caller
+    /// looks again at what it waited for, which may have moved meanwhile.
+    pub(crate) async fn wait_or_step_aside(
+        &mut self,
+        wait: impl std::future::Future,
+        aside: Aside,
+    ) -> bool {
+        let (turns, lane) = (self.turns, self.lane);
+        let wait = std::pin::pin!(wait);
+        let other = std::pin::pin!(turns.may_step_aside(lane, aside));
+        match futures::future::select(wait, other).await {
+            futures::future::Either::Left(_) => true,
+            futures::future::Either::Right(_) => {
+                turns.step_aside(self, lane).await;
+                false
+            }
+        }
+    }
 }
 
 impl Drop for Turn<'_> {
@@ -155,6 +186,7 @@ impl Turns {
                 return Turn {
                     turns: self,
                     held: true,
+                    lane,
                 };
             }
             let (tx, rx) = oneshot::channel();
@@ -166,6 +198,7 @@ impl Turns {
         Turn {
             turns: self,
             held: true,
+            lane,
         }
     }
 
