@@ -197,7 +197,9 @@ where
         key: impl Fn(&T) -> Option<Timestamp> + Send + Sync + 'static,
     ) -> Self {
         if let Some(s) = self.setup_mut() {
-            s.key = Some(Arc::new(key));
+            s.key = Some(Arc::new(move |record: &T| {
+                key(record).map(models::sort_key)
+            }));
         }
         self
     }

@@ -25,7 +25,7 @@ use std::any::{Any, TypeId};
 use serde::Deserialize;
 use std::sync::Arc;
 
-use crate::paging::scan::{IdOf, KeyOf, RecordId};
+use crate::paging::scan::{IdOf, KeyOf, RecordId, SortKey};
 
 /// How to read the id of a `T` the crate knows: its models, and `serde_json::Value` and raw
 /// JSON records (the `id` field, as the API sent it). `None` for any other type.
@@ -58,7 +58,12 @@ pub(crate) fn known_key<T: 'static>(field: &str) -> Option<KeyOf<T>> {
         key: impl Fn(&M) -> Option<Timestamp> + Send + Sync + 'static,
     ) -> Option<KeyOf<T>> {
         (TypeId::of::<T>() == TypeId::of::<M>()).then(|| -> KeyOf<T> {
-            Arc::new(move |record: &T| (record as &dyn Any).downcast_ref::<M>().and_then(&key))
+            Arc::new(move |record: &T| {
+                (record as &dyn Any)
+                    .downcast_ref::<M>()
+                    .and_then(&key)
+                    .map(sort_key)
+            })
         })
     }
     let name: Arc<str> = field.into();
@@ -79,6 +84,11 @@ pub(crate) fn known_key<T: 'static>(field: &str) -> Option<KeyOf<T>> {
     })
     .or_else(|| by::<T, serde_json::Value>(move |v| value_key(v, &value)))
     .or_else(|| raw::key::<T>(name))
+}
+
+/// A time as the scan compares it, to the nanosecond.
+pub(crate) fn sort_key(time: Timestamp) -> SortKey {
+    SortKey::new(time.unix_seconds(), time.subsec_nanos())
 }
 
 /// The timestamp in `field` of a JSON record, read as leniently as the models read theirs.
@@ -125,7 +135,9 @@ mod raw {
 
     pub(super) fn key<T: 'static>(field: Arc<str>) -> Option<KeyOf<T>> {
         is_raw::<T>().then(|| -> KeyOf<T> {
-            Arc::new(move |record: &T| super::value_key(&parsed(record)?, &field))
+            Arc::new(move |record: &T| {
+                super::value_key(&parsed(record)?, &field).map(super::sort_key)
+            })
         })
     }
 }

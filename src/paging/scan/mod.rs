@@ -17,6 +17,8 @@
 //!   the pass's start, and until a round finds the head as the round before left it.
 //! - [`engine`]: the state machine that schedules windows, and decides where a pass ends: a
 //!   short page ends it only when it agrees with the total, or when a second read confirms it.
+//! - [`sort_key`]: a record's place in an order that moves, as the scan compares it and keeps
+//!   it.
 //! - [`position`]: where a scan stands, so that a crashed one can resume with the guarantee.
 //! - [`report`]: what the scan saw and what it cost.
 //! - [`task`]: a window fetched on a task of its own.
@@ -29,6 +31,7 @@ mod ledger;
 mod moving;
 mod position;
 mod report;
+mod sort_key;
 mod task;
 
 pub(crate) use engine::{Scan, Settings, Start};
@@ -38,3 +41,4 @@ pub(crate) use moving::{moving_field, KeyOf};
 pub use position::ScanPosition;
 pub use report::ScanReport;
 pub(crate) use report::{with as with_shared, SharedState};
+pub(crate) use sort_key::SortKey;

@@ -16,13 +16,12 @@
 
 use std::sync::Arc;
 
-use crate::api::models::Timestamp;
-
 use super::ledger::Key;
 use super::position::HeadMark;
+use super::sort_key::SortKey;
 
 /// How the sort key of a record is read, for an order that moves.
-pub(crate) type KeyOf<T> = Arc<dyn Fn(&T) -> Option<Timestamp> + Send + Sync>;
+pub(crate) type KeyOf<T> = Arc<dyn Fn(&T) -> Option<SortKey> + Send + Sync>;
 
 /// The field behind a `sort` value whose records may jump to the front when they change, such
 /// as `lastMessageAt` for `chats.lastMessageAt`; `None` for the orders known to stay put (the
@@ -115,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_round_stops_at_a_record_older_than_the_head_before() {
-        let key: KeyOf<i64> = Arc::new(|&t: &i64| Some(Timestamp::from_unix(t)));
+        let key: KeyOf<i64> = Arc::new(|&t: &i64| Some(SortKey::new(t, 0)));
         let mut head = Head::new(Some(key), None);
         assert!(!head.reached_unmoved(&[1, 2]), "no boundary yet: read on");
         head.before = Some(head.mark(&[50, 40], &[Key::Id(1.into()), Key::Id(2.into())]));
