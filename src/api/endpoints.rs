@@ -4,7 +4,8 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::api::models::{Agent, Chat, Customer, Department, Message};
+use crate::api::models::{self, Agent, Chat, Customer, Department, Message};
+use crate::api::orders;
 use crate::http::client::Client;
 use crate::paging::paginator::Paginator;
 use crate::paging::request::ListRequest;
@@ -38,7 +39,9 @@ impl Client {
     }
 
     /// Every customer: `GET /customers`. Sort with
-    /// [`sort`](Paginator::<Customer>::sort) and [`order`](Paginator::<Customer>::order).
+    /// [`sort`](Paginator::<Customer>::sort) and [`order`](Paginator::<Customer>::order);
+    /// unsorted, customers come oldest first by `customers.firstSeen`, an order in which a
+    /// customer who comes back does not move.
     ///
     /// ```no_run
     /// use futures::TryStreamExt;
@@ -57,7 +60,8 @@ impl Client {
     }
 
     /// Every chat: `GET /chats`. Sort with [`sort`](Paginator::<Chat>::sort) and
-    /// [`order`](Paginator::<Chat>::order).
+    /// [`order`](Paginator::<Chat>::order); unsorted, chats come oldest first by
+    /// `chats.createdAt`, an order in which a chat that gets a message does not move.
     ///
     /// ```no_run
     /// use futures::TryStreamExt;
@@ -125,7 +129,7 @@ impl Client {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        Paginator::new(self.clone(), ListRequest::search(path.into(), body.into()))
+        self.list(ListRequest::search(path.into(), body.into()))
     }
 
     /// Any `GET` list endpoint that pages with `offset`/`limit` and reports a total, decoded
@@ -142,6 +146,20 @@ impl Client {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        Paginator::new(self.clone(), ListRequest::get(path.into()))
+        self.list(ListRequest::get(path.into()))
+    }
+
+    /// A paginator over `request`, told what the api layer knows of it: how to read the id of
+    /// a `T`, and the list's orders.
+    fn list<T>(&self, request: ListRequest) -> Paginator<T>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        Paginator::new(
+            self.clone(),
+            request,
+            models::known_ids::<T>(),
+            orders::settle::<T>,
+        )
     }
 }

@@ -10,14 +10,13 @@ use std::task::{ready, Context, Poll};
 use futures::stream::{self, BoxStream, Fuse, FusedStream, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
-use crate::api::models::{self, Timestamp};
 use crate::error::Error;
 use crate::http::client::Client;
 use crate::paging::envelope::Page;
 use crate::paging::request::ListRequest;
 use crate::paging::scan::{
-    moving_field, with_shared, IdOf, KeyOf, RecordId, Scan, ScanPosition, ScanReport, Seen,
-    Settings, SharedState, Start,
+    with_shared, IdOf, KeyOf, OrderRule, RecordId, Scan, ScanPosition, ScanReport, Seen, Settings,
+    SharedState, Start,
 };
 use crate::paging::window::PageSize;
 use crate::rate::priority::Priority;
@@ -45,10 +44,10 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// records without one by the whole record. Where the scan cannot prove that, it ends with
 /// [`Error::Incomplete`], never quietly.
 ///
-/// Chats and customers are read in a stable order unless another is asked for
-/// (`chats.createdAt` and `customers.firstSeen`, oldest first: new records append at the end
-/// and a record that changes does not move). Orders in which a changed record jumps to the
-/// front are followed too (see [`moves_to_front`](Self::moves_to_front)).
+/// A list that has a stable order is read in it unless another is asked for (as
+/// [`Client::chats`] and [`Client::customers`] say): new records append at the end and a
+/// record that changes does not move. Orders in which a changed record jumps to the front are
+/// followed too (see [`moves_to_front`](Self::moves_to_front)).
 ///
 /// The `page_size`, `start_offset`, `concurrency` and `query` settings are read when the stream
 /// is first polled. Bad settings (a page size outside `1..=100`, a concurrency of 0, a path with
@@ -86,6 +85,7 @@ struct Setup<T> {
     concurrency: usize,
     ids: Option<IdOf<T>>,
     key: Option<KeyOf<T>>,
+    order: OrderRule<T>,
     resume: Option<(ScanPosition, Seen)>,
 }
 
@@ -107,14 +107,23 @@ impl<T> Paginator<T>
 where
     T: DeserializeOwned + Send + 'static,
 {
-    pub(crate) fn new(client: Client, request: ListRequest) -> Self {
+    /// A paginator over `request`, its records known by `ids` where the caller gives none, and
+    /// its order read by `order` when it is first polled: the api layer's knowledge of the
+    /// list, in the scan's terms.
+    pub(crate) fn new(
+        client: Client,
+        request: ListRequest,
+        ids: Option<IdOf<T>>,
+        order: OrderRule<T>,
+    ) -> Self {
         let setup = Setup {
             request,
             page_size: PageSize::MAX.get(),
             start_offset: 0,
             concurrency: DEFAULT_CONCURRENCY,
-            ids: models::known_ids::<T>(),
+            ids,
             key: None,
+            order,
             resume: None,
         };
         Self {
@@ -164,40 +173,11 @@ where
         self
     }
 
-    /// Says that this list is ordered, newest first, by a field that changes when a record
-    /// does (as chats by `lastMessageAt`), so that a changed record jumps to the front, and
-    /// gives the way to read that field. After the main pass the scan reads the head of the
-    /// list again until it reaches records that did not move, and until the head stands still
-    /// (see [`ScanReport::head_rounds`]); when nothing moves that costs one request.
-    ///
-    /// A list sorted by anything but the time its records were created (`chats.createdAt`,
-    /// `customers.firstSeen`, `customers.createdAt`), with `order` other than `asc`, is taken
-    /// to move and needs no call: the crate reads the sort field from [`Chat`](crate::Chat),
-    /// [`Customer`](crate::Customer) (their `extra` map for a field they do not name),
-    /// `serde_json::Value` and raw JSON records. For another type sorted so, give the key here,
-    /// or each round reads the whole list.
-    ///
-    /// ```no_run
-    /// use futures::TryStreamExt;
-    /// use helpcrunch_pager::Timestamp;
-    /// #[derive(serde::Deserialize)]
-    /// struct Ticket { id: u64, #[serde(rename = "updatedAt")] updated_at: Option<Timestamp> }
-    ///
-    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
-    /// let tickets: Vec<Ticket> = client
-    ///     .paginate("tickets")
-    ///     .ids(|t: &Ticket| Some(t.id))
-    ///     .moves_to_front(|t: &Ticket| t.updated_at)
-    ///     .try_collect()
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn moves_to_front(
-        mut self,
-        key: impl Fn(&T) -> Option<Timestamp> + Send + Sync + 'static,
-    ) -> Self {
+    /// Follows the list as an order that moves, its records' sort key read by `key`, whatever
+    /// the order the api layer reads (see [`moves_to_front`](Self::moves_to_front)).
+    pub(crate) fn sort_key(mut self, key: KeyOf<T>) -> Self {
         if let Some(s) = self.setup_mut() {
-            s.key = Some(Arc::new(key));
+            s.key = Some(key);
         }
         self
     }
@@ -507,15 +487,11 @@ impl<T: 'static> Setup<T> {
             return Err(Error::InvalidInput("concurrency must be at least 1".into()));
         }
         self.request.validate(client.base_url())?;
-        let request = self.request.with_stable_order();
-        let moves = request.param("sort").and_then(|sort| moving_field(&sort));
-        let ascending = request
-            .param("order")
-            .is_some_and(|o| o.trim().eq_ignore_ascii_case("asc"));
-        let moving = match (self.key, moves) {
-            (Some(key), _) => Some(Some(key)),
-            (None, Some(field)) if !ascending => Some(models::known_key::<T>(&field)),
-            (None, _) => None,
+        let mut request = self.request;
+        let read = (self.order)(&mut request);
+        let moving = match self.key {
+            Some(key) => Some(Some(key)),
+            None => read,
         };
         if moving.is_some() && self.ids.is_none() {
             return Err(Error::InvalidInput(

@@ -112,26 +112,6 @@ impl ListRequest {
         }
     }
 
-    /// Asks for a stable order where the list has one and the caller chose none: chats by
-    /// `chats.createdAt` and customers by `customers.firstSeen`, oldest first, so that new
-    /// records append at the end and a record that changes does not move.
-    pub(crate) fn with_stable_order(mut self) -> Self {
-        let list = self.path.trim_matches('/');
-        let list = list.strip_suffix("/search").unwrap_or(list);
-        let stable = match list {
-            "chats" => "chats.createdAt",
-            "customers" => "customers.firstSeen",
-            _ => return self,
-        };
-        if self.param("sort").is_none() {
-            self.set_param("sort", stable);
-            if self.param("order").is_none() {
-                self.set_param("order", "asc");
-            }
-        }
-        self
-    }
-
     /// Refuses what cannot be a collection request under `base_url`, before anything is sent.
     pub(crate) fn validate(&self, base_url: &str) -> Result<(), Error> {
         target::resolve(base_url, &self.path, Query::Refused)?;

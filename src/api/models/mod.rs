@@ -21,11 +21,9 @@ pub use message::{BroadcastType, Message, MessageType, Sender};
 pub use timestamp::Timestamp;
 
 use std::any::{Any, TypeId};
-
-use serde::Deserialize;
 use std::sync::Arc;
 
-use crate::paging::scan::{IdOf, KeyOf, RecordId};
+use crate::paging::scan::{IdOf, RecordId};
 
 /// How to read the id of a `T` the crate knows: its models, and `serde_json::Value` and raw
 /// JSON records (the `id` field, as the API sent it). `None` for any other type.
@@ -49,49 +47,7 @@ pub(crate) fn value_id(record: &serde_json::Value) -> Option<RecordId> {
     RecordId::from_json(record.get("id")?)
 }
 
-/// How to read the sort key `field` (such as `lastMessageAt`) of a `T` the crate knows: chats
-/// and customers by their fields (or their `extra` map, for a field they do not name),
-/// `serde_json::Value` and raw JSON records by the field of that name. `None` for any other
-/// type.
-pub(crate) fn known_key<T: 'static>(field: &str) -> Option<KeyOf<T>> {
-    fn by<T: 'static, M: 'static>(
-        key: impl Fn(&M) -> Option<Timestamp> + Send + Sync + 'static,
-    ) -> Option<KeyOf<T>> {
-        (TypeId::of::<T>() == TypeId::of::<M>()).then(|| -> KeyOf<T> {
-            Arc::new(move |record: &T| (record as &dyn Any).downcast_ref::<M>().and_then(&key))
-        })
-    }
-    let name: Arc<str> = field.into();
-    let (chat, customer, value) = (name.clone(), name.clone(), name.clone());
-    by::<T, Chat>(move |c| match &*chat {
-        "lastMessageAt" => c.last_message_at,
-        "lastCustomerMessageAt" => c.last_customer_message_at,
-        "closedAt" => c.closed_at,
-        "createdAt" => c.created_at,
-        other => c.extra.get(other).and_then(timestamp),
-    })
-    .or_else(|| {
-        by::<T, Customer>(move |c| match &*customer {
-            "lastSeen" => c.last_seen,
-            "firstSeen" => c.first_seen,
-            other => c.extra.get(other).and_then(timestamp),
-        })
-    })
-    .or_else(|| by::<T, serde_json::Value>(move |v| value_key(v, &value)))
-    .or_else(|| raw::key::<T>(name))
-}
-
-/// The timestamp in `field` of a JSON record, read as leniently as the models read theirs.
-pub(crate) fn value_key(record: &serde_json::Value, field: &str) -> Option<Timestamp> {
-    timestamp(record.get(field)?)
-}
-
-fn timestamp(value: &serde_json::Value) -> Option<Timestamp> {
-    Timestamp::deserialize(value).ok()
-}
-
-/// Raw JSON records (`Box<RawValue>`, feature `raw_value`): their ids and sort keys, read
-/// from the JSON text.
+/// Raw JSON records (`Box<RawValue>`, feature `raw_value`): their ids, read from the JSON text.
 #[cfg(feature = "raw_value")]
 mod raw {
     use std::any::{Any, TypeId};
@@ -99,48 +55,27 @@ mod raw {
 
     use serde_json::value::RawValue;
 
-    use crate::paging::scan::{IdOf, KeyOf, RecordId};
-
-    fn is_raw<T: 'static>() -> bool {
-        TypeId::of::<T>() == TypeId::of::<Box<RawValue>>()
-    }
-
-    fn parsed<T: 'static>(record: &T) -> Option<serde_json::Value> {
-        let raw = (record as &dyn Any).downcast_ref::<Box<RawValue>>()?;
-        serde_json::from_str(raw.get()).ok()
-    }
+    use crate::paging::scan::{IdOf, RecordId};
 
     pub(super) fn ids<T: 'static>() -> Option<IdOf<T>> {
         #[derive(serde::Deserialize)]
         struct Id {
             id: Option<serde_json::Value>,
         }
-        is_raw::<T>().then(|| -> IdOf<T> {
+        (TypeId::of::<T>() == TypeId::of::<Box<RawValue>>()).then(|| -> IdOf<T> {
             Arc::new(|record: &T| {
                 let raw = (record as &dyn Any).downcast_ref::<Box<RawValue>>()?;
                 RecordId::from_json(&serde_json::from_str::<Id>(raw.get()).ok()?.id?)
             })
         })
     }
-
-    pub(super) fn key<T: 'static>(field: Arc<str>) -> Option<KeyOf<T>> {
-        is_raw::<T>().then(|| -> KeyOf<T> {
-            Arc::new(move |record: &T| super::value_key(&parsed(record)?, &field))
-        })
-    }
 }
 
 #[cfg(not(feature = "raw_value"))]
 mod raw {
-    use std::sync::Arc;
-
-    use crate::paging::scan::{IdOf, KeyOf};
+    use crate::paging::scan::IdOf;
 
     pub(super) fn ids<T: 'static>() -> Option<IdOf<T>> {
-        None
-    }
-
-    pub(super) fn key<T: 'static>(_: Arc<str>) -> Option<KeyOf<T>> {
         None
     }
 }

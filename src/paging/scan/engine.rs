@@ -441,8 +441,8 @@ where
         if head.rounds > MAX_ROUNDS {
             let reason = format!(
                 "records kept jumping to the front of the list through {MAX_ROUNDS} re-reads of \
-                 its head; sort by a field that does not change (chats.createdAt, \
-                 customers.firstSeen) to read it whole"
+                 its head; sort by a field that does not change (the time records were \
+                 created) to read it whole"
             );
             return Err(self.incomplete(0, reason));
         }

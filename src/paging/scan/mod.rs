@@ -14,7 +14,9 @@
 //!   by identity, until the read meets records already yielded.
 //! - [`moving`]: orders in which a record that changes jumps to the front (an inbox order):
 //!   after the main pass, the head of the list is read again until it holds nothing newer than
-//!   the pass's start, and until a round finds the head as the round before left it.
+//!   the pass's start, and until a round finds the head as the round before left it. Which
+//!   orders move, and how a record's sort key is read, the api layer says.
+//! - [`sort_key`]: a record's place in such an order, as the scan compares it and keeps it.
 //! - [`engine`]: the state machine that schedules windows, and decides where a pass ends: a
 //!   short page ends it only when it agrees with the total, or when a second read confirms it.
 //! - [`position`]: where a scan stands, so that a crashed one can resume with the guarantee.
@@ -29,12 +31,14 @@ mod ledger;
 mod moving;
 mod position;
 mod report;
+mod sort_key;
 mod task;
 
 pub(crate) use engine::{Scan, Settings, Start};
 pub use id::RecordId;
 pub(crate) use ledger::{IdOf, Seen};
-pub(crate) use moving::{moving_field, KeyOf};
+pub(crate) use moving::{KeyOf, OrderRule};
 pub use position::ScanPosition;
 pub use report::ScanReport;
 pub(crate) use report::{with as with_shared, SharedState};
+pub(crate) use sort_key::SortKey;

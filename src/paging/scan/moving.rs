@@ -1,7 +1,7 @@
-//! Orders that move: where a record that changes jumps to the front of the list (chats by
-//! `lastMessageAt` newest first, customers by `lastSeen`), a record the main pass had not
-//! reached yet can jump behind it and be missed, with nothing at the cursor to show it (a
-//! deletion between the same two reads cancels the shift it makes).
+//! Orders that move: where a record that changes jumps to the front of the list (an inbox
+//! order, newest activity first), a record the main pass had not reached yet can jump behind
+//! it and be missed, with nothing at the cursor to show it (a deletion between the same two
+//! reads cancels the shift it makes).
 //!
 //! So after the main pass the head of the list is read again, in rounds. Round *r* reads from
 //! offset 0 until it meets a record whose sort key is older than the newest key of the head as
@@ -13,28 +13,27 @@
 //!
 //! When nothing moves, this costs one request: the first round's first page is the main
 //! pass's first page.
+//!
+//! Which orders move, and how a record's sort key is read, is the api layer's knowledge: it
+//! tells the scan through an [`OrderRule`].
 
 use std::sync::Arc;
 
-use crate::api::models::Timestamp;
+use crate::paging::request::ListRequest;
 
 use super::ledger::Key;
 use super::position::HeadMark;
+use super::sort_key::SortKey;
 
 /// How the sort key of a record is read, for an order that moves.
-pub(crate) type KeyOf<T> = Arc<dyn Fn(&T) -> Option<Timestamp> + Send + Sync>;
+pub(crate) type KeyOf<T> = Arc<dyn Fn(&T) -> Option<SortKey> + Send + Sync>;
 
-/// The field behind a `sort` value whose records may jump to the front when they change, such
-/// as `lastMessageAt` for `chats.lastMessageAt`; `None` for the orders known to stay put (the
-/// time a record was created). A sort the crate does not know is taken to move: following it
-/// costs a request when nothing moves, and missing a move would lose a record.
-pub(crate) fn moving_field(sort: &str) -> Option<String> {
-    let sort = sort.trim();
-    match sort {
-        "chats.createdAt" | "customers.firstSeen" | "customers.createdAt" | "" => None,
-        other => Some(other.rsplit('.').next().unwrap_or(other).to_owned()),
-    }
-}
+/// The api layer's reading of the order a list is read in. It is applied once, when the
+/// paginator is first polled, to the request as the caller left it: it may ask for the list's
+/// stable order where the caller chose none, and it answers `Some` where a record that changes
+/// jumps to the front (with how to read its sort key, where the record type has one) and
+/// `None` where records stay put.
+pub(crate) type OrderRule<T> = fn(&mut ListRequest) -> Option<Option<KeyOf<T>>>;
 
 /// The head rounds of a scan over an order that moves.
 pub(crate) struct Head<T> {
@@ -95,27 +94,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_fields_that_change_with_activity_move() {
-        assert_eq!(
-            moving_field("chats.lastMessageAt").as_deref(),
-            Some("lastMessageAt")
-        );
-        assert_eq!(
-            moving_field("customers.lastSeen").as_deref(),
-            Some("lastSeen")
-        );
-        assert_eq!(
-            moving_field("chats.updatedAt").as_deref(),
-            Some("updatedAt"),
-            "unknown: moves"
-        );
-        assert_eq!(moving_field("chats.createdAt"), None);
-        assert_eq!(moving_field("customers.firstSeen"), None);
-    }
-
-    #[test]
     fn a_round_stops_at_a_record_older_than_the_head_before() {
-        let key: KeyOf<i64> = Arc::new(|&t: &i64| Some(Timestamp::from_unix(t)));
+        let key: KeyOf<i64> = Arc::new(|&t: &i64| Some(SortKey::new(t, 0)));
         let mut head = Head::new(Some(key), None);
         assert!(!head.reached_unmoved(&[1, 2]), "no boundary yet: read on");
         head.before = Some(head.mark(&[50, 40], &[Key::Id(1.into()), Key::Id(2.into())]));

@@ -4,10 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::models::Timestamp;
-
 use super::id::RecordId;
 use super::ledger::Key;
+use super::sort_key::SortKey;
 
 /// Where a scan stands after the page it yielded last: enough, with the ids it yielded, to
 /// resume it later with [`Paginator::resume`](crate::Paginator::resume).
@@ -52,7 +51,7 @@ pub(crate) struct HeadMark {
     /// `null` for a record without an id.
     pub(crate) ids: Vec<Option<RecordId>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) newest: Option<Timestamp>,
+    pub(crate) newest: Option<SortKey>,
 }
 
 impl ScanPosition {
