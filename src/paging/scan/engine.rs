@@ -88,17 +88,9 @@ where
         }
     }
 
-    /// The next page of records not yielded before, or `None` at the end. After an error the
-    /// scan is over.
+    /// The next page of records not yielded before, or `None` at the end. An error ends the
+    /// scan: the stream that holds it drops it, and with it the windows in flight.
     pub(crate) async fn next_page(&mut self) -> Option<Result<Page<T>, Error>> {
-        let result = self.step().await?;
-        if result.is_err() {
-            self.stop();
-        }
-        Some(result)
-    }
-
-    async fn step(&mut self) -> Option<Result<Page<T>, Error>> {
         match self.stage {
             Stage::Ended => None,
             Stage::First(offset) => Some(self.first(offset).await),
