@@ -1,5 +1,7 @@
-//! The scan's one state machine: the first page, the planned windows in flight, the decision
-//! where a pass ends, and the head rounds of an order that moves.
+//! The scan's one state machine: the first page, the planned windows in flight, and each page
+//! checked as it comes. It does what its parts decide ([`PassEnd`] where a pass ends, the
+//! [heal](super::heal) what moved back, [rounds](super::rounds) the head of an order that
+//! moves) and reads through its [`Reader`]; it holds what they need from page to page.
 
 use futures::stream::{FuturesOrdered, StreamExt};
 use serde::de::DeserializeOwned;
