@@ -53,9 +53,10 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// The settings (`page_size`, `start_offset`, `concurrency`, `query`, …) are read when the
 /// stream is first polled, and are set before it: a setting changed after the first poll makes
 /// the next poll yield an [`Error::InvalidInput`] that names it, and the stream ends there (the
-/// scan under way cannot take it, and carrying on without it would ignore it). Bad settings (a page size outside `1..=100`, a concurrency of 0, a path with
-/// a query string, a `start_offset` in an order that moves, an order that moves without ids)
-/// come out as the stream's first item, an [`Error::InvalidInput`], before any request.
+/// scan under way cannot take it, and carrying on without it would ignore it). Bad settings (a
+/// page size outside `1..=100`, a concurrency of 0, a path with a query string, a
+/// `start_offset` in an order that moves, an order that moves without ids) come out as the
+/// stream's first item, an [`Error::InvalidInput`], before any request.
 ///
 /// ```no_run
 /// use futures::TryStreamExt;
