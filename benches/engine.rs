@@ -1,5 +1,4 @@
-//! The engine's own costs, with the rate limiter out of the way: window arithmetic, page
-//! decoding, and a whole scan over loopback next to a plain reqwest + serde_json loop over the
+//! The engine's own costs, with the rate limiter out of the way: page decoding, and a whole scan over loopback next to a plain reqwest + serde_json loop over the
 //! same pages. `cargo bench --bench engine`.
 
 use std::time::Duration;
@@ -7,24 +6,11 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::Simulator;
-use helpcrunch_pager::{Client, Department, Page, PageSize, Windows};
+use helpcrunch_pager::{Client, Department, Page};
 use serde::Deserialize;
 
 const RECORDS: u64 = 10_000;
 const PAGES: u64 = RECORDS / 100;
-
-fn windows(c: &mut Criterion) {
-    let mut g = c.benchmark_group("windows");
-    g.throughput(Throughput::Elements(10_000));
-    g.bench_function("10,000 windows of 100", |b| {
-        b.iter(|| {
-            Windows::new(0, std::hint::black_box(1_000_000), PageSize::MAX)
-                .map(|w| w.offset)
-                .sum::<u64>()
-        })
-    });
-    g.finish();
-}
 
 fn decoding(c: &mut Criterion) {
     let sim = Simulator::builder().departments(100).start().unwrap();
@@ -107,5 +93,5 @@ fn scan(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, windows, decoding, scan);
+criterion_group!(benches, decoding, scan);
 criterion_main!(benches);

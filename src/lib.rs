@@ -155,7 +155,7 @@ pub use http::stats::ClientStats;
 pub use paging::envelope::Page;
 pub use paging::paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
 pub use paging::scan::{RecordId, ScanPosition, ScanReport};
-pub use paging::window::{PageSize, Window, Windows, MAX_PAGE_SIZE};
+pub use paging::window::{PageSize, Window, MAX_PAGE_SIZE};
 pub use rate::priority::Priority;
 
 /// The README's Rust examples, compiled with the doctests so they cannot go stale.

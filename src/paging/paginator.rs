@@ -49,10 +49,13 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// record that changes does not move. Orders in which a changed record jumps to the front are
 /// followed too (see [`moves_to_front`](Self::moves_to_front)).
 ///
-/// The `page_size`, `start_offset`, `concurrency` and `query` settings are read when the stream
-/// is first polled. Bad settings (a page size outside `1..=100`, a concurrency of 0, a path with
-/// a query string, a `start_offset` in an order that moves, an order that moves without ids)
-/// come out as the stream's first item, an [`Error::InvalidInput`], before any request.
+/// The settings (`page_size`, `start_offset`, `concurrency`, `query`, …) are read when the
+/// stream is first polled, and are set before it: a setting changed after the first poll makes
+/// the next poll yield an [`Error::InvalidInput`] that names it, and the stream ends there (the
+/// scan under way cannot take it, and carrying on without it would ignore it). Bad settings (a
+/// page size outside `1..=100`, a concurrency of 0, a path with a query string, a
+/// `start_offset` in an order that moves, an order that moves without ids) come out as the
+/// stream's first item, an [`Error::InvalidInput`], before any request.
 ///
 /// ```no_run
 /// use futures::TryStreamExt;
@@ -68,11 +71,21 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// ```
 #[must_use = "a paginator does nothing until it is polled"]
 pub struct Paginator<T> {
-    /// The settings, until the first poll turns them into the page stream.
-    setup: Option<(Client, Setup<T>)>,
+    state: State<T>,
     shared: SharedState,
-    pages: Option<Pages<T>>,
+    /// The records of the page read last that are still to come.
     buffer: std::vec::IntoIter<T>,
+}
+
+/// Where a paginator is: set up until its first poll, reading from then on.
+enum State<T> {
+    /// Not polled yet: the client and the settings, as the setters leave them.
+    Setup(Box<(Client, Setup<T>)>),
+    /// Polled: the page stream the settings became.
+    Reading(Pages<T>),
+    /// A setting, named here, changed after the first poll: the next poll yields the error
+    /// that says so, and the stream ends.
+    Refused(String),
 }
 
 // The buffer is never pinned through the paginator, so moving it is always sound.
@@ -92,14 +105,19 @@ struct Setup<T> {
 impl<T> std::fmt::Debug for Paginator<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("Paginator");
-        if let Some((_, s)) = &self.setup {
+        if let State::Setup(setup) = &self.state {
+            let s = &setup.1;
             d.field("request", &s.request)
                 .field("page_size", &s.page_size)
                 .field("start_offset", &s.start_offset)
                 .field("concurrency", &s.concurrency)
                 .field("resume", &s.resume.as_ref().map(|(p, _)| p));
         }
-        d.field("started", &self.pages.is_some()).finish()
+        if let State::Refused(setting) = &self.state {
+            d.field("changed_after_first_poll", setting);
+        }
+        d.field("started", &!matches!(self.state, State::Setup(_)))
+            .finish()
     }
 }
 
@@ -127,15 +145,25 @@ where
             resume: None,
         };
         Self {
-            setup: Some((client, setup)),
+            state: State::Setup(Box::new((client, setup))),
             shared: SharedState::default(),
-            pages: None,
             buffer: Vec::new().into_iter(),
         }
     }
 
-    fn setup_mut(&mut self) -> Option<&mut Setup<T>> {
-        self.setup.as_mut().map(|(_, s)| s)
+    /// Applies `change` to the settings before the first poll. After it, the scan under way
+    /// cannot take it: the stream is refused with an error naming the first such `setting`,
+    /// and what it had read but not yielded is dropped with the scan.
+    fn set(mut self, setting: &str, change: impl FnOnce(&mut Setup<T>)) -> Self {
+        match &mut self.state {
+            State::Setup(setup) => change(&mut setup.1),
+            State::Reading(_) => {
+                self.state = State::Refused(setting.to_owned());
+                self.buffer = Vec::new().into_iter();
+            }
+            State::Refused(_) => {}
+        }
+        self
     }
 
     /// How to read a record's id, which the scan follows records by so that records that move
@@ -164,22 +192,18 @@ where
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn ids(mut self, id_of: impl Fn(&T) -> Option<u64> + Send + Sync + 'static) -> Self {
-        if let Some(s) = self.setup_mut() {
+    pub fn ids(self, id_of: impl Fn(&T) -> Option<u64> + Send + Sync + 'static) -> Self {
+        self.set("ids", |s| {
             s.ids = Some(Arc::new(move |record: &T| {
                 id_of(record).map(RecordId::Number)
             }));
-        }
-        self
+        })
     }
 
     /// Follows the list as an order that moves, its records' sort key read by `key`, whatever
     /// the order the api layer reads (see [`moves_to_front`](Self::moves_to_front)).
-    pub(crate) fn sort_key(mut self, key: KeyOf<T>) -> Self {
-        if let Some(s) = self.setup_mut() {
-            s.key = Some(key);
-        }
-        self
+    pub(crate) fn sort_key(self, key: KeyOf<T>) -> Self {
+        self.set("moves_to_front", |s| s.key = Some(key))
     }
 
     /// Resumes a scan stopped earlier (say, by a crash) from `position`, the last
@@ -198,15 +222,14 @@ where
     ///     client.customers().resume(saved, written).try_collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn resume<I>(mut self, position: ScanPosition, seen: I) -> Self
+    pub fn resume<I>(self, position: ScanPosition, seen: I) -> Self
     where
         I: IntoIterator,
         I::Item: Into<RecordId>,
     {
-        if let Some(s) = self.setup_mut() {
+        self.set("resume", |s| {
             s.resume = Some((position, seen.into_iter().map(Into::into).collect()));
-        }
-        self
+        })
     }
 
     /// What the scan has seen so far of records moving under it: shifts detected and healed,
@@ -234,11 +257,8 @@ where
     /// let first_ten: Vec<_> = client.chats().page_size(10).take(10).try_collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn page_size(mut self, n: u32) -> Self {
-        if let Some(s) = self.setup_mut() {
-            s.page_size = n;
-        }
-        self
+    pub fn page_size(self, n: u32) -> Self {
+        self.set("page_size", |s| s.page_size = n)
     }
 
     /// Where the scan starts (default 0): records before this offset are skipped.
@@ -250,11 +270,8 @@ where
     /// let rest: Vec<_> = client.customers().start_offset(5_000).try_collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn start_offset(mut self, offset: u64) -> Self {
-        if let Some(s) = self.setup_mut() {
-            s.start_offset = offset;
-        }
-        self
+    pub fn start_offset(self, offset: u64) -> Self {
+        self.set("start_offset", |s| s.start_offset = offset)
     }
 
     /// How many pages may be in flight at once, at least 1 (default [`DEFAULT_CONCURRENCY`]).
@@ -267,11 +284,8 @@ where
     /// let agents: Vec<_> = client.agents().concurrency(1).try_collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn concurrency(mut self, n: usize) -> Self {
-        if let Some(s) = self.setup_mut() {
-            s.concurrency = n;
-        }
-        self
+    pub fn concurrency(self, n: usize) -> Self {
+        self.set("concurrency", |s| s.concurrency = n)
     }
 
     /// The budget's lane for the scan's requests (default [`Priority::Background`]): a scan
@@ -291,11 +305,8 @@ where
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn priority(mut self, priority: Priority) -> Self {
-        if let Some(s) = self.setup_mut() {
-            s.request.priority = priority;
-        }
-        self
+    pub fn priority(self, priority: Priority) -> Self {
+        self.set("priority", |s| s.request.priority = priority)
     }
 
     /// Adds a query parameter to every request's URL, such as `("sort", "chats.createdAt")`.
@@ -312,19 +323,15 @@ where
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        if let Some(s) = self.setup_mut() {
-            s.request.query.push((key.into(), value.into()));
-        }
-        self
+    pub fn query(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.set("query", |s| {
+            s.request.query.push((key.into(), value.into()))
+        })
     }
 
     /// Sets an endpoint parameter: in the body of a search, in the query otherwise.
-    pub(crate) fn param(mut self, key: &str, value: &str) -> Self {
-        if let Some(s) = self.setup_mut() {
-            s.request.set_param(key, value);
-        }
-        self
+    pub(crate) fn param(self, key: &str, value: &str) -> Self {
+        self.set(key, |s| s.request.set_param(key, value))
     }
 
     /// The same scan as a stream of whole pages, each with its offset and the reported total.
@@ -340,20 +347,43 @@ where
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn pages(mut self) -> Pages<T> {
-        self.started();
-        self.pages.take().expect("started above")
+    pub fn pages(self) -> Pages<T> {
+        self.state.into_pages(self.shared)
     }
 
     /// The page stream, made from the settings the first time it is needed.
     fn started(&mut self) -> &mut Pages<T> {
-        match self.pages {
-            Some(ref mut pages) => pages,
-            None => {
-                let (client, setup) = self.setup.take().expect("set up until first polled");
-                let pages = Pages::new(client, setup, Arc::clone(&self.shared));
-                self.pages.insert(pages)
+        if !matches!(self.state, State::Reading(_)) {
+            // An empty refusal stands in for the moment the settings become pages.
+            let state = std::mem::replace(&mut self.state, State::Refused(String::new()));
+            self.state = State::Reading(state.into_pages(Arc::clone(&self.shared)));
+        }
+        match &mut self.state {
+            State::Reading(pages) => pages,
+            State::Setup(_) | State::Refused(_) => unreachable!("made the page stream above"),
+        }
+    }
+}
+
+impl<T> State<T>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    /// The page stream this state is, or becomes.
+    fn into_pages(self, shared: SharedState) -> Pages<T> {
+        match self {
+            State::Setup(setup) => {
+                let (client, setup) = *setup;
+                Pages::new(client, setup, shared)
             }
+            State::Reading(pages) => pages,
+            State::Refused(setting) => Pages::failed(
+                Error::InvalidInput(format!(
+                    "{setting} was set after the paginator was first polled, when the scan had \
+                     started with the settings before it; set it before the first poll"
+                )),
+                shared,
+            ),
         }
     }
 }
@@ -384,7 +414,8 @@ where
     T: DeserializeOwned + Send + 'static,
 {
     fn is_terminated(&self) -> bool {
-        self.buffer.len() == 0 && self.pages.as_ref().is_some_and(Pages::is_terminated)
+        self.buffer.len() == 0
+            && matches!(&self.state, State::Reading(pages) if pages.is_terminated())
     }
 }
 
@@ -461,19 +492,27 @@ where
     T: DeserializeOwned + Send + 'static,
 {
     fn new(client: Client, setup: Setup<T>, shared: SharedState) -> Self {
-        let inner = match setup.checked(&client) {
+        match setup.checked(&client) {
             Ok((request, settings)) => {
                 let scan = Scan::new(client, request, settings, Arc::clone(&shared));
-                stream::try_unfold(scan, |mut scan| async move {
+                // An error ends the stream, which drops the scan and the windows in flight.
+                let inner = stream::try_unfold(scan, |mut scan| async move {
                     Ok(scan.next_page().await.transpose()?.map(|page| (page, scan)))
-                })
-                .boxed()
+                });
+                Self {
+                    inner: inner.boxed().fuse(),
+                    shared,
+                }
             }
             // Bad settings are the stream's one item, before any request.
-            Err(e) => stream::once(async move { Err(e) }).boxed(),
-        };
+            Err(e) => Self::failed(e, shared),
+        }
+    }
+
+    /// A stream whose one item is `error`, before any request.
+    fn failed(error: Error, shared: SharedState) -> Self {
         Self {
-            inner: inner.fuse(),
+            inner: stream::once(async move { Err(error) }).boxed().fuse(),
             shared,
         }
     }

@@ -1,7 +1,7 @@
 //! Offset/limit window arithmetic: which `(offset, limit)` pairs cover a collection.
 //!
-//! Pure logic with no I/O. The paginator asks for the first window, reads the total from its
-//! answer, and then walks [`Windows`] for the rest.
+//! Pure logic with no I/O. The scan asks for the first [`Window`], reads the total from its
+//! answer, and then lets the [`Planner`] plan the rest as it goes.
 
 use std::num::NonZeroU32;
 
@@ -95,72 +95,6 @@ impl Window {
         self.offset
             .checked_add(u64::from(self.limit))
             .ok_or_else(|| overflow(self.offset))
-    }
-}
-
-/// The windows that cover `[from, total)` in order, each at most one page long; the last may
-/// be shorter so that no window reaches past the total.
-///
-/// No window reaches past `total`, so walking them cannot overflow.
-///
-/// ```
-/// use helpcrunch_pager::{PageSize, Window, Windows};
-///
-/// let windows: Vec<Window> = Windows::new(100, 250, PageSize::MAX).collect();
-/// assert_eq!(
-///     windows,
-///     [Window { offset: 100, limit: 100 }, Window { offset: 200, limit: 50 }]
-/// );
-/// ```
-#[derive(Debug, Clone)]
-pub struct Windows {
-    next: Option<u64>,
-    total: u64,
-    page_size: PageSize,
-}
-
-impl Windows {
-    /// The windows from `from` up to (not including) `total`.
-    ///
-    /// ```
-    /// use helpcrunch_pager::{PageSize, Windows};
-    /// assert_eq!(Windows::new(0, 250, PageSize::MAX).count(), 3);
-    /// ```
-    pub const fn new(from: u64, total: u64, page_size: PageSize) -> Self {
-        Self {
-            next: Some(from),
-            total,
-            page_size,
-        }
-    }
-
-    /// How many windows are left, where that is known without overflow.
-    ///
-    /// ```
-    /// use helpcrunch_pager::{PageSize, Windows};
-    /// let mut windows = Windows::new(0, 250, PageSize::MAX);
-    /// windows.next();
-    /// assert_eq!(windows.remaining(), 2);
-    /// ```
-    pub fn remaining(&self) -> u64 {
-        match self.next {
-            Some(next) if next < self.total => {
-                (self.total - next).div_ceil(u64::from(self.page_size.get()))
-            }
-            _ => 0,
-        }
-    }
-}
-
-impl Iterator for Windows {
-    type Item = Window;
-
-    fn next(&mut self) -> Option<Window> {
-        let offset = self.next.filter(|&o| o < self.total)?;
-        // `limit <= total - offset`, so `offset + limit <= total` cannot overflow.
-        let limit = u64::from(self.page_size.get()).min(self.total - offset) as u32;
-        self.next = Some(offset + u64::from(limit));
-        Some(Window { offset, limit })
     }
 }
 
@@ -270,33 +204,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn collect(from: u64, total: u64, size: u32) -> Vec<Window> {
-        Windows::new(from, total, PageSize::new(size).unwrap()).collect()
-    }
-
-    #[test]
-    fn an_exact_multiple_ends_on_a_full_page() {
-        assert_eq!(
-            collect(0, 200, 100),
-            [
-                Window {
-                    offset: 0,
-                    limit: 100
-                },
-                Window {
-                    offset: 100,
-                    limit: 100
-                }
-            ]
-        );
-    }
-
-    #[test]
-    fn nothing_is_left_when_the_start_is_at_or_past_the_total() {
-        assert!(collect(10, 10, 100).is_empty());
-        assert!(collect(11, 10, 100).is_empty());
-    }
-
     #[test]
     fn a_first_window_that_would_overflow_is_an_error_not_a_panic() {
         let err = Window::first(u64::MAX - 5, PageSize::MAX)
@@ -399,33 +306,21 @@ mod tests {
         }
 
         #[test]
-        fn windows_cover_the_range_exactly_once_in_order(
-            start in 0u64..50_000,
-            total in 0u64..60_000,
-            size in 1u32..=100,
-        ) {
-            let windows = collect(start, total, size);
-            let mut expected = start;
-            for w in &windows {
-                prop_assert!((1..=MAX_PAGE_SIZE).contains(&w.limit), "limit {}", w.limit);
-                prop_assert!(w.limit <= size);
-                prop_assert_eq!(w.offset, expected, "gap or overlap");
-                expected = w.offset + u64::from(w.limit);
-            }
-            prop_assert_eq!(expected, start.max(total));
-            prop_assert_eq!(windows.len() as u64, Windows::new(start, total, PageSize::new(size).unwrap()).remaining());
-        }
-
-        #[test]
-        fn windows_near_the_top_of_u64_never_panic(
+        fn a_plan_near_the_top_of_u64_ends_there_without_panicking(
             back in 0u64..1_000,
             size in 1u32..=100,
+            growing in any::<bool>(),
         ) {
-            let start = u64::MAX - back;
-            let covered: u64 = Windows::new(start, u64::MAX, PageSize::new(size).unwrap())
-                .map(|w| u64::from(w.limit))
-                .sum();
-            prop_assert_eq!(covered, back);
+            let mut plan = Planner::at(u64::MAX - back, true, u64::MAX, PageSize::new(size).unwrap());
+            if growing {
+                plan.grow();
+            }
+            let windows: Vec<Window> = plan.by_ref().take(2_000).collect();
+            prop_assert!(windows.len() < 2_000, "the plan ends at the top");
+            prop_assert!(windows.windows(2).all(|w| w[0].offset < w[1].offset));
+            if let Some(last) = windows.last() {
+                prop_assert_eq!(last.offset.saturating_add(u64::from(last.limit)), u64::MAX);
+            }
         }
 
         #[test]
