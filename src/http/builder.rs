@@ -510,6 +510,20 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_rate_is_refused_while_a_client_on_the_same_account_lives() {
+        let _live = Client::builder()
+            .api_key("a key of this test alone")
+            .build()
+            .unwrap();
+        let e = Client::builder()
+            .api_key("a key of this test alone")
+            .requests_per_minute(0)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("requests_per_minute"), "{e}");
+    }
+
+    #[test]
     fn base_urls_must_be_https_or_loopback_http() {
         assert!(build("https://api.helpcrunch.com/v1/").is_ok());
         assert!(build("http://127.0.0.1:8080/v1").is_ok());

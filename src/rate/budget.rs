@@ -74,6 +74,8 @@ impl Budget {
         base_url: &str,
         settings: Settings,
     ) -> Result<Arc<Self>, Error> {
+        // Bad settings are refused even where a live client's budget would be joined.
+        Self::checked(&settings)?;
         static REGISTRY: OnceLock<Mutex<HashMap<u64, Weak<Budget>>>> = OnceLock::new();
         static HASHER: OnceLock<RandomState> = OnceLock::new();
         // One account however its URL is written (`HTTP://…`, a default port): the URL as
@@ -118,28 +120,12 @@ impl Budget {
         #[cfg_attr(not(feature = "redis"), allow(unused_variables))] base_url: &str,
         settings: Settings,
     ) -> Result<Self, Error> {
+        let (interval, local) = Self::checked(&settings)?;
         let Settings {
-            requests_per_minute,
             margin,
             adaptive_window,
             ..
         } = settings;
-        if requests_per_minute == 0 {
-            return Err(Error::InvalidInput(
-                "requests_per_minute must be at least 1 (HelpCrunch's default limit is 120)".into(),
-            ));
-        }
-        if !(0.0..=0.5).contains(&margin) {
-            return Err(Error::InvalidInput(format!(
-                "rate margin {margin} is out of range: use a fraction from 0.0 to 0.5"
-            )));
-        }
-        let interval = Self::interval_for(requests_per_minute, margin);
-        let local = Local::new(interval, margin).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "requests_per_minute {requests_per_minute} is too high"
-            ))
-        })?;
         #[cfg(feature = "redis")]
         let source = match settings.redis_url.as_deref() {
             Some(url) => {
@@ -169,6 +155,32 @@ impl Budget {
             source,
             settings,
         })
+    }
+
+    /// The settings' interval and local limiter, or the error that names the bad setting.
+    fn checked(settings: &Settings) -> Result<(Duration, Local), Error> {
+        let Settings {
+            requests_per_minute,
+            margin,
+            ..
+        } = *settings;
+        if requests_per_minute == 0 {
+            return Err(Error::InvalidInput(
+                "requests_per_minute must be at least 1 (HelpCrunch's default limit is 120)".into(),
+            ));
+        }
+        if !(0.0..=0.5).contains(&margin) {
+            return Err(Error::InvalidInput(format!(
+                "rate margin {margin} is out of range: use a fraction from 0.0 to 0.5"
+            )));
+        }
+        let interval = Self::interval_for(requests_per_minute, margin);
+        let local = Local::new(interval, margin).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "requests_per_minute {requests_per_minute} is too high"
+            ))
+        })?;
+        Ok((interval, local))
     }
 
     fn interval_for(requests_per_minute: u32, margin: f64) -> Duration {
