@@ -147,3 +147,57 @@ async fn settings_made_before_the_first_poll_are_all_taken() {
         "pages of 7, each after the first on its anchor"
     );
 }
+
+#[tokio::test]
+async fn pages_in_the_middle_of_a_page_is_refused_rather_than_losing_its_rest() {
+    let sim = Simulator::builder().departments(250).start().unwrap();
+    let mut departments = client_for(&sim, 600_000).departments().concurrency(1);
+    bounded("the first record", departments.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut pages = departments.pages();
+    let err = bounded("the page stream", pages.next())
+        .await
+        .unwrap()
+        .unwrap_err();
+    let Error::InvalidInput(message) = &err else {
+        panic!("expected InvalidInput, got {err:?}");
+    };
+    assert!(message.starts_with("pages() was called after"), "{message}");
+    assert!(pages.next().await.is_none(), "the stream ended");
+}
+
+#[tokio::test]
+async fn pages_at_a_page_end_carries_on_with_the_next_page() {
+    let sim = Simulator::builder().departments(250).start().unwrap();
+    let mut departments = client_for(&sim, 600_000)
+        .departments()
+        .page_size(50)
+        .concurrency(1);
+    for _ in 0..50 {
+        bounded("a record", departments.next())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    let mut pages = departments.pages();
+    while let Some(page) = bounded("a page", pages.next()).await {
+        ids.extend(page.unwrap().items.into_iter().map(|d| d.id));
+    }
+    assert_eq!(ids, (51..=250).collect::<Vec<u64>>(), "the rest, each once");
+}
+
+#[tokio::test]
+async fn a_setter_after_the_end_leaves_the_stream_ended() {
+    let sim = Simulator::builder().departments(5).start().unwrap();
+    let mut departments = client_for(&sim, 600_000).departments();
+    while let Some(d) = bounded("a record", departments.next()).await {
+        d.unwrap();
+    }
+    assert!(departments.is_terminated());
+    let mut departments = departments.page_size(10);
+    assert!(departments.is_terminated(), "still over");
+    assert!(departments.next().await.is_none());
+}

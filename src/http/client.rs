@@ -278,20 +278,22 @@ impl Client {
         }
         .map_err(network)?;
         self.inner.answered.store(true, Ordering::Relaxed);
-        if response.url() != &out.url {
-            // A brought HTTP client followed a redirect: the answer is not the one asked for.
-            return Err(Failure::fatal(Error::Redirect {
-                status: response.status().as_u16(),
-                location: Some(shown(response.url())),
-                path: path(),
-                offset: out.offset,
-            }));
-        }
         let status = response.status().as_u16();
         tracing::Span::current().record("status", status);
         let (signals, rate_limited) = self
             .answer(permit, status, response.headers(), schedule)
             .await;
+        if response.url() != &out.url {
+            // A brought HTTP client followed a redirect: the answer is not the one asked for.
+            // It was settled all the same, so a 429 at the end of the redirect still pauses
+            // the budget.
+            return Err(Failure::fatal(Error::Redirect {
+                status,
+                location: Some(shown(response.url())),
+                path: path(),
+                offset: out.offset,
+            }));
+        }
         let body = read_capped(response).await.map_err(|e| match e {
             // A 429 is news for the budget, whole body or not.
             BodyError::Network(_) if status == 429 => Failure {

@@ -157,6 +157,8 @@ where
     fn set(mut self, setting: &str, change: impl FnOnce(&mut Setup<T>)) -> Self {
         match &mut self.state {
             State::Setup(setup) => change(&mut setup.1),
+            // A stream already over stays over: there is nothing left the setting could change.
+            State::Reading(pages) if pages.is_terminated() && self.buffer.len() == 0 => {}
             State::Reading(_) => {
                 self.state = State::Refused(setting.to_owned());
                 self.buffer = Vec::new().into_iter();
@@ -335,8 +337,9 @@ where
     }
 
     /// The same scan as a stream of whole pages, each with its offset and the reported total.
-    /// Call it instead of polling the paginator: records the paginator has already taken from
-    /// a page are not in the page stream.
+    /// Call it instead of polling the paginator. Called in the middle of a page the paginator
+    /// is yielding, the page stream's one item is an [`Error::InvalidInput`]: the rest of that
+    /// page would be missing from it.
     ///
     /// ```no_run
     /// use futures::TryStreamExt;
@@ -348,7 +351,13 @@ where
     /// # Ok(()) }
     /// ```
     pub fn pages(self) -> Pages<T> {
-        self.state.into_pages(self.shared)
+        match self.state {
+            // The records left in the buffer would be lost from the page stream, unsaid.
+            State::Reading(_) if self.buffer.len() > 0 => {
+                State::Refused("pages()".into()).into_pages(self.shared)
+            }
+            state => state.into_pages(self.shared),
+        }
     }
 
     /// The page stream, made from the settings the first time it is needed.
@@ -377,6 +386,15 @@ where
                 Pages::new(client, setup, shared)
             }
             State::Reading(pages) => pages,
+            State::Refused(setting) if setting == "pages()" => Pages::failed(
+                Error::InvalidInput(
+                    "pages() was called after the paginator had yielded records from a page it \
+                     had not finished: the rest of that page would be missing from the page \
+                     stream; call pages() before the first poll, or at a page's end"
+                        .into(),
+                ),
+                shared,
+            ),
             State::Refused(setting) => Pages::failed(
                 Error::InvalidInput(format!(
                     "{setting} was set after the paginator was first polled, when the scan had \

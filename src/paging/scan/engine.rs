@@ -93,6 +93,15 @@ where
     /// The next page of records not yielded before, or `None` at the end. An error ends the
     /// scan: the stream that holds it drops it, and with it the windows in flight.
     pub(crate) async fn next_page(&mut self) -> Option<Result<Page<T>, Error>> {
+        let next = self.step().await;
+        if let Some(Err(_)) = next {
+            // Read on past a failed window and its records would be missing unsaid.
+            self.stop();
+        }
+        next
+    }
+
+    async fn step(&mut self) -> Option<Result<Page<T>, Error>> {
         match self.stage {
             Stage::Ended => None,
             Stage::First(offset) => Some(self.first(offset).await),
