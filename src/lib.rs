@@ -135,6 +135,7 @@ mod paging;
 mod rate;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+mod sync;
 
 pub use api::models::{
     Agent, AgentRole, BroadcastType, Chat, ChatCustomer, ChatStatus, ClosedBy, Customer,
@@ -157,6 +158,8 @@ pub use paging::paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
 pub use paging::scan::{RecordId, ScanPosition, ScanReport};
 pub use paging::window::{PageSize, Window, MAX_PAGE_SIZE};
 pub use rate::priority::Priority;
+pub use sync::changes::{Changes, SyncRun, DEFAULT_LOOKBACK};
+pub use sync::state::{Bookmark, Collection, SyncState};
 
 /// The README's Rust examples, compiled with the doctests so they cannot go stale.
 #[cfg(doctest)]

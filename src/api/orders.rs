@@ -12,11 +12,11 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::api::models::{Chat, Customer, Timestamp};
+use crate::api::models::{Chat, Customer, Message, Timestamp};
 use crate::api::sort::{ChatSort, CustomerSort, Order};
 use crate::paging::paginator::Paginator;
 use crate::paging::request::ListRequest;
-use crate::paging::scan::{KeyOf, SortKey};
+use crate::paging::scan::{KeyOf, SortKey, StopAt};
 
 /// The time a customer was created: not a sort of `GET /customers`, but a field a search can
 /// sort by, and one that never changes.
@@ -71,18 +71,19 @@ fn moving_field(sort: &str) -> Option<String> {
     Some(sort.rsplit('.').next().unwrap_or(sort).to_owned())
 }
 
-/// How to read the sort key `field` (such as `lastMessageAt`) of a `T` the crate knows: chats
-/// and customers by their fields (or their `extra` map, for a field they do not name),
+/// How to read the sort key `field` (such as `lastMessageAt`) of a `T` the crate knows: chats,
+/// customers and messages by their fields (or their `extra` map, for a field they do not name),
 /// `serde_json::Value` and raw JSON records by the field of that name. `None` for any other
 /// type.
-fn key_of<T: 'static>(field: &str) -> Option<KeyOf<T>> {
+pub(crate) fn key_of<T: 'static>(field: &str) -> Option<KeyOf<T>> {
     let name: Arc<str> = field.into();
-    let (chat, customer, value) = (name.clone(), name.clone(), name.clone());
+    let (chat, customer, message, value) = (name.clone(), name.clone(), name.clone(), name.clone());
     by::<T, Chat>(move |c| match &*chat {
         "lastMessageAt" => c.last_message_at,
         "lastCustomerMessageAt" => c.last_customer_message_at,
         "closedAt" => c.closed_at,
         "createdAt" => c.created_at,
+        "updatedAt" => c.updated_at,
         other => c.extra.get(other).and_then(timestamp),
     })
     .or_else(|| {
@@ -92,8 +93,26 @@ fn key_of<T: 'static>(field: &str) -> Option<KeyOf<T>> {
             other => c.extra.get(other).and_then(timestamp),
         })
     })
+    .or_else(|| {
+        by::<T, Message>(move |m| match &*message {
+            "createdAt" => m.created_at,
+            "updatedAt" => m.updated_at,
+            other => m.extra.get(other).and_then(timestamp),
+        })
+    })
     .or_else(|| by::<T, serde_json::Value>(move |v| value_key(v, &value)))
     .or_else(|| raw_key::<T>(name))
+}
+
+/// The end of a read newest first by `field` (such as a chat's messages by `createdAt`): true
+/// of a record whose `field` is before `since` (UNIX seconds). A record without the field is
+/// read on. `None` where the crate cannot read `field` from a `T`.
+pub(crate) fn older_than<T: 'static>(field: &str, since: u64) -> Option<StopAt<T>> {
+    let key = key_of::<T>(field)?;
+    let since = SortKey::new(i64::try_from(since).unwrap_or(i64::MAX), 0);
+    Some(Arc::new(move |record: &T| {
+        key(record).is_some_and(|k| k < since)
+    }))
 }
 
 /// The key of a `T` that is an `M`, read by `key`; `None` where `T` is another type.

@@ -228,7 +228,7 @@ impl<T: DeserializeOwned> Call<T> {
             lane: self.priority,
             idempotent: self.idempotent,
         };
-        let decode = |bytes: &[u8]| {
+        let decode = |bytes: &[u8], _date| {
             // No body (a 204, say) reads as JSON's null: `()` and `Option` take it.
             let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
                 b"null".as_slice()

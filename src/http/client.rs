@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, Url};
@@ -129,11 +129,12 @@ impl Client {
     }
 
     /// Sends `out` under the budget and the retry policy, and decodes a success with `decode`
-    /// (which says whether its failure is worth asking again).
+    /// (which says whether its failure is worth asking again), given the body and the
+    /// answer's `Date`.
     pub(crate) async fn send<R>(
         &self,
         out: &Outgoing<'_>,
-        decode: impl Fn(&[u8]) -> Result<R, (bool, Error)>,
+        decode: impl Fn(&[u8], Option<SystemTime>) -> Result<R, (bool, Error)>,
     ) -> Result<R, Error> {
         let mut schedule = self.inner.retry.schedule();
         loop {
@@ -237,7 +238,7 @@ impl Client {
         out: &Outgoing<'_>,
         permit: Permit<'_>,
         schedule: &mut Schedule,
-        decode: &impl Fn(&[u8]) -> Result<R, (bool, Error)>,
+        decode: &impl Fn(&[u8], Option<SystemTime>) -> Result<R, (bool, Error)>,
         limit: Option<Duration>,
     ) -> Result<R, Failure> {
         let path = || out.path.to_owned();
@@ -343,7 +344,7 @@ impl Client {
             }));
         }
         if (200..300).contains(&status) {
-            return decode(&body.bytes).map_err(|(retryable, error)| Failure {
+            return decode(&body.bytes, signals.date).map_err(|(retryable, error)| Failure {
                 retryable,
                 unsent: false,
                 rate_limited: None,

@@ -16,7 +16,7 @@ use crate::paging::envelope::Page;
 use crate::paging::request::ListRequest;
 use crate::paging::scan::{
     with_shared, IdOf, KeyOf, OrderRule, RecordId, Scan, ScanPosition, ScanReport, Seen, Settings,
-    SharedState, Start,
+    SharedState, Start, StopAt,
 };
 use crate::paging::window::PageSize;
 use crate::rate::priority::Priority;
@@ -100,6 +100,7 @@ struct Setup<T> {
     key: Option<KeyOf<T>>,
     order: OrderRule<T>,
     resume: Option<(ScanPosition, Seen)>,
+    stop: Option<StopAt<T>>,
 }
 
 impl<T> std::fmt::Debug for Paginator<T> {
@@ -143,6 +144,7 @@ where
             key: None,
             order,
             resume: None,
+            stop: None,
         };
         Self {
             state: State::Setup(Box::new((client, setup))),
@@ -336,6 +338,60 @@ where
         self.set(key, |s| s.request.set_param(key, value))
     }
 
+    /// Ends the stream before the first record that `stop` is true of, as a scan that only
+    /// wants the head of a list does (the messages of a chat, newest first, down to the last
+    /// one already read). The page that holds that record is the last one asked for: the
+    /// windows read ahead of it are aborted, and those still waiting for the budget are never
+    /// sent. `stop` must be true of every record after the first it is true of (the list is
+    /// ordered by what it tests); a record it is false of beyond that is not read.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use helpcrunch_pager::{simulator::Simulator, Client};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = Simulator::builder().departments(1_000).start()?;
+    /// let client = Client::builder()
+    ///     .api_key(sim.api_key())
+    ///     .base_url(sim.base_url())
+    ///     .requests_per_minute(6_000)
+    ///     .build()?;
+    /// let first: Vec<_> = client.departments().stop_at(|d| d.id > 150).try_collect().await?;
+    /// assert_eq!(first.len(), 150);
+    /// assert_eq!(sim.stats().requests, 2, "two pages of 100, none read ahead of them");
+    /// # Ok(()) }
+    /// ```
+    pub fn stop_at(self, stop: impl Fn(&T) -> bool + Send + Sync + 'static) -> Self {
+        self.set("stop_at", |s| s.stop = Some(Arc::new(stop) as StopAt<T>))
+    }
+
+    /// The server's clock when the scan began: the earliest `Date` among the answers it has
+    /// read, to the second. `None` before the first answer, or where the server sends no
+    /// `Date`. A read of what changed since the last one starts from here, never from the
+    /// local clock, which may be off.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use helpcrunch_pager::{simulator::Simulator, Client};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = Simulator::builder().departments(10).start()?;
+    /// let client = Client::builder()
+    ///     .api_key(sim.api_key())
+    ///     .base_url(sim.base_url())
+    ///     .build()?;
+    /// let mut departments = client.departments();
+    /// assert!(departments.server_date().is_none(), "nothing read yet");
+    /// while departments.try_next().await?.is_some() {}
+    /// assert!(departments.server_date().is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn server_date(&self) -> Option<std::time::SystemTime> {
+        with_shared(&self.shared, |s| s.began)
+    }
+
     /// The same scan as a stream of whole pages, each with its offset and the reported total.
     /// Call it instead of polling the paginator. Called in the middle of a page the paginator
     /// is yielding, the page stream's one item is an [`Error::InvalidInput`]: the rest of that
@@ -503,6 +559,20 @@ impl<T> Pages<T> {
     pub fn position(&self) -> Option<ScanPosition> {
         with_shared(&self.shared, |s| s.position.clone())
     }
+
+    /// The server's clock when the scan began, as [`Paginator::server_date`] says.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// # async fn run(client: helpcrunch_pager::Client) -> Result<(), helpcrunch_pager::Error> {
+    /// let mut pages = client.chats().pages();
+    /// let first = pages.try_next().await?;
+    /// println!("read from {:?} on the server's clock", pages.server_date());
+    /// # Ok(()) }
+    /// ```
+    pub fn server_date(&self) -> Option<std::time::SystemTime> {
+        with_shared(&self.shared, |s| s.began)
+    }
 }
 
 impl<T> Pages<T>
@@ -580,6 +650,7 @@ impl<T: 'static> Setup<T> {
             concurrency: self.concurrency,
             ids: self.ids,
             moving,
+            stop: self.stop,
         };
         Ok((request, settings))
     }

@@ -1,6 +1,8 @@
 //! [`ListRequest`]: what a paginator asks for, a `GET` with query parameters or a search `POST`
 //! with a JSON body, and how one window of it becomes a URL and a body.
 
+use std::time::SystemTime;
+
 use reqwest::{Method, Url};
 use serde_json::{Map, Value};
 use tracing::{field, Instrument};
@@ -26,13 +28,14 @@ pub(crate) struct ListRequest {
 
 impl ListRequest {
     /// Fetches one window of the list, under the budget and the retry policy, and decodes it
-    /// with `decode` (the scan's reads the page and what it knows each record by).
+    /// with `decode` (the scan's reads the page and what it knows each record by); with the
+    /// answer's `Date`, the server's clock.
     pub(crate) async fn fetch<P>(
         &self,
         client: &Client,
         window: Window,
         decode: impl Fn(&[u8], Window) -> Result<P, envelope::DecodeError>,
-    ) -> Result<P, Error> {
+    ) -> Result<(P, Option<SystemTime>), Error> {
         let span = tracing::debug_span!(
             "helpcrunch_page",
             path = %self.path,
@@ -57,8 +60,10 @@ impl ListRequest {
             idempotent: true,
         };
         client
-            .send(&out, |bytes| {
-                decode(bytes, window).map_err(|e| e.into_error(self.path.clone(), window.offset))
+            .send(&out, |bytes, date| {
+                decode(bytes, window)
+                    .map(|page| (page, date))
+                    .map_err(|e| e.into_error(self.path.clone(), window.offset))
             })
             .instrument(span)
             .await

@@ -25,6 +25,8 @@ pub(crate) struct Signals {
     pub(crate) limit: Option<u64>,
     /// `RateLimit-Policy`: each quota with its window.
     pub(crate) policies: Vec<Policy>,
+    /// The answer's `Date`: the server's clock when it answered, to the second.
+    pub(crate) date: Option<SystemTime>,
 }
 
 /// One `RateLimit-Policy` item: `quota` requests per `window`.
@@ -42,8 +44,8 @@ impl Signals {
     /// Unreadable values are ignored.
     pub(crate) fn read(headers: &HeaderMap, now: SystemTime) -> Self {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let now = header(DATE.as_str())
-            .and_then(|d| httpdate::parse_http_date(d).ok())
+        let date = header(DATE.as_str()).and_then(|d| httpdate::parse_http_date(d).ok());
+        let now = date
             .filter(|server| {
                 server.duration_since(now).unwrap_or_else(|e| e.duration()) > CLOCK_SKEW
             })
@@ -57,6 +59,7 @@ impl Signals {
             remaining: number("x-ratelimit-remaining").or_else(|| number("ratelimit-remaining")),
             limit: number("x-ratelimit-limit").or_else(|| number("ratelimit-limit")),
             policies: Vec::new(),
+            date,
         };
         // The current draft's fields, one item per policy; the most restrictive one counts.
         if let Some(current) = header("ratelimit") {

@@ -95,6 +95,11 @@ pub struct Chat {
     /// When it was created.
     #[serde(default, deserialize_with = "timestamp::lenient")]
     pub created_at: Option<Timestamp>,
+    /// When it was last updated ("date and time of the last chat update"): a new message,
+    /// a change of status, assignee or department. What an incremental sync of chats reads
+    /// changes by.
+    #[serde(default, deserialize_with = "timestamp::lenient")]
+    pub updated_at: Option<Timestamp>,
     /// When it was closed.
     #[serde(default, deserialize_with = "timestamp::lenient")]
     pub closed_at: Option<Timestamp>,

@@ -21,7 +21,7 @@ use super::position::{HeadMark, ScanPosition};
 use super::reader::Reader;
 use super::report::{with, SharedState};
 use super::rounds;
-use super::start::Settings;
+use super::start::{Settings, StopAt};
 use super::task::Task;
 
 pub(crate) struct Scan<T> {
@@ -39,6 +39,8 @@ pub(crate) struct Scan<T> {
     /// How many windows the next heal may read back.
     read_back: u32,
     head: Option<Head<T>>,
+    /// The caller's end of the scan, where it set one.
+    stop_at: Option<StopAt<T>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,7 @@ where
             concurrency,
             ids,
             moving,
+            stop,
         } = settings;
         let begun = start.begin(page_size);
         if let Some(position) = begun.position {
@@ -87,6 +90,7 @@ where
             prev_keys: Vec::new(),
             read_back: begun.read_back,
             head: moving.map(|key| Head::new(key, begun.head)),
+            stop_at: stop,
         }
     }
 
@@ -247,6 +251,23 @@ where
                 head,
             );
             with(self.reader.shared(), |s| s.position = Some(position));
+        }
+        let mut items = items;
+        let wanted = self
+            .stop_at
+            .as_ref()
+            .and_then(|stop| items.iter().position(|r| stop(r)));
+        if let Some(wanted) = wanted {
+            // The caller's end: the windows read ahead are aborted, none more is asked for.
+            items.truncate(wanted);
+            self.stop();
+            return Ok(Page {
+                items,
+                offset,
+                limit,
+                total,
+                received,
+            });
         }
         self.decide(
             Read {

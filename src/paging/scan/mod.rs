@@ -51,4 +51,4 @@ pub use position::ScanPosition;
 pub use report::ScanReport;
 pub(crate) use report::{with as with_shared, SharedState};
 pub(crate) use sort_key::SortKey;
-pub(crate) use start::{Settings, Start};
+pub(crate) use start::{Settings, Start, StopAt};

@@ -51,29 +51,33 @@ where
     /// One window, read with its records' keys.
     pub(super) async fn fetch(&self, window: Window) -> Result<Keyed<T>, Error> {
         let (client, request, ids) = (&self.client, &self.request, &self.ids);
-        request
+        let (page, date) = request
             .fetch(client, window, |body, window| {
                 keyed::decode(body, window, ids.as_ref())
             })
-            .await
+            .await?;
+        with(&self.shared, |s| s.answered_at(date));
+        Ok(page)
     }
 
     /// One window of the plan, sent at once on a task of its own after `pause` (a confirming
     /// read waits for a lagging replica).
     pub(super) fn spawn(&self, window: Window, pause: Duration) -> Task<T> {
         let (client, request) = (self.client.clone(), Arc::clone(&self.request));
-        let ids = self.ids.clone();
+        let (ids, shared) = (self.ids.clone(), Arc::clone(&self.shared));
         Task::spawn(
             async move {
                 // Not even a zero sleep where there is no pause: it waits for the timer.
                 if !pause.is_zero() {
                     tokio::time::sleep(pause).await;
                 }
-                request
+                let (page, date) = request
                     .fetch(&client, window, |body, window| {
                         keyed::decode(body, window, ids.as_ref())
                     })
-                    .await
+                    .await?;
+                with(&shared, |s| s.answered_at(date));
+                Ok(page)
             },
             &self.request.path,
             window.offset,

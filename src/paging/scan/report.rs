@@ -42,6 +42,17 @@ pub struct ScanReport {
 pub(crate) struct Shared {
     pub(crate) report: ScanReport,
     pub(crate) position: Option<ScanPosition>,
+    /// The earliest `Date` of the scan's answers: the server's clock when the read began.
+    pub(crate) began: Option<std::time::SystemTime>,
+}
+
+impl Shared {
+    /// Notes an answer's `Date`.
+    pub(crate) fn answered_at(&mut self, date: Option<std::time::SystemTime>) {
+        if let Some(date) = date {
+            self.began = Some(self.began.map_or(date, |b| b.min(date)));
+        }
+    }
 }
 
 pub(crate) type SharedState = Arc<Mutex<Shared>>;

@@ -28,7 +28,12 @@ pub(crate) struct Settings<T> {
     pub(crate) ids: Option<IdOf<T>>,
     /// `Some` for an order that moves, with the sort key where it can be read.
     pub(crate) moving: Option<Option<KeyOf<T>>>,
+    /// Where the caller ends the scan: before the first record this is true of.
+    pub(crate) stop: Option<StopAt<T>>,
 }
+
+/// A caller's end of a scan: true of the first record not wanted, and of every record after it.
+pub(crate) type StopAt<T> = std::sync::Arc<dyn Fn(&T) -> bool + Send + Sync>;
 
 /// How a scan begins: what it knows, its plan, and for a resume where it stood.
 #[derive(Debug)]
