@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use helpcrunch_pager::Collection;
 use serde_json::Value;
 
 use crate::Failure;
@@ -18,8 +19,9 @@ pub(crate) struct Args {
     // As an attribute, not a doc comment, so that rustdoc does not read <id> as HTML.
     #[arg(
         value_name = "COLLECTION",
-        help = "departments | agents | customers | chats | chats/<id>/messages | \
-                customers/search | chats/search | any other list path"
+        help = "departments | agents | customers | chats | messages (every chat's) | all (every \
+                collection, with --output-dir) | chats/<id>/messages | customers/search | \
+                chats/search | any other list path"
     )]
     collection: String,
 
@@ -95,6 +97,24 @@ pub(crate) struct Args {
     #[arg(long, value_name = "JSON")]
     filter: Option<String>,
 
+    /// Keep a copy current: the first run reads everything and writes this state file; a later
+    /// run reads only what changed since (chats, customers, messages; departments and agents
+    /// whole) and writes each changed record's latest version, for an upsert by id downstream.
+    /// The state is replaced only once the output is on disk. For departments, agents,
+    /// customers, chats, messages and all.
+    #[arg(long, value_name = "FILE", conflicts_with = "checkpoint")]
+    state: Option<PathBuf>,
+
+    /// With COLLECTION all: the directory to write <collection>.jsonl into, one file each.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "checkpoint"])]
+    output_dir: Option<PathBuf>,
+
+    /// With --state: how far before the last run's start to read again, in seconds, so that a
+    /// record the server commits a little late is not skipped.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(0..=86_400 * 30))]
+    lookback: u64,
+
     /// Export from an embedded simulated account over loopback, with HelpCrunch's real
     /// 120-a-minute limit: no key, no network.
     #[arg(long)]
@@ -168,6 +188,20 @@ pub(crate) struct Job {
     pub(crate) quiet: bool,
     pub(crate) retry_for: Duration,
     pub(crate) first_contact: Duration,
+    /// `Some` for an incremental sync (`--state`, `messages`, `all`): what it reads and where
+    /// it keeps its state.
+    pub(crate) sync: Option<SyncJob>,
+}
+
+/// What an incremental sync reads and where it keeps its state.
+#[derive(Debug)]
+pub(crate) struct SyncJob {
+    pub(crate) collections: Vec<Collection>,
+    /// `None`: every run reads everything (`messages` or `all` without `--state`).
+    pub(crate) state: Option<PathBuf>,
+    /// Where `all` writes its files.
+    pub(crate) output_dir: Option<PathBuf>,
+    pub(crate) lookback: Duration,
 }
 
 impl Args {
@@ -178,6 +212,14 @@ impl Args {
                 "COLLECTION is empty: name one, such as departments",
             ));
         }
+        let sync = sync_job(
+            &collection,
+            self.state,
+            self.output_dir,
+            self.output.is_some(),
+            self.filter.is_some() || self.checkpoint.is_some(),
+            Duration::from_secs(self.lookback),
+        )?;
         let is_search = collection.ends_with("/search");
         let filter = match (self.filter, is_search) {
             (Some(_), false) => {
@@ -224,8 +266,66 @@ impl Args {
             quiet: self.quiet,
             retry_for: Duration::from_secs(self.retry_for),
             first_contact: Duration::from_secs(self.first_contact),
+            sync,
         })
     }
+}
+
+/// The sync a command line asks for: `messages` and `all` always read as a sync does (chat by
+/// chat, or collection by collection), with or without `--state`; the other collections only
+/// with it.
+fn sync_job(
+    collection: &str,
+    state: Option<PathBuf>,
+    output_dir: Option<PathBuf>,
+    has_output: bool,
+    // --filter or --checkpoint, neither of which a sync takes.
+    has_filter: bool,
+    lookback: Duration,
+) -> Result<Option<SyncJob>, Failure> {
+    let all = collection == "all";
+    let collections = match collection.parse::<Collection>() {
+        _ if all => Collection::ALL.to_vec(),
+        Ok(Collection::Messages) => vec![Collection::Messages],
+        Ok(one) if state.is_some() => vec![one],
+        _ if state.is_some() => {
+            return Err(Failure::usage(format!(
+                "--state keeps a copy of departments, agents, customers, chats, messages or all                  current, not of {collection}"
+            )))
+        }
+        _ if output_dir.is_some() => {
+            return Err(Failure::usage(
+                "--output-dir is for COLLECTION all, which writes one file a collection",
+            ))
+        }
+        _ => return Ok(None),
+    };
+    if has_filter {
+        return Err(Failure::usage(format!(
+            "--filter and --checkpoint are for a plain export; {collection} is read as a sync \
+             (a failed or stopped run is repeated from its state, losing nothing)"
+        )));
+    }
+    match (all, &output_dir) {
+        (true, None) => {
+            return Err(Failure::usage(
+                "COLLECTION all writes one file a collection: give --output-dir DIR",
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(Failure::usage(
+                "--output-dir is for COLLECTION all; for one collection give --output FILE",
+            ))
+        }
+        _ if all && has_output => unreachable!("clap refuses --output with --output-dir"),
+        _ => {}
+    }
+    Ok(Some(SyncJob {
+        collections,
+        state,
+        output_dir,
+        lookback,
+    }))
 }
 
 fn parse_filter(text: &str) -> Result<Value, Failure> {

@@ -20,6 +20,9 @@ use crate::{simulate, Failure};
 pub(crate) async fn run(job: Job) -> Result<String, Failure> {
     // The simulated account, if any, lives until the export is over.
     let (client, _account) = connect(&job)?;
+    if let Some(sync) = &job.sync {
+        return crate::sync::run(&job, sync, &client).await;
+    }
     let mut state = State::open(&job)?;
     let start = state.records_at_start;
     let progress = Progress::new(
@@ -302,7 +305,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// The error, followed by whatever its causes add (reqwest's "error sending request" says
 /// little until its cause says "connection refused"), in the command line's terms.
-fn describe(e: &Error) -> String {
+pub(crate) fn describe(e: &Error) -> String {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
@@ -350,7 +353,7 @@ const IN_CLI_TERMS: &[(&str, &str)] = &[
 ];
 
 /// Resolves with the signal's number on Ctrl-C (SIGINT, 2) or, on Unix, SIGTERM (15).
-async fn stop_signal() -> u8 {
+pub(crate) async fn stop_signal() -> u8 {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

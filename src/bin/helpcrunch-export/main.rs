@@ -5,6 +5,7 @@
 //! helpcrunch-export departments --simulate --output departments.jsonl
 //! helpcrunch-export chats --api-key "$KEY" --output chats.jsonl --checkpoint chats.checkpoint
 //! helpcrunch-export chats/search --filter '{"filter":[{"field":"chats.status","operator":"=","value":"3"}]}'
+//! helpcrunch-export all --api-key "$KEY" --output-dir copy/ --state copy/state.json
 //! ```
 //!
 //! Exit codes: 0 done (or the reader of the output closed it, as `| head` does), 1 the export
@@ -19,6 +20,7 @@ mod export;
 mod output;
 mod progress;
 mod simulate;
+mod sync;
 
 use std::process::ExitCode;
 

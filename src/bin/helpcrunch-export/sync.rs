@@ -1,0 +1,356 @@
+//! `--state`, `messages` and `all`: an incremental sync. Each collection's records go into a
+//! temporary file beside its output; only once every collection of the run has been read
+//! whole are the files synced to disk and renamed into place, and then the state replaced
+//! (written, synced and renamed). A run stopped anywhere before leaves the state as it was, so
+//! the next run reads again from there and nothing is lost.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::TryStreamExt;
+use helpcrunch_pager::{Changes, Client, Collection, SyncState};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::value::RawValue;
+use tempfile::NamedTempFile;
+
+use crate::args::{Job, SyncJob};
+use crate::export::{describe, stop_signal};
+use crate::Failure;
+
+/// Runs the sync `job` asks for; the summary, a line a collection, on success.
+pub(crate) async fn run(job: &Job, sync: &SyncJob, client: &Client) -> Result<String, Failure> {
+    let before = match &sync.state {
+        Some(path) => load(path)?,
+        None => SyncState::default(),
+    };
+    let mut state = before.clone();
+    let run = client.sync(&before).lookback(sync.lookback);
+    let show = !job.quiet && std::io::stderr().is_terminal();
+    let mut done = Vec::new();
+    let mut lines = Vec::new();
+    let mut signal = pin!(stop_signal());
+    for &collection in &sync.collections {
+        let mut out = Sink::open(job, sync, collection)?;
+        let mut changes = run.read::<Box<RawValue>>(collection);
+        let started = Instant::now();
+        let sent = client.stats().requests;
+        let bar = bar(show, &changes);
+        let mut records = 0u64;
+        loop {
+            let next = tokio::select! {
+                biased;
+                number = &mut signal => {
+                    bar.finish_and_clear();
+                    return Err(Failure::signal(number, format!(
+                        "interrupted while reading {collection}: nothing was replaced{}; run \
+                         the same command again",
+                        if sync.state.is_some() { " and the state is as it was" } else { "" }
+                    )));
+                }
+                next = changes.try_next() => next,
+            };
+            match next {
+                Ok(Some(record)) => {
+                    out.write(record.get()).map_err(|e| out.failed(e))?;
+                    records += 1;
+                    if records.is_multiple_of(100) {
+                        bar.set_message(progress(&changes, records, client, sent));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    bar.finish_and_clear();
+                    return Err(Failure::run(format!(
+                        "error reading {collection}: {} ({records} records read; nothing was \
+                         replaced{}, so running the same command again repeats this run)",
+                        describe(&e),
+                        if sync.state.is_some() {
+                            " and the state is as it was"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+            }
+        }
+        bar.finish_and_clear();
+        out.flush().map_err(|e| out.failed(e))?;
+        lines.push(summary(
+            &changes,
+            records,
+            client.stats().requests - sent,
+            started.elapsed(),
+        ));
+        changes
+            .finish(&mut state)
+            .map_err(|e| Failure::run(describe(&e)))?;
+        done.push(out);
+    }
+    // Every collection was read whole: the outputs go into place, then the state.
+    for out in done {
+        out.commit()?;
+    }
+    if let Some(path) = &sync.state {
+        save(path, &state)?;
+        lines.push(format!("state written to {}", path.display()));
+    }
+    Ok(lines.join("\n"))
+}
+
+/// The state in `path`, or a fresh one (a first run, which reads everything) where there is
+/// no such file.
+fn load(path: &Path) -> Result<SyncState, Failure> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(SyncState::default()),
+        Err(e) => return Err(Failure::run(format!("--state {}: {e}", path.display()))),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "--state {} is not a sync state this version reads: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Replaces the state in `path`: written beside it, synced, renamed over it, and the
+/// directory synced, so that a crash leaves either the old state or the new one whole.
+fn save(path: &Path, state: &SyncState) -> Result<(), Failure> {
+    let failed = |e: io::Error| Failure::run(format!("--state {}: {e}", path.display()));
+    let dir = parent(path);
+    let mut file = NamedTempFile::new_in(dir).map_err(failed)?;
+    let json = serde_json::to_string_pretty(state).expect("a sync state serializes");
+    file.write_all(json.as_bytes()).map_err(failed)?;
+    file.write_all(b"\n").map_err(failed)?;
+    file.as_file().sync_all().map_err(failed)?;
+    file.persist(path).map_err(|e| failed(e.error))?;
+    sync_dir(dir).map_err(failed)
+}
+
+/// The directory a path's file is in (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Where one collection's records go: standard output, or a temporary file renamed over the
+/// output once the whole run has been read.
+struct Sink {
+    name: String,
+    to: Option<(NamedTempFile, PathBuf)>,
+    writer: BufWriter<Box<dyn Write + Send>>,
+}
+
+impl Sink {
+    fn open(job: &Job, sync: &SyncJob, collection: Collection) -> Result<Self, Failure> {
+        let path = match (&sync.output_dir, &job.output) {
+            (Some(dir), _) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Failure::run(format!("--output-dir {}: {e}", dir.display())))?;
+                dir.join(format!("{collection}.jsonl"))
+            }
+            (None, Some(path)) => path.clone(),
+            (None, None) => {
+                return Ok(Self {
+                    name: "standard output".into(),
+                    to: None,
+                    writer: BufWriter::new(Box::new(io::stdout())),
+                })
+            }
+        };
+        let name = path.display().to_string();
+        if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(Failure::usage(format!(
+                "{name} is not a regular file: a sync replaces its output whole"
+            )));
+        }
+        let temp = NamedTempFile::new_in(parent(&path))
+            .map_err(|e| Failure::run(format!("{name}: cannot write beside it: {e}")))?;
+        let file = temp
+            .reopen()
+            .map_err(|e| Failure::run(format!("{name}: {e}")))?;
+        Ok(Self {
+            name,
+            to: Some((temp, path)),
+            writer: BufWriter::with_capacity(1 << 16, Box::new(file)),
+        })
+    }
+
+    fn write(&mut self, record: &str) -> io::Result<()> {
+        self.writer.write_all(record.as_bytes())?;
+        self.writer.write_all(b"\n")
+    }
+
+    /// Everything written reaches the file (or standard output), and the file the disk.
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()?;
+        if let Some((temp, _)) = &self.to {
+            temp.as_file().sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// The output goes into place.
+    fn commit(self) -> Result<(), Failure> {
+        let Some((temp, path)) = self.to else {
+            return Ok(());
+        };
+        let failed = |e: io::Error| Failure::run(format!("{}: {e}", path.display()));
+        temp.persist(&path).map_err(|e| failed(e.error))?;
+        sync_dir(parent(&path)).map_err(failed)
+    }
+
+    fn failed(&self, e: io::Error) -> Failure {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Failure::reader_gone(format!(
+                "the reader of {} closed it; the state is as it was",
+                self.name
+            ));
+        }
+        Failure::run(format!(
+            "cannot write {}: {e}; the state is as it was",
+            self.name
+        ))
+    }
+}
+
+fn bar<T>(show: bool, changes: &Changes<T>) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+    bar.set_message(format!("{}: {}", changes.collection(), what(changes)));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn progress<T>(changes: &Changes<T>, records: u64, client: &Client, sent: u64) -> String {
+    let stats = client.stats();
+    format!(
+        "{}: {} records {}, {} requests, {} 429s",
+        changes.collection(),
+        thousands(records),
+        what(changes),
+        stats.requests - sent,
+        stats.rate_limited
+    )
+}
+
+/// What a read reads: "changed since …" or "read whole".
+fn what<T>(changes: &Changes<T>) -> String {
+    match changes.since() {
+        Some(since) => format!(
+            "changed since {} (lookback {})",
+            rfc3339(since),
+            minutes(changes.lookback())
+        ),
+        None if changes.collection().is_incremental() => "read whole (no bookmark yet)".to_owned(),
+        None => "read whole (no change time to read by)".to_owned(),
+    }
+}
+
+/// The line a collection's read gets in the summary, such as "chats: 1,203 changed since
+/// 2026-12-04T10:00:00Z (lookback 5 min), 14 requests in 7.1 s".
+fn summary<T>(changes: &Changes<T>, records: u64, requests: u64, took: Duration) -> String {
+    let what = match changes.since() {
+        Some(_) => what(changes),
+        None => format!("records, {}", what(changes)),
+    };
+    let mut line = format!(
+        "{}: {} {what}, {} request{} in {:.1} s",
+        changes.collection(),
+        thousands(records),
+        requests,
+        if requests == 1 { "" } else { "s" },
+        took.as_secs_f64()
+    );
+    if changes.chats_gone() > 0 {
+        line.push_str(&format!(
+            "; {} chats deleted before their messages were read",
+            changes.chats_gone()
+        ));
+    }
+    line
+}
+
+fn minutes(d: Duration) -> String {
+    match d.as_secs() {
+        0 => "none".to_owned(),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// `1203` as "1,203".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A time as `2026-12-04T10:00:00Z`.
+fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_as_rfc3339_in_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_764_842_400);
+        assert_eq!(rfc3339(t), "2025-12-04T10:00:00Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_203), "1,203");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}
