@@ -1,0 +1,227 @@
+//! Incremental sync through the library: a full run, changes, an incremental run; the copy
+//! kept by upserts equals the server's collections. Changes made while a run reads, the
+//! local clock an hour off the server's, and what a run costs in requests.
+
+mod support;
+#[path = "support/sync.rs"]
+mod sync;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use helpcrunch_pager::simulator::{Mutation, Simulator};
+use helpcrunch_pager::{Collection, SyncState};
+use support::*;
+use sync::*;
+
+const FAST: u32 = 600_000;
+const LOOKBACK: Duration = Duration::from_secs(60);
+
+fn account(customers: usize, chats: usize, offset: i64) -> Simulator {
+    Simulator::builder()
+        .departments(30)
+        .agents(8)
+        .customers(customers)
+        .chats(chats)
+        .clock_offset(offset)
+        .start()
+        .unwrap()
+}
+
+/// Steps the server's clock past the lookback, so that a run reads nothing made before.
+fn later(sim: &Simulator) {
+    sim.advance_clock(LOOKBACK * 2);
+}
+
+#[tokio::test]
+async fn an_incremental_run_brings_the_copy_up_to_date_and_a_quiet_one_costs_two_requests() {
+    let sim = account(420, 150, 0);
+    let client = client_for(&sim, FAST);
+    let mut copy = Copy::default();
+
+    let first = bounded("the full run", sync_all(&client, &sim, &SyncState::default(), LOOKBACK)).await;
+    first.into_copy(&mut copy);
+    assert_copy_is_current(&copy, &sim, &[]);
+    for collection in Collection::ALL {
+        assert!(first.state.bookmark(collection).is_some(), "{collection}");
+    }
+
+    // Chats touched with new messages, new chats, new customers, customers seen, two deleted.
+    later(&sim);
+    for chat in [3, 40, 41, 99, 150] {
+        sim.add_message(chat);
+    }
+    sim.add_message(40);
+    let new_chats = sim.append("chats", 3);
+    let new_customers = sim.append("customers", 5);
+    for customer in [1, 2, 200, 419] {
+        sim.see_customer(customer);
+    }
+    let deleted = [7, 300];
+    for id in deleted {
+        sim.mutate("customers", Mutation::Delete(id), 0);
+    }
+    later(&sim);
+
+    let second = bounded("the incremental run", sync_all(&client, &sim, &first.state, LOOKBACK)).await;
+    let changed_chats = second.read[&Collection::Chats].len();
+    assert_eq!(changed_chats, 5 + new_chats.len(), "the chats touched and the new ones");
+    assert_eq!(
+        second.read[&Collection::Customers].len(),
+        4 + new_customers.len(),
+        "the customers seen and the new ones, each once"
+    );
+    assert_eq!(
+        second.read[&Collection::Messages].len(),
+        6 + new_chats.len(),
+        "the new messages (and each new chat's one)"
+    );
+    second.into_copy(&mut copy);
+    assert_copy_is_current(&copy, &sim, &deleted);
+    let stale = deleted
+        .iter()
+        .filter(|id| copy.table(Collection::Customers).contains_key(id))
+        .count();
+    assert_eq!(stale, deleted.len(), "deleted customers stay in the copy: no search shows them gone");
+
+    later(&sim);
+    let third = bounded("a run with nothing changed", sync_all(&client, &sim, &second.state, LOOKBACK)).await;
+    for collection in [Collection::Chats, Collection::Customers, Collection::Messages] {
+        assert!(third.read[&collection].is_empty(), "{collection}: nothing changed");
+        assert!(
+            third.requests[&collection] <= 2,
+            "{collection} took {} requests with nothing changed",
+            third.requests[&collection]
+        );
+    }
+    assert_eq!(third.requests[&Collection::Departments], 1);
+    assert_eq!(third.requests[&Collection::Agents], 1);
+}
+
+/// Touches chats and customers and adds both, every few milliseconds, until told to stop.
+fn keep_changing(sim: &Arc<Simulator>, chats: u64, customers: u64) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sim, done) = (Arc::clone(sim), Arc::clone(&stop));
+    let worker = std::thread::spawn(move || {
+        let mut changes = 0u64;
+        let mut rng = fastrand::Rng::with_seed(7);
+        while !done.load(Ordering::Relaxed) {
+            match changes % 4 {
+                0 => {
+                    sim.add_message(rng.u64(1..=chats));
+                }
+                1 => sim.see_customer(rng.u64(1..=customers)),
+                2 => {
+                    sim.append("customers", 1);
+                }
+                _ => {
+                    sim.append("chats", 1);
+                }
+            }
+            changes += 1;
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        changes
+    });
+    (stop, worker)
+}
+
+async fn changes_while_a_run_reads(offset: i64) {
+    let sim = Arc::new(account(600, 200, offset));
+    let client = client_for(&sim, FAST);
+    let mut copy = Copy::default();
+    let first = bounded("the full run", sync_all(&client, &sim, &SyncState::default(), LOOKBACK)).await;
+    first.into_copy(&mut copy);
+    let bookmark = first.state.bookmark(Collection::Chats).unwrap().server_time;
+    let local = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    assert!(
+        bookmark.abs_diff(sim.now()) <= 5,
+        "the bookmark {bookmark} is on the server's clock ({}), not the local one ({local})",
+        sim.now()
+    );
+
+    // Changes before the run, and all the while it reads.
+    later(&sim);
+    sim.add_message(10);
+    let (stop, worker) = keep_changing(&sim, 200, 600);
+    let second = bounded("the run under changes", sync_all(&client, &sim, &first.state, LOOKBACK)).await;
+    stop.store(true, Ordering::Relaxed);
+    let made = worker.join().unwrap();
+    assert!(made > 10, "only {made} changes were made while the run read");
+    second.into_copy(&mut copy);
+
+    // What changed after the run had read past it is the next run's: it starts before the
+    // run under changes began.
+    let third = bounded("the next run", sync_all(&client, &sim, &second.state, LOOKBACK)).await;
+    third.into_copy(&mut copy);
+    assert_copy_is_current(&copy, &sim, &[]);
+}
+
+#[tokio::test]
+async fn changes_made_while_a_run_reads_are_in_the_copy_after_the_next() {
+    changes_while_a_run_reads(0).await;
+}
+
+#[tokio::test]
+async fn a_local_clock_an_hour_ahead_of_the_server_loses_nothing() {
+    // The server's clock an hour behind the local one.
+    changes_while_a_run_reads(-3_600).await;
+}
+
+#[tokio::test]
+async fn a_local_clock_an_hour_behind_the_server_loses_nothing() {
+    changes_while_a_run_reads(3_600).await;
+}
+
+/// At most 1.2 times the fewest requests that can read the changes.
+fn assert_near_minimum(collection: Collection, requests: u64, minimum: u64) {
+    assert!(
+        requests as f64 <= 1.2 * minimum as f64,
+        "{collection}: {requests} requests where {minimum} could do"
+    );
+}
+
+#[tokio::test]
+async fn an_incremental_run_costs_close_to_the_changes() {
+    let sim = account(1_500, 1_000, 0);
+    let client = client_for(&sim, FAST);
+    let first = bounded("the full run", sync_all(&client, &sim, &SyncState::default(), LOOKBACK)).await;
+
+    later(&sim);
+    let mut rng = fastrand::Rng::with_seed(20);
+    let mut touched = std::collections::BTreeSet::new();
+    while touched.len() < 250 {
+        touched.insert(rng.u64(1..=1_000));
+    }
+    for &chat in &touched {
+        sim.add_message(chat);
+    }
+    let new = sim.append("customers", 120);
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 180 {
+        seen.insert(rng.u64(1..=1_500));
+    }
+    for &customer in &seen {
+        sim.see_customer(customer);
+    }
+    later(&sim);
+
+    let second = bounded("the incremental run", sync_all(&client, &sim, &first.state, LOOKBACK)).await;
+    let pages = |n: u64| n.div_ceil(100);
+    let chats = touched.len() as u64;
+    assert_eq!(second.read[&Collection::Chats].len() as u64, chats);
+    assert_near_minimum(Collection::Chats, second.requests[&Collection::Chats], pages(chats) + 1);
+    let customers = (new.len() + seen.len()) as u64;
+    assert_eq!(second.read[&Collection::Customers].len() as u64, customers);
+    assert_near_minimum(
+        Collection::Customers,
+        second.requests[&Collection::Customers],
+        pages(customers) + 2,
+    );
+    assert_near_minimum(
+        Collection::Messages,
+        second.requests[&Collection::Messages],
+        chats + pages(chats) + 1,
+    );
+}
