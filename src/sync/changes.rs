@@ -294,7 +294,9 @@ where
         );
     }
     let (client, progress_of_chats) = (client.clone(), Arc::clone(progress));
-    let chat_ids = tracked(chats::<ChatId>(&client, since), progress);
+    // Followed by their ids, as the models are: a record the crate does not know would be
+    // followed whole.
+    let chat_ids = tracked(chats::<ChatId>(&client, since).ids(|c| Some(c.id)), progress);
     chat_ids
         .map_ok(move |chat| {
             let mut read = client
