@@ -192,7 +192,7 @@ impl SyncRun {
             before,
             since,
             lookback: self.lookback,
-            failed: false,
+            over: false,
         }
     }
 }
@@ -394,8 +394,8 @@ pub struct Changes<T> {
     before: Option<Bookmark>,
     since: Option<u64>,
     lookback: Duration,
-    /// An error ended the read.
-    failed: bool,
+    /// The read ended, or an error ended it.
+    over: bool,
 }
 
 impl<T> std::fmt::Debug for Changes<T> {
@@ -408,19 +408,28 @@ impl<T> std::fmt::Debug for Changes<T> {
     }
 }
 
+impl<T> futures::stream::FusedStream for Changes<T> {
+    fn is_terminated(&self) -> bool {
+        self.over
+    }
+}
+
 impl<T> Stream for Changes<T> {
     type Item = Result<T, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.failed {
-            // An error ended the read: a poll after it must not read on as if whole.
+        if this.over {
+            // An error ended the read, or it ended: a poll after it reads nothing more.
             return Poll::Ready(None);
         }
         let item = ready!(this.inner.poll_next_unpin(cx));
         match &item {
-            None => lock(&this.progress).ended = true,
-            Some(Err(_)) => this.failed = true,
+            None => {
+                lock(&this.progress).ended = true;
+                this.over = true;
+            }
+            Some(Err(_)) => this.over = true,
             Some(Ok(_)) => {}
         }
         Poll::Ready(item)
