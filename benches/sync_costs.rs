@@ -27,10 +27,16 @@ struct Read {
     took: Duration,
 }
 
-async fn read_all(client: &Client, sim: &Simulator, state: &mut SyncState) -> Vec<(Collection, Read)> {
-    let run = client.sync(&state.clone()).lookback(Duration::from_secs(300));
+async fn read_all(
+    client: &Client,
+    sim: &Simulator,
+    state: &mut SyncState,
+) -> Vec<(Collection, Read)> {
+    let run = client
+        .sync(&state.clone())
+        .lookback(Duration::from_secs(300));
     let mut reads = Vec::new();
-    for collection in Collection::ALL {
+    for &collection in Collection::ALL {
         let started = Instant::now();
         let before = sim.stats().requests;
         let mut changes = run.read::<Box<RawValue>>(collection);
@@ -138,16 +144,26 @@ async fn main() {
         let (expected, fewest) = match collection {
             Collection::Chats => (Some(touched_chats), pages(touched_chats) + 1),
             Collection::Customers => (Some(changed_customers), pages(changed_customers) + 2),
-            Collection::Messages => (Some(touched_chats), touched_chats + pages(touched_chats) + 1),
+            Collection::Messages => (
+                Some(touched_chats),
+                touched_chats + pages(touched_chats) + 1,
+            ),
             _ => (None, f.requests),
         };
         if let Some(expected) = expected {
-            if i.records < expected {
-                failed.push(format!("{collection}: read {} of {expected} changes", i.records));
+            // Customers: the 50 highest ids are read again (a creation that committed late).
+            if i.records < expected || i.records > expected + 50 {
+                failed.push(format!(
+                    "{collection}: read {} for {expected} changes",
+                    i.records
+                ));
             }
         }
         if i.requests as f64 > 1.2 * fewest as f64 {
-            failed.push(format!("{collection}: {} requests where {fewest} could do", i.requests));
+            failed.push(format!(
+                "{collection}: {} requests where {fewest} could do",
+                i.requests
+            ));
         }
         full_requests += f.requests;
         inc_requests += i.requests;

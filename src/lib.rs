@@ -158,7 +158,7 @@ pub use paging::paginator::{Pages, Paginator, DEFAULT_CONCURRENCY};
 pub use paging::scan::{RecordId, ScanPosition, ScanReport};
 pub use paging::window::{PageSize, Window, MAX_PAGE_SIZE};
 pub use rate::priority::Priority;
-pub use sync::changes::{Changes, SyncRun, DEFAULT_LOOKBACK};
+pub use sync::changes::{Changes, SyncRun, DEFAULT_LOOKBACK, MIN_LOOKBACK};
 pub use sync::state::{Bookmark, Collection, SyncState};
 
 /// The README's Rust examples, compiled with the doctests so they cannot go stale.

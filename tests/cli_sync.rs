@@ -2,9 +2,9 @@
 //! one run with `all --output-dir`, a run killed in the middle and started again, and the
 //! command lines a sync refuses.
 
-mod support;
 #[path = "support/cli.rs"]
 mod cli;
+mod support;
 #[path = "support/sync.rs"]
 mod sync;
 
@@ -34,7 +34,16 @@ fn sync_into(sim: &Simulator, rpm: &str, dir: &Path, state: &Path) -> std::proce
     export_from(
         sim,
         rpm,
-        &["all", "--output-dir", dir, "--state", state, "--lookback", "60", "--quiet"],
+        &[
+            "all",
+            "--output-dir",
+            dir,
+            "--state",
+            state,
+            "--lookback",
+            "60",
+            "--quiet",
+        ],
     )
 }
 
@@ -46,7 +55,7 @@ fn run_ok(mut cmd: std::process::Command) -> Ran {
 
 /// Upserts every collection's file in `dir` into `copy`.
 fn load(copy: &mut Copy, dir: &Path) {
-    for collection in Collection::ALL {
+    for &collection in Collection::ALL {
         let text = std::fs::read_to_string(dir.join(format!("{collection}.jsonl")))
             .unwrap_or_else(|e| panic!("{collection}.jsonl: {e}"));
         copy.upsert_lines(collection, &text);
@@ -60,7 +69,12 @@ fn requests_of(summary: &str, collection: Collection) -> u64 {
         .find(|l| l.starts_with(&format!("{collection}: ")))
         .unwrap_or_else(|| panic!("no summary line for {collection} in {summary}"));
     let (_, after) = line.rsplit_once(", ").unwrap();
-    after.split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{line}"))
+    after
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{line}"))
 }
 
 #[test]
@@ -72,7 +86,12 @@ fn a_copy_kept_by_the_exporter_equals_the_account_after_an_incremental_run() {
     let mut copy = Copy::default();
 
     let ran = run_ok(sync_into(&sim, FAST, &one, &state));
-    assert!(ran.stderr.contains("chats: 320 records, read whole (no bookmark yet)"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("chats: 320 records, read whole (no bookmark yet)"),
+        "{}",
+        ran.stderr
+    );
     load(&mut copy, &one);
     assert_copy_is_current(&copy, &sim, &[]);
 
@@ -88,18 +107,35 @@ fn a_copy_kept_by_the_exporter_equals_the_account_after_an_incremental_run() {
     sim.advance_clock(LOOKBACK * 2);
 
     let ran = run_ok(sync_into(&sim, FAST, &two, &state));
-    assert!(ran.stderr.contains("chats: 6 changed since "), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("chats: 6 changed since "),
+        "{}",
+        ran.stderr
+    );
     assert!(ran.stderr.contains("(lookback 1 min)"), "{}", ran.stderr);
     load(&mut copy, &two);
     assert_copy_is_current(&copy, &sim, &[9]);
 
     sim.advance_clock(LOOKBACK * 2);
     let ran = run_ok(sync_into(&sim, FAST, &three, &state));
-    for collection in [Collection::Chats, Collection::Customers, Collection::Messages] {
+    for collection in [
+        Collection::Chats,
+        Collection::Customers,
+        Collection::Messages,
+    ] {
         let requests = requests_of(&ran.stderr, collection);
-        assert!(requests <= 2, "{collection}: {requests} requests with nothing changed: {}", ran.stderr);
+        assert!(
+            requests <= 2,
+            "{collection}: {requests} requests with nothing changed: {}",
+            ran.stderr
+        );
         let lines = std::fs::read_to_string(three.join(format!("{collection}.jsonl"))).unwrap();
-        assert!(lines.is_empty(), "{collection}: nothing changed");
+        let mut again = copy.clone();
+        again.upsert_lines(collection, &lines);
+        assert_eq!(
+            again, copy,
+            "{collection}: nothing changed, nothing new in the copy"
+        );
     }
 }
 
@@ -128,12 +164,19 @@ fn a_run_killed_in_the_middle_and_started_again_loses_nothing() {
     let started = Instant::now();
     while sim.stats().requests < before + 60 {
         assert!(started.elapsed() < BOUND_WAIT, "the run never got going");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert_eq!(std::fs::read(&state).unwrap(), state_after_one, "the state is as it was");
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        state_after_one,
+        "the state is as it was"
+    );
     assert!(
         !two.join("messages.jsonl").exists(),
         "no output went into place before the run was whole"
@@ -144,7 +187,11 @@ fn a_run_killed_in_the_middle_and_started_again_loses_nothing() {
     run_ok(sync_into(&sim, FAST, &two, &state));
     load(&mut copy, &two);
     assert_copy_is_current(&copy, &sim, &[]);
-    assert_ne!(std::fs::read(&state).unwrap(), state_after_one, "the state moved on");
+    assert_ne!(
+        std::fs::read(&state).unwrap(),
+        state_after_one,
+        "the state moved on"
+    );
 }
 
 const BOUND_WAIT: Duration = Duration::from_secs(8);
@@ -160,8 +207,14 @@ fn messages_without_a_state_are_every_chats() {
         &["messages", "--output", out.to_str().unwrap(), "--quiet"],
     ));
     let mut copy = Copy::default();
-    copy.upsert_lines(Collection::Messages, &std::fs::read_to_string(&out).unwrap());
-    assert_eq!(copy.table(Collection::Messages), truth(&sim).table(Collection::Messages));
+    copy.upsert_lines(
+        Collection::Messages,
+        &std::fs::read_to_string(&out).unwrap(),
+    );
+    assert_eq!(
+        copy.table(Collection::Messages),
+        truth(&sim).table(Collection::Messages)
+    );
 }
 
 #[test]
@@ -174,26 +227,64 @@ fn command_lines_a_sync_cannot_take_are_refused_with_the_reason() {
     let out = scratch.join("o.jsonl");
     let out = out.to_str().unwrap();
     for (args, says) in [
-        (vec!["chats/search", "--state", state], "--state keeps a copy of"),
+        (
+            vec!["chats/search", "--state", state],
+            "--state keeps a copy of",
+        ),
         (vec!["all", "--state", state], "give --output-dir DIR"),
-        (vec!["chats", "--output-dir", dir, "--state", state], "--output-dir is for COLLECTION all"),
-        (vec!["departments", "--output-dir", dir], "--output-dir is for COLLECTION all"),
-        (vec!["chats", "--state", state, "--output", out, "--checkpoint", out], "cannot be used with"),
-        (vec!["messages", "--output", out, "--checkpoint", dir], "a plain export"),
+        (
+            vec!["chats", "--output-dir", dir, "--state", state],
+            "--output-dir is for COLLECTION all",
+        ),
+        (
+            vec!["departments", "--output-dir", dir],
+            "--output-dir is for COLLECTION all",
+        ),
+        (
+            vec![
+                "chats",
+                "--state",
+                state,
+                "--output",
+                out,
+                "--checkpoint",
+                out,
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec!["messages", "--output", out, "--checkpoint", dir],
+            "a plain export",
+        ),
     ] {
-        let ran = finish(export_from(&sim, FAST, &args).spawn().unwrap(), Instant::now());
+        let ran = finish(
+            export_from(&sim, FAST, &args).spawn().unwrap(),
+            Instant::now(),
+        );
         assert_eq!(ran.status.code(), Some(2), "{args:?}: {}", ran.stderr);
         assert!(ran.stderr.contains(says), "{args:?}: {}", ran.stderr);
     }
-    std::fs::write(scratch.join("bad.json"), r#"{"version": 9, "bookmarks": {}}"#).unwrap();
+    std::fs::write(
+        scratch.join("bad.json"),
+        r#"{"version": 9, "bookmarks": {}}"#,
+    )
+    .unwrap();
     let bad = scratch.join("bad.json");
     let ran = finish(
-        export_from(&sim, FAST, &["chats", "--state", bad.to_str().unwrap(), "--output", out])
-            .spawn()
-            .unwrap(),
+        export_from(
+            &sim,
+            FAST,
+            &["chats", "--state", bad.to_str().unwrap(), "--output", out],
+        )
+        .spawn()
+        .unwrap(),
         Instant::now(),
     );
     assert_eq!(ran.status.code(), Some(2), "{}", ran.stderr);
     assert!(ran.stderr.contains("version 9"), "{}", ran.stderr);
-    assert_eq!(sim.stats().requests, 0, "nothing was sent for a refused command line");
+    assert_eq!(
+        sim.stats().requests,
+        0,
+        "nothing was sent for a refused command line"
+    );
 }

@@ -343,7 +343,10 @@ where
     /// one already read). The page that holds that record is the last one asked for: the
     /// windows read ahead of it are aborted, and those still waiting for the budget are never
     /// sent. `stop` must be true of every record after the first it is true of (the list is
-    /// ordered by what it tests); a record it is false of beyond that is not read.
+    /// ordered by what it tests); a record it is false of beyond that is not read. In an order
+    /// that moves (see [`moves_to_front`](Self::moves_to_front)) it is an
+    /// [`Error::InvalidInput`]: a record that jumped to the front after the read passed it would
+    /// be lost.
     ///
     /// ```
     /// use futures::TryStreamExt;
@@ -620,6 +623,14 @@ impl<T: 'static> Setup<T> {
             Some(key) => Some(Some(key)),
             None => read,
         };
+        if moving.is_some() && self.stop.is_some() {
+            return Err(Error::InvalidInput(
+                "stop_at ends a read in an order that stays; in an order that moves, a record \
+                 that moved to the front after the read passed it would be lost: sort by a \
+                 field that does not change"
+                    .into(),
+            ));
+        }
         if moving.is_some() && self.ids.is_none() {
             return Err(Error::InvalidInput(
                 "an order that moves is followed by record ids: give the paginator .ids()".into(),

@@ -25,6 +25,16 @@ use super::state::{Bookmark, Collection, SyncState};
 /// that a server commits a little after the time it carries is not skipped.
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(5 * 60);
 
+/// How many ids below the highest read before the search for new customers starts. Ids are
+/// given out when a customer is created, but a creation that takes longer commits after one
+/// that began later: a read that saw the later one may have missed the earlier. Reading the
+/// last few again catches those; a quiet run still takes a single page.
+const ID_OVERLAP: u64 = 50;
+
+/// The shortest lookback: a `Date` is stamped after the server ran the query and counts whole
+/// seconds, so a record changed in between carries a time before it.
+pub const MIN_LOOKBACK: Duration = Duration::from_secs(10);
+
 /// How many chats' messages are read at once: with each chat's own read-ahead, enough to keep
 /// the budget busy while answers take a second or two.
 const CHATS_AT_ONCE: usize = 4;
@@ -38,13 +48,16 @@ const CHATS_AT_ONCE: usize = 4;
 /// - **chats**: every chat whose `updatedAt` is at or after that time, through
 ///   `POST /chats/search` (HelpCrunch's "date and time of the last chat update": a new
 ///   message, a change of status, assignee or department). A deleted chat is not seen.
-/// - **customers**: new customers, by `customers.id` greater than the highest id read before,
-///   and customers active since, by `customers.lastSeen`: two searches. A customer edited by an
-///   agent (a name, a tag, custom data) changes neither, and no search shows it; nor is a
-///   deleted customer seen.
+/// - **customers**: new customers, by `customers.id` greater than the highest id read before
+///   (less 50: a creation that commits after a later one's has the lower id), and customers
+///   active since, by `customers.lastSeen`: two searches. A customer edited by an agent (a
+///   name, a tag, custom data) changes neither, and no search shows it; nor is a deleted
+///   customer seen.
 /// - **messages**: the messages of every chat changed since, newest first, down to the first
 ///   one created before that time. A message edited later than it was created, or deleted,
-///   is not seen.
+///   is not seen. A chat deleted between the search and the read of its messages is skipped
+///   (the API's own 404 on its messages and on the chat; any other 404 fails the read) and
+///   counted ([`Changes::chats_gone`]).
 /// - **departments** and **agents** have no change time and are read whole every run.
 ///
 /// What no search shows (edits to customers, deletions) comes back only with a full read:
@@ -70,8 +83,10 @@ const CHATS_AT_ONCE: usize = 4;
 ///     println!("upsert chat {}", chat.id); // store it, keyed by id
 /// }
 /// chats.finish(&mut state)?;
-/// // Once what was read is stored for good:
-/// std::fs::write(path, serde_json::to_string(&state)?)?;
+/// // Once what was read is stored for good, the state is replaced whole (a crash mid-write
+/// // leaves the old one):
+/// std::fs::write("helpcrunch-state.json.new", serde_json::to_string(&state)?)?;
+/// std::fs::rename("helpcrunch-state.json.new", path)?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -107,35 +122,25 @@ impl Client {
 
 impl SyncRun {
     /// How far before a bookmark's time the read starts ([`DEFAULT_LOOKBACK`], five minutes,
-    /// unless set): a record committed up to this much later than the time it carries is
-    /// still read. A longer lookback reads a few records twice; downstream, an upsert by `id`
-    /// makes that harmless.
+    /// unless set; never less than [`MIN_LOOKBACK`], ten seconds, to which a shorter one is
+    /// raised): a record committed up to this much later than the time it carries is still
+    /// read. A longer lookback reads a few records twice; downstream, an upsert by `id` makes
+    /// that harmless.
     ///
     /// ```
-    /// use helpcrunch_pager::{simulator::Simulator, Client, SyncState};
+    /// use helpcrunch_pager::{simulator::Simulator, Client, Collection, SyncState, MIN_LOOKBACK};
     /// use std::time::Duration;
     /// let sim = Simulator::builder().start()?;
     /// let client = Client::builder().api_key(sim.api_key()).base_url(sim.base_url()).build()?;
     /// let run = client.sync(&SyncState::default()).lookback(Duration::from_secs(60));
-    /// assert_eq!(run.lookback_time(), Duration::from_secs(60));
+    /// assert_eq!(run.read::<serde_json::Value>(Collection::Chats).lookback(), Duration::from_secs(60));
+    /// let run = client.sync(&SyncState::default()).lookback(Duration::ZERO);
+    /// assert_eq!(run.read::<serde_json::Value>(Collection::Chats).lookback(), MIN_LOOKBACK);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn lookback(mut self, lookback: Duration) -> Self {
-        self.lookback = lookback;
+        self.lookback = lookback.max(MIN_LOOKBACK);
         self
-    }
-
-    /// The lookback this run reads with.
-    ///
-    /// ```
-    /// use helpcrunch_pager::{simulator::Simulator, Client, SyncState, DEFAULT_LOOKBACK};
-    /// let sim = Simulator::builder().start()?;
-    /// let client = Client::builder().api_key(sim.api_key()).base_url(sim.base_url()).build()?;
-    /// assert_eq!(client.sync(&SyncState::default()).lookback_time(), DEFAULT_LOOKBACK);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lookback_time(&self) -> Duration {
-        self.lookback
     }
 
     /// The read of `collection`: the records that changed since its bookmark, or all of them
@@ -251,19 +256,25 @@ where
             .inspect_ok(highest)
             .boxed();
     };
-    let last = before.last_id.unwrap_or(0);
+    // Read again from a little below the highest id read before: a creation that commits
+    // after a later one's has the lower id, and the read before may have missed it.
+    let floor = before.last_id.unwrap_or(0).saturating_sub(ID_OVERLAP);
     let new = client.search(
         "customers/search",
-        json!({"filter": [{"field": "customers.id", "operator": ">", "value": last}]}),
+        json!({"filter": [{"field": "customers.id", "operator": ">", "value": floor}]}),
     );
+    // Those active since, of the customers the first search does not read: a new customer is
+    // active too, and read once.
     let active = client.search(
         "customers/search",
-        json!({"filter": [{"field": "customers.lastSeen", "operator": ">=", "value": since}]}),
+        json!({"comparison": "AND", "filter": [
+            {"field": "customers.lastSeen", "operator": ">=", "value": since},
+            {"field": "customers.id", "operator": "<=", "value": floor},
+        ]}),
     );
-    // A customer new since the last run came with the first search, however active: the
-    // second keeps only those read before (a customer created after the first search ended
-    // has an id past the new bookmark's, and the next run reads it).
-    let old = move |record: &T| std::future::ready(number(record).is_none_or(|id| id <= last));
+    // The server filters by id already; this holds the promise of each customer once should
+    // a server not.
+    let old = move |record: &T| std::future::ready(number(record).is_none_or(|id| id <= floor));
     tracked(new, progress)
         .inspect_ok(highest)
         .chain(tracked(active, progress).try_filter(old))
@@ -294,9 +305,13 @@ where
         );
     }
     let (client, progress_of_chats) = (client.clone(), Arc::clone(progress));
+    let client_of_chats = client.clone();
     // Followed by their ids, as the models are: a record the crate does not know would be
     // followed whole.
-    let chat_ids = tracked(chats::<ChatId>(&client, since).ids(|c| Some(c.id)), progress);
+    let chat_ids = tracked(
+        chats::<ChatId>(&client, since).ids(|c| Some(c.id)),
+        progress,
+    );
     chat_ids
         .map_ok(move |chat| {
             let mut read = client
@@ -306,11 +321,16 @@ where
                 read = read.stop_at(move |m| older(m));
             }
             let progress = Arc::clone(&progress_of_chats);
+            let asks = client_of_chats.clone();
             async move {
                 match tracked(read, &progress).try_collect::<Vec<T>>().await {
                     Ok(messages) => Ok(messages),
-                    // Deleted after the search listed it: its messages went with it.
-                    Err(e) if e.is_not_found() => {
+                    // Deleted after the search listed it, its messages went with it; but a 404
+                    // is that only where the API says so and the chat itself is gone too.
+                    Err(e) if says_not_found(&e) => {
+                        if !chat_is_gone(&asks, chat.id).await? {
+                            return Err(e);
+                        }
                         lock(&progress).gone += 1;
                         Ok(Vec::new())
                     }
@@ -322,6 +342,30 @@ where
         .map_ok(|messages| stream::iter(messages.into_iter().map(Ok)))
         .try_flatten()
         .boxed()
+}
+
+/// Whether `e` is the API's own word that something is not found (its JSON error, with the
+/// code `not_found` or `entity_not_found`), not any 404 (a proxy's page, a moved endpoint).
+fn says_not_found(e: &Error) -> bool {
+    match e {
+        Error::Api {
+            status: 404,
+            errors,
+            ..
+        } => errors
+            .iter()
+            .any(|entry| matches!(entry.code.as_str(), "not_found" | "entity_not_found")),
+        _ => false,
+    }
+}
+
+/// Whether chat `id` is gone: `GET chats/{id}` answers the API's own 404.
+async fn chat_is_gone(client: &Client, id: u64) -> Result<bool, Error> {
+    match client.get::<serde_json::Value>(format!("chats/{id}")).await {
+        Ok(_) => Ok(false),
+        Err(e) if says_not_found(&e) => Ok(true),
+        Err(e) => Err(e),
+    }
 }
 
 /// What a read has learned so far, shared by its parts.
@@ -468,7 +512,7 @@ impl<T> Changes<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn since(&self) -> Option<SystemTime> {
-        self.since.map(|s| UNIX_EPOCH + Duration::from_secs(s))
+        self.since.map(|s| Bookmark::new(s).time())
     }
 
     /// The lookback the read was made with.

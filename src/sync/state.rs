@@ -29,7 +29,7 @@ pub enum Collection {
 
 impl Collection {
     /// Every collection, in the order a sync of all of them reads them.
-    pub const ALL: [Collection; 5] = [
+    pub const ALL: &'static [Collection] = &[
         Collection::Departments,
         Collection::Agents,
         Collection::Customers,
@@ -81,7 +81,8 @@ impl FromStr for Collection {
 
     fn from_str(s: &str) -> Result<Self, Error> {
         Collection::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|c| c.as_str() == s)
             .ok_or_else(|| {
                 Error::InvalidInput(format!(
@@ -125,7 +126,18 @@ impl Bookmark {
         }
     }
 
-    /// The bookmark's time as a `SystemTime`.
+    /// The same bookmark, for customers, with the highest id read.
+    ///
+    /// ```
+    /// let b = helpcrunch_pager::Bookmark::new(60).with_last_id(5120);
+    /// assert_eq!(b.last_id, Some(5120));
+    /// ```
+    pub const fn with_last_id(mut self, id: u64) -> Self {
+        self.last_id = Some(id);
+        self
+    }
+
+    /// The bookmark's time as a `SystemTime` (a time past the year 9999 reads as then).
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
@@ -133,7 +145,7 @@ impl Bookmark {
     /// assert_eq!(b.time(), UNIX_EPOCH + Duration::from_secs(60));
     /// ```
     pub fn time(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.server_time)
+        UNIX_EPOCH + Duration::from_secs(self.server_time.min(LATEST))
     }
 }
 
@@ -205,6 +217,9 @@ impl SyncState {
     }
 }
 
+/// The last second of the year 9999: no server's clock reads later.
+const LATEST: u64 = 253_402_300_799;
+
 /// The state as stored: its version, checked when read.
 #[derive(Serialize, Deserialize)]
 struct Stored {
@@ -224,6 +239,16 @@ impl TryFrom<Stored> for SyncState {
                  full read)",
                 stored.version,
                 SyncState::VERSION
+            ));
+        }
+        if let Some((name, b)) = stored
+            .bookmarks
+            .iter()
+            .find(|(_, b)| b.server_time > LATEST)
+        {
+            return Err(format!(
+                "the bookmark of {name} is at {} s, past the year 9999: not a server's clock",
+                b.server_time
             ));
         }
         Ok(SyncState {
@@ -263,7 +288,7 @@ mod tests {
 
     #[test]
     fn every_collection_reads_back_from_its_name() {
-        for c in Collection::ALL {
+        for &c in Collection::ALL {
             assert_eq!(c.as_str().parse::<Collection>().unwrap(), c);
         }
         assert!("all".parse::<Collection>().is_err());

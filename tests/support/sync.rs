@@ -39,7 +39,10 @@ impl Copy {
     }
 
     pub fn table(&self, collection: Collection) -> BTreeMap<u64, Value> {
-        self.collections.get(&collection).cloned().unwrap_or_default()
+        self.collections
+            .get(&collection)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -54,11 +57,7 @@ pub fn truth(sim: &Simulator) -> Copy {
     ] {
         copy.upsert(collection, sim.snapshot(path));
     }
-    let chats: Vec<u64> = copy
-        .table(Collection::Chats)
-        .keys()
-        .copied()
-        .collect();
+    let chats: Vec<u64> = copy.table(Collection::Chats).keys().copied().collect();
     copy.collections.entry(Collection::Messages).or_default();
     for chat in chats {
         copy.upsert(
@@ -73,7 +72,7 @@ pub fn truth(sim: &Simulator) -> Copy {
 /// `deleted`, which no search shows gone: those it may still hold.
 pub fn assert_copy_is_current(copy: &Copy, sim: &Simulator, deleted_customers: &[u64]) {
     let truth = truth(sim);
-    for collection in Collection::ALL {
+    for &collection in Collection::ALL {
         let mut have = copy.table(collection);
         let want = truth.table(collection);
         if collection == Collection::Customers {
@@ -109,12 +108,17 @@ pub struct Run {
 }
 
 /// One sync run of every collection from `state`, with `lookback`; the state it leaves.
-pub async fn sync_all(client: &Client, sim: &Simulator, state: &SyncState, lookback: Duration) -> Run {
+pub async fn sync_all(
+    client: &Client,
+    sim: &Simulator,
+    state: &SyncState,
+    lookback: Duration,
+) -> Run {
     let run = client.sync(state).lookback(lookback);
     let mut next = state.clone();
     let mut read = BTreeMap::new();
     let mut requests = BTreeMap::new();
-    for collection in Collection::ALL {
+    for &collection in Collection::ALL {
         let before = sim.stats().requests;
         let mut changes = run.read::<Value>(collection);
         let records: Vec<Value> = (&mut changes)

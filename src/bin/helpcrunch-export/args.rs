@@ -109,10 +109,10 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "checkpoint"])]
     output_dir: Option<PathBuf>,
 
-    /// With --state: how far before the last run's start to read again, in seconds, so that a
-    /// record the server commits a little late is not skipped.
+    /// With --state: how far before the last run's start to read again, in seconds (at least
+    /// 10), so that a record the server commits a little late is not skipped.
     #[arg(long, value_name = "SECONDS", default_value_t = 300,
-          value_parser = clap::value_parser!(u64).range(0..=86_400 * 30))]
+          value_parser = clap::value_parser!(u64).range(10..=86_400 * 30))]
     lookback: u64,
 
     /// Export from an embedded simulated account over loopback, with HelpCrunch's real
@@ -290,7 +290,8 @@ fn sync_job(
         Ok(one) if state.is_some() => vec![one],
         _ if state.is_some() => {
             return Err(Failure::usage(format!(
-                "--state keeps a copy of departments, agents, customers, chats, messages or all                  current, not of {collection}"
+                "--state keeps a copy of departments, agents, customers, chats, messages or all \
+                 current, not of {collection}"
             )))
         }
         _ if output_dir.is_some() => {
@@ -305,6 +306,12 @@ fn sync_job(
             "--filter and --checkpoint are for a plain export; {collection} is read as a sync \
              (a failed or stopped run is repeated from its state, losing nothing)"
         )));
+    }
+    if state.is_some() && !all && !has_output {
+        return Err(Failure::usage(
+            "--state needs --output FILE: the state moves on only once the output is on disk, \
+             which standard output cannot promise",
+        ));
     }
     match (all, &output_dir) {
         (true, None) => {

@@ -22,6 +22,9 @@ use crate::Failure;
 
 /// Runs the sync `job` asks for; the summary, a line a collection, on success.
 pub(crate) async fn run(job: &Job, sync: &SyncJob, client: &Client) -> Result<String, Failure> {
+    // Held until the run ends: a second run on the same state waits for none of this one's
+    // files, and could replace the state with an older one after it.
+    let _held = sync.state.as_deref().map(hold).transpose()?;
     let before = match &sync.state {
         Some(path) => load(path)?,
         None => SyncState::default(),
@@ -100,6 +103,34 @@ pub(crate) async fn run(job: &Job, sync: &SyncJob, client: &Client) -> Result<St
     Ok(lines.join("\n"))
 }
 
+/// Takes the lock of the state in `path` (a file `<state>.lock` beside it, kept, as the state
+/// itself is replaced by a rename), or says another run holds it.
+fn hold(path: &Path) -> Result<fd_lock::RwLock<File>, Failure> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let failed =
+        |e: io::Error| Failure::run(format!("cannot lock --state {}: {e}", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(failed)?;
+    let mut lock = fd_lock::RwLock::new(file);
+    match lock.try_write() {
+        // The lock belongs to the open file and lasts as long as it, not as long as the guard.
+        Ok(guard) => std::mem::forget(guard),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            return Err(Failure::run(format!(
+                "another run is using the state {} right now; wait for it to end",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(failed(e)),
+    }
+    Ok(lock)
+}
+
 /// The state in `path`, or a fresh one (a first run, which reads everything) where there is
 /// no such file.
 fn load(path: &Path) -> Result<SyncState, Failure> {
@@ -121,13 +152,45 @@ fn load(path: &Path) -> Result<SyncState, Failure> {
 fn save(path: &Path, state: &SyncState) -> Result<(), Failure> {
     let failed = |e: io::Error| Failure::run(format!("--state {}: {e}", path.display()));
     let dir = parent(path);
-    let mut file = NamedTempFile::new_in(dir).map_err(failed)?;
+    let mut file = partial(path, true).map_err(failed)?;
     let json = serde_json::to_string_pretty(state).expect("a sync state serializes");
     file.write_all(json.as_bytes()).map_err(failed)?;
     file.write_all(b"\n").map_err(failed)?;
     file.as_file().sync_all().map_err(failed)?;
     file.persist(path).map_err(|e| failed(e.error))?;
     sync_dir(dir).map_err(failed)
+}
+
+/// A temporary file beside `path`, named after it (`.chats.jsonl.partial-XXXXXX`), created as
+/// a plain file would be (not private to its owner, as temporary files are). With `clean`,
+/// where the state's lock says no other run writes them, the ones a killed run left behind are
+/// removed first.
+fn partial(path: &Path, clean: bool) -> io::Result<NamedTempFile> {
+    let dir = parent(path);
+    let prefix = format!(
+        ".{}.partial-",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let entries = if clean {
+        std::fs::read_dir(dir).ok()
+    } else {
+        None
+    };
+    if let Some(entries) = entries {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
 }
 
 /// The directory a path's file is in (`.` for a bare name).
@@ -178,7 +241,7 @@ impl Sink {
                 "{name} is not a regular file: a sync replaces its output whole"
             )));
         }
-        let temp = NamedTempFile::new_in(parent(&path))
+        let temp = partial(&path, sync.state.is_some())
             .map_err(|e| Failure::run(format!("{name}: cannot write beside it: {e}")))?;
         let file = temp
             .reopen()

@@ -228,6 +228,24 @@ where
         if let Some(head) = self.head.as_mut().filter(|_| self.stage == Stage::Head) {
             head.brought |= !items.is_empty();
         }
+        let mut items = items;
+        let wanted = self
+            .stop_at
+            .as_ref()
+            .and_then(|stop| items.iter().position(|r| stop(r)));
+        if let Some(wanted) = wanted {
+            // The caller's end: the windows read ahead are aborted, none more is asked for,
+            // and the position stays before this page (its rest was not yielded).
+            items.truncate(wanted);
+            self.stop();
+            return Ok(Page {
+                items,
+                offset,
+                limit,
+                total,
+                received,
+            });
+        }
         // Where the scan now stands: past the page's last record; for an empty page, past the
         // last record the heal read (the page's own offset may lie past the list's end).
         let (end, read_total) = match (received, reached) {
@@ -251,23 +269,6 @@ where
                 head,
             );
             with(self.reader.shared(), |s| s.position = Some(position));
-        }
-        let mut items = items;
-        let wanted = self
-            .stop_at
-            .as_ref()
-            .and_then(|stop| items.iter().position(|r| stop(r)));
-        if let Some(wanted) = wanted {
-            // The caller's end: the windows read ahead are aborted, none more is asked for.
-            items.truncate(wanted);
-            self.stop();
-            return Ok(Page {
-                items,
-                offset,
-                limit,
-                total,
-                received,
-            });
         }
         self.decide(
             Read {
