@@ -39,7 +39,17 @@ fn ids(records: &[Value]) -> Vec<u64> {
 /// One raw request: its status, its `Date` in UNIX seconds, and its body as JSON (`Null` where
 /// it has none).
 async fn raw(sim: &Simulator, method: &str, path: &str, body: Option<Value>) -> (u16, u64, Value) {
-    let http = reqwest::Client::new();
+    raw_with(&reqwest::Client::new(), sim, method, path, body).await
+}
+
+/// [`raw`], through `http` (whose connections stay open from one request to the next).
+async fn raw_with(
+    http: &reqwest::Client,
+    sim: &Simulator,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, u64, Value) {
     let url = format!("{}/{path}", sim.base_url());
     let mut request = match method {
         "POST" => http.post(url),
@@ -420,4 +430,98 @@ async fn the_data_can_change_while_requests_are_served() {
     let inbox = sim.snapshot("chats?sort=chats.lastMessageAt&order=desc");
     let latest_first: Vec<u64> = busy.iter().rev().copied().collect();
     assert_eq!(ids(&inbox)[..busy.len()], latest_first);
+}
+
+/// The median and the slowest of `times`, printed after `what`; in release mode the median
+/// must be under 50 ms (a few, but for a search that scans a million records).
+fn report(what: &str, mut times: Vec<Duration>) {
+    times.sort_unstable();
+    let (median, slowest) = (times[times.len() / 2], times[times.len() - 1]);
+    println!("{what}: median {median:?}, slowest {slowest:?}");
+    if !cfg!(debug_assertions) {
+        assert!(median < Duration::from_millis(50), "{what}: {median:?}");
+    }
+}
+
+/// A measurement, not a check of behaviour: run it in release mode and read the figures,
+///
+/// ```text
+/// cargo test --release --features simulator --test simulator_sync -- --ignored --nocapture
+/// ```
+///
+/// A million customers and 200,000 chats start in well under a few seconds, and the searches
+/// an incremental sync makes are answered in milliseconds; so is a search that must scan every
+/// record (no floor the simulator can narrow by).
+#[tokio::test]
+#[ignore = "a measurement: run it with --release -- --ignored --nocapture"]
+async fn a_million_customers_and_200_000_chats_start_and_answer_in_milliseconds() {
+    let started = std::time::Instant::now();
+    let sim = Simulator::builder()
+        .customers(1_000_000)
+        .chats(200_000)
+        .start()
+        .unwrap();
+    let start = started.elapsed();
+    let http = reqwest::Client::new();
+    let last_run = sim.now();
+    for k in 0..1_000 {
+        sim.see_customer(1 + k * 997);
+        if k % 5 == 0 {
+            sim.add_message(1 + k * 199);
+        }
+    }
+    sim.append("customers", 300);
+    sim.append("chats", 60);
+
+    let searches = [
+        ("customers/search", since("customers.id", ">", 999_900)),
+        (
+            "customers/search",
+            since("customers.lastSeen", ">=", last_run),
+        ),
+        ("chats/search", since("chats.updatedAt", ">=", last_run)),
+        (
+            "customers/search",
+            since("customers.lastSeen", "<", last_run),
+        ),
+        ("chats/search", since("chats.closedAt", ">", 0)),
+    ];
+    println!("start: {start:?}");
+    if !cfg!(debug_assertions) {
+        assert!(start < Duration::from_secs(2), "{start:?}");
+    }
+    for (path, filter) in searches {
+        let mut times = Vec::new();
+        let mut total = 0;
+        for page in 0..100u64 {
+            let body = json!({"filter": filter, "offset": page * 100, "limit": 100});
+            let asked = std::time::Instant::now();
+            let (status, _, answer) = raw_with(&http, &sim, "POST", path, Some(body)).await;
+            times.push(asked.elapsed());
+            assert_eq!(status, 200);
+            total = answer["total"].as_u64().unwrap();
+        }
+        report(&format!("{path} {filter}: total {total}, 100 pages"), times);
+    }
+    let mut times = Vec::new();
+    for chat in (1..=200_000).step_by(2_000) {
+        let asked = std::time::Instant::now();
+        let (status, _, _) =
+            raw_with(&http, &sim, "GET", &format!("chats/{chat}/messages"), None).await;
+        times.push(asked.elapsed());
+        assert_eq!(status, 200);
+    }
+    report("chats/{id}/messages, 100 chats", times);
+    let mut times = Vec::new();
+    for page in 0..100u64 {
+        let asked = std::time::Instant::now();
+        let query = format!(
+            "customers?sort=customers.lastSeen&order=desc&offset={}",
+            page * 9_000
+        );
+        let (status, _, _) = raw_with(&http, &sim, "GET", &query, None).await;
+        times.push(asked.elapsed());
+        assert_eq!(status, 200);
+    }
+    report("customers by lastSeen, 100 pages", times);
 }
