@@ -187,9 +187,13 @@ async fn sort_and_order_go_out_as_the_documented_query_parameters() {
 async fn messages_of_a_chat_that_does_not_exist_are_a_typed_404() {
     let sim = account();
     let client = client_for(&sim, 600_000);
-    let e = bounded("messages", client.chat_messages(7).try_collect::<Vec<_>>())
-        .await
-        .unwrap_err();
+    // Every chat of the account has messages: 1,501 is past its 1,500 chats.
+    let e = bounded(
+        "messages",
+        client.chat_messages(1_501).try_collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap_err();
     assert!(e.is_not_found(), "{e}");
     assert_eq!(e.api_errors()[0].message, "Chat not found");
     assert_eq!(sim.stats().requests, 1, "a 404 is not retried");

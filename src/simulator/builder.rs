@@ -9,7 +9,7 @@ use super::data::{Collection, TotalStyle};
 use super::fault::Fault;
 use super::mutation::Mutation;
 use super::rate::RateLimit;
-use super::records::{self, Kind};
+use super::records::Kind;
 
 /// The key the simulator accepts unless told another.
 pub const DEFAULT_API_KEY: &str = "simulated-key";
@@ -24,6 +24,7 @@ pub const DEFAULT_API_KEY: &str = "simulated-key";
 /// - latency: none
 /// - `Retry-After` on 429: not sent (HelpCrunch does not document one)
 /// - `X-RateLimit-*` and `RateLimit-Policy`: not sent (HelpCrunch documents none)
+/// - clock: the system's (an offset of 0)
 #[derive(Debug, Clone)]
 #[must_use = "a simulator builder does nothing until `start` is called"]
 pub struct SimulatorBuilder {
@@ -39,6 +40,7 @@ pub struct SimulatorBuilder {
     pub(super) mutate_every: Vec<(u64, Mutation)>,
     pub(super) fault_rates: Vec<(f64, Fault)>,
     pub(super) seed: u64,
+    pub(super) clock_offset: i64,
 }
 
 impl Default for SimulatorBuilder {
@@ -56,6 +58,7 @@ impl Default for SimulatorBuilder {
             mutate_every: Vec::new(),
             fault_rates: Vec::new(),
             seed: 1,
+            clock_offset: 0,
         }
     }
 }
@@ -104,7 +107,9 @@ impl SimulatorBuilder {
     /// `GET /customers` with `count` customers, total at the top level, sortable by
     /// `customers.firstSeen`/`customers.lastSeen`; and `POST /customers/search` over them. The
     /// default order and `firstSeen` are the creation order; `lastSeen` is the order of last
-    /// activity, which [`Mutation::Touch`] changes.
+    /// activity, which [`Mutation::Touch`] and
+    /// [`Simulator::see_customer`](super::Simulator::see_customer) change. A search can read
+    /// what is new with `customers.id` and `customers.lastSeen`.
     ///
     /// ```
     /// use helpcrunch_pager::simulator::Simulator;
@@ -121,22 +126,38 @@ impl SimulatorBuilder {
     }
 
     /// `GET /chats` with `count` chats, total under `meta`, sortable by the four documented
-    /// fields; and `POST /chats/search` over them. The default order, `createdAt` and
-    /// `closedAt` are the creation order; `lastMessageAt` and `lastCustomerMessageAt` are the
-    /// order of last activity, which [`Mutation::Touch`] changes.
+    /// fields; `POST /chats/search` over them; and `GET /chats/{id}/messages` for each. The
+    /// default order, `createdAt` and `closedAt` are the creation order; `lastMessageAt`,
+    /// `lastCustomerMessageAt` and `updatedAt` are the order of last activity, which
+    /// [`Mutation::Touch`] and [`Simulator::add_message`](super::Simulator::add_message)
+    /// change. A search can filter on `chats.updatedAt`, `chats.closedAt` and
+    /// `chats.lastMessageAt` among others.
+    ///
+    /// Chat `c` has `1 + c % 5` messages unless [`chat_messages`](Self::chat_messages) says
+    /// otherwise, made when first asked for, so that many chats cost nothing more; its newest
+    /// message was created at the chat's `lastMessageAt`, the others before it.
     ///
     /// ```
-    /// use helpcrunch_pager::simulator::Simulator;
-    /// let sim = Simulator::builder().chats(1_000).chat_messages(7, 300).start()?;
-    /// # Ok::<(), std::io::Error>(())
+    /// use helpcrunch_pager::{simulator::Simulator, Client, Message};
+    /// use futures::TryStreamExt;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = Simulator::builder().chats(200_000).chat_messages(7, 300).start()?;
+    /// let client = Client::builder().api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// let of = |chat| client.chat_messages(chat).try_collect::<Vec<Message>>();
+    /// assert_eq!(of(7).await?.len(), 300);
+    /// assert_eq!(of(199_999).await?.len(), 5, "1 + 199,999 % 5");
+    /// assert!(of(200_001).await.unwrap_err().is_not_found());
+    /// # Ok(()) }
     /// ```
     pub fn chats(self, count: usize) -> Self {
         self.with("chats", Kind::Chat, TotalStyle::Meta, ascending(count))
     }
 
     /// `GET /chats/{chat_id}/messages` with `count` messages, newest first (ids
-    /// `chat_id * 1_000_000 + n`, `n` from `count` down to 1), total at the top level. A chat
-    /// with no messages set up answers 404 `Chat not found`.
+    /// `chat_id * 1_000_000 + n`, `n` from `count` down to 1), total at the top level, whether
+    /// or not [`chats`](Self::chats) has a chat `chat_id`. Without it, a chat there is has
+    /// `1 + chat_id % 5` messages, and a chat there is not answers 404 `Chat not found`.
     ///
     /// ```
     /// use futures::TryStreamExt;
@@ -149,13 +170,11 @@ impl SimulatorBuilder {
     /// assert_eq!(ids, [7_000_003, 7_000_002, 7_000_001]);
     /// # Ok(()) }
     /// ```
-    pub fn chat_messages(self, chat_id: u64, count: usize) -> Self {
-        let ids = (1..=count as u64)
-            .rev()
-            .map(|n| chat_id * records::MESSAGE_ID_SPACE + n)
-            .collect();
+    pub fn chat_messages(mut self, chat_id: u64, count: usize) -> Self {
         let path = format!("chats/{chat_id}/messages");
-        self.with(&path, Kind::Message, TotalStyle::TopLevel, ids)
+        let messages = Collection::messages(chat_id, count as u64);
+        self.collections.insert(path, messages);
+        self
     }
 
     /// Any other list endpoint at `path` with `count` records `{"id", "name"}` and a top-level
@@ -243,6 +262,26 @@ impl SimulatorBuilder {
             path.trim_matches('/').to_owned(),
             Collection::new(kind, style, ids),
         );
+        self
+    }
+
+    /// Sets the server's clock `seconds` ahead of the system clock (behind, where negative):
+    /// the clock the `Date` header of every answer tells, [`Simulator::now`] reads and every
+    /// change is stamped with. A test models a client whose own clock is an hour fast with
+    /// `clock_offset(-3_600)`, and one an hour slow with `clock_offset(3_600)`.
+    ///
+    /// [`Simulator::now`]: super::Simulator::now
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// use std::time::{SystemTime, UNIX_EPOCH};
+    /// let sim = Simulator::builder().clock_offset(-3_600).start()?;
+    /// let system = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    /// assert!((system - 3_600..=system - 3_599).contains(&sim.now()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn clock_offset(mut self, seconds: i64) -> Self {
+        self.clock_offset = seconds;
         self
     }
 

@@ -1,7 +1,8 @@
 //! The simulated account's collections: ids only, with each record rendered from its id (and
 //! its stamp, if it was touched) on demand, so that a collection of a million records costs
 //! eight bytes a record, not the JSON. Only the records written through the API are kept whole
-//! (see `written.rs`).
+//! (see `written.rs`), and what changed while the server ran: stamps, the creation times of
+//! messages, a chat's newest message.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -9,6 +10,7 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 
 use super::activity::Activity;
+use super::chats::{self, default_messages, newest_built, MESSAGE_ID_SPACE};
 use super::fields::Order;
 use super::records::{self, Kind};
 
@@ -33,6 +35,14 @@ pub(crate) struct Collection {
     pub(crate) activity: Activity,
     /// The records created or changed through the API, whole, by id.
     pub(crate) written: HashMap<u64, Map<String, Value>>,
+    /// The server's time each record created while the server ran was created at, by id: a
+    /// message's `createdAt`.
+    pub(crate) born: HashMap<u64, u64>,
+    /// Messages: how many the chat was built with, which times the others (see `chats.rs`).
+    pub(crate) built: u64,
+    /// Chats: the newest message of each chat whose newest is not the last of the
+    /// [`default_messages`] it would be built with (`None`: it has none).
+    pub(crate) newest_messages: HashMap<u64, Option<u64>>,
 }
 
 impl Collection {
@@ -44,6 +54,21 @@ impl Collection {
             ids,
             activity: Activity::default(),
             written: HashMap::new(),
+            born: HashMap::new(),
+            built: 0,
+            newest_messages: HashMap::new(),
+        }
+    }
+
+    /// The `count` messages of chat `chat`, newest first, with their ids in its id space
+    /// (`chat * MESSAGE_ID_SPACE + n`, `n` from `count` down to 1).
+    pub(crate) fn messages(chat: u64, count: u64) -> Self {
+        let first = chat * MESSAGE_ID_SPACE;
+        let ids = (1..=count).rev().map(|n| first + n).collect();
+        Self {
+            built: count,
+            next_id: first + count + 1,
+            ..Self::new(Kind::Message, TotalStyle::TopLevel, ids)
         }
     }
 
@@ -65,12 +90,46 @@ impl Collection {
         records::last_activity(self.kind, 1).is_some()
     }
 
-    /// Gives record `id` a stamp later than every record's activity, touched or not; nothing
-    /// where the records have no activity field.
-    pub(crate) fn touch(&mut self, id: u64) {
-        let newest = self.next_id.saturating_sub(1);
-        if let Some(latest) = records::last_activity(self.kind, newest) {
-            self.activity.touch(id, latest);
+    /// Whether nothing in the collection is touched.
+    pub(crate) fn untouched(&self) -> bool {
+        self.activity.is_empty()
+    }
+
+    /// The touched records, in the order of their touches.
+    pub(crate) fn touched(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        self.activity.touched()
+    }
+
+    /// The latest activity a record that was never touched can show: its activity grows with
+    /// its id. `None` where the records have no activity field.
+    pub(crate) fn untouched_ceiling(&self) -> Option<u64> {
+        records::last_activity(self.kind, self.next_id.saturating_sub(1))
+    }
+
+    /// Stamps record `id` with the server's time `now`, or a second past every untouched
+    /// record's activity where `now` is not (a collection with ids high enough to reach the
+    /// server's clock): a touched record is always the latest. Nothing where the records have
+    /// no activity field.
+    pub(crate) fn touch(&mut self, id: u64, now: u64) {
+        if let Some(ceiling) = self.untouched_ceiling() {
+            self.activity.touch(id, now.max(ceiling + 1));
+        }
+    }
+
+    /// The id of chat `id`'s newest message; `None` where it has none.
+    pub(crate) fn newest_message(&self, id: u64) -> Option<u64> {
+        match self.newest_messages.get(&id) {
+            Some(&newest) => newest,
+            None => newest_built(id, default_messages(id)),
+        }
+    }
+
+    /// Writes record `id` as its id and what happened to it give it (not as written).
+    pub(crate) fn render_built(&self, id: u64, out: &mut String) -> std::fmt::Result {
+        match self.kind {
+            Kind::Chat => chats::chat(id, self.stamp(id), self.newest_message(id), out),
+            Kind::Message => chats::message(id, self.built, self.born.get(&id).copied(), out),
+            kind => records::render(kind, id, self.stamp(id), out),
         }
     }
 
@@ -161,33 +220,52 @@ mod tests {
     #[test]
     fn a_touched_record_moves_to_the_end_of_the_activity_order_only() {
         let mut c = chats(5);
-        c.touch(2);
-        c.touch(4);
-        c.touch(2);
+        c.touch(2, NOW);
+        c.touch(4, NOW);
+        c.touch(2, NOW);
         assert_eq!(c.order(Order::Activity), [1, 3, 5, 4, 2]);
         assert_eq!(c.order(Order::Creation), [1, 2, 3, 4, 5]);
     }
 
+    const NOW: u64 = 1_750_000_000;
+
     #[test]
-    fn stamps_are_later_than_every_record_and_grow_with_each_touch() {
+    fn a_stamp_is_the_servers_time_and_touches_in_one_second_keep_their_order() {
+        let mut c = chats(1_000);
+        c.touch(20, NOW);
+        c.touch(10, NOW);
+        assert_eq!((c.stamp(20), c.stamp(10)), (Some(NOW), Some(NOW)));
+        assert_eq!(c.order(Order::Activity)[998..], [20, 10]);
+        assert_eq!(c.touched().collect::<Vec<_>>(), [20, 10]);
+    }
+
+    #[test]
+    fn a_stamp_is_later_than_every_untouched_record_even_under_an_early_clock() {
         let mut c = chats(1_000);
         let latest = records::last_activity(Kind::Chat, 1_000).unwrap();
-        c.touch(10);
-        c.touch(20);
-        let (first, second) = (c.stamp(10).unwrap(), c.stamp(20).unwrap());
-        assert!(latest < first && first < second);
+        assert_eq!(c.untouched_ceiling(), Some(latest));
+        c.touch(10, 0);
+        assert_eq!(c.stamp(10), Some(latest + 1));
+    }
+
+    #[test]
+    fn a_chats_messages_take_its_id_space_newest_first() {
+        let m = Collection::messages(7, 3);
+        assert_eq!(m.ids, [7_000_003, 7_000_002, 7_000_001]);
+        assert_eq!((m.next_id, m.built), (7_000_004, 3));
+        assert_eq!(Collection::messages(7, 0).next_id, 7_000_001);
     }
 
     #[test]
     fn the_order_is_built_again_after_a_change() {
         let mut c = chats(4);
-        c.touch(1);
+        c.touch(1, NOW);
         assert_eq!(c.order(Order::Activity), [2, 3, 4, 1]);
         c.ids.retain(|&id| id != 1);
         c.reordered(Some(1));
         assert_eq!(c.order(Order::Activity), [2, 3, 4]);
         assert_eq!(c.stamp(1), None);
-        c.touch(3);
+        c.touch(3, NOW);
         assert_eq!(c.order(Order::Activity), [2, 4, 3]);
     }
 
@@ -195,7 +273,7 @@ mod tests {
     fn collections_with_no_activity_field_ignore_a_touch() {
         let mut c = Collection::new(Kind::Department, TotalStyle::Meta, (1..=3).collect());
         assert!(!c.has_activity());
-        c.touch(1);
+        c.touch(1, NOW);
         assert_eq!(c.stamp(1), None);
         assert_eq!(c.order(Order::Activity), [1, 2, 3]);
     }

@@ -1,10 +1,10 @@
 //! The fields a search can filter on and a sort can order by, per kind: each field's type,
 //! record `id`'s value of it, and the order a sort by it serves.
 
-use super::records::{
-    chat_assignee, chat_created_at, chat_department, chat_rating, chat_status, customer_email,
-    customer_first_seen, last_activity, Kind,
+use super::chats::{
+    chat_assignee, chat_closed_at, chat_created_at, chat_department, chat_rating, chat_status,
 };
+use super::records::{customer_email, customer_first_seen, last_activity, Kind};
 
 /// A field's value, for search filters.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,8 @@ pub(crate) enum FieldType {
 }
 
 /// The searchable fields of `kind` (without the `chats.`/`customers.` prefix), their types and
-/// the value of record `id` (touched with `stamp`, if it was).
+/// the value of record `id` (touched with `stamp`, if it was). A field [`is_activity`] shows
+/// the stamp of a touched record.
 pub(crate) fn field(
     kind: Kind,
     name: &str,
@@ -61,6 +62,14 @@ pub(crate) fn field(
         (Kind::Chat, "status") => (Text, text(Some(chat_status(id).to_owned()))),
         (Kind::Chat, "rating") => (Text, text(chat_rating(id).map(str::to_owned))),
         (Kind::Chat, "createdAt") => (Date, int(Some(chat_created_at(id)))),
+        (Kind::Chat, "closedAt") => (Date, int(chat_closed_at(id))),
+        (Kind::Chat, "lastMessageAt" | "updatedAt") => {
+            (Date, int(stamp.or(last_activity(kind, id))))
+        }
+        (Kind::Chat, "lastCustomerMessageAt") => (
+            Date,
+            int(stamp.or(last_activity(kind, id).map(|t| t - 100))),
+        ),
         (Kind::Chat, "assignee") => (Integer, int(chat_assignee(id))),
         (Kind::Chat, "department") => (Integer, int(chat_department(id))),
         (Kind::Chat, "customer") => (Integer, int(Some(id * 7))),
@@ -69,6 +78,20 @@ pub(crate) fn field(
         }
         _ => return None,
     })
+}
+
+/// Whether field `name` of `kind` is one of last activity: a touched record's shows its stamp,
+/// an untouched one's is at most the collection's untouched ceiling
+/// (`Collection::untouched_ceiling`).
+pub(crate) fn is_activity(kind: Kind, name: &str) -> bool {
+    matches!(
+        (kind, name),
+        (Kind::Customer, "lastSeen")
+            | (
+                Kind::Chat,
+                "lastMessageAt" | "lastCustomerMessageAt" | "updatedAt"
+            )
+    )
 }
 
 /// The order a sort by field `name` of `kind` (without the prefix) serves; `None` for a field
@@ -130,6 +153,47 @@ mod tests {
             seen,
             FieldValue::Int(last_activity(Kind::Customer, 5).unwrap() as i64)
         );
+    }
+
+    fn secs(v: &Value) -> Option<i64> {
+        match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.split('.').next().unwrap().parse().ok(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_chats_time_fields_agree_with_the_rendered_record_touched_or_not() {
+        for stamp in [None, Some(1_900_000_000)] {
+            for id in 1..=30 {
+                let mut out = String::new();
+                render(Kind::Chat, id, stamp, &mut out).unwrap();
+                let c: Value = serde_json::from_str(&out).unwrap();
+                for name in [
+                    "createdAt",
+                    "closedAt",
+                    "lastMessageAt",
+                    "lastCustomerMessageAt",
+                    "updatedAt",
+                ] {
+                    let (ty, value) = field(Kind::Chat, name, id, stamp).unwrap();
+                    assert_eq!(ty, FieldType::Date);
+                    match secs(&c[name]) {
+                        Some(t) => assert_eq!(value, FieldValue::Int(t), "{name} of {id}"),
+                        None => assert_eq!(value, FieldValue::Null, "{name} of {id}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_fields_a_touch_stamps_are_of_activity() {
+        assert!(is_activity(Kind::Chat, "updatedAt"));
+        assert!(is_activity(Kind::Customer, "lastSeen"));
+        assert!(!is_activity(Kind::Chat, "closedAt"));
+        assert!(!is_activity(Kind::Customer, "firstSeen"));
     }
 
     #[test]

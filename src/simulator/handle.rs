@@ -1,5 +1,5 @@
-//! A running simulator: how it starts, what it tells about itself (its URL, its key, what it
-//! has seen) and the changes a test makes to it from outside, between requests.
+//! A running simulator: how it starts and what it tells about itself (its URL, its key, what
+//! it has seen). What a test changes in it from outside is in `control.rs`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -8,9 +8,8 @@ use std::time::Instant;
 
 use super::builder::SimulatorBuilder;
 use super::log::{RequestRecord, Stats};
-use super::mutation::{Changes, Mutation};
+use super::mutation::Changes;
 use super::rate::{RateLimit, RateState};
-use super::read::Read;
 use super::server::{self, ServerHandle};
 use super::state::State;
 
@@ -18,7 +17,7 @@ use super::state::State;
 #[derive(Debug)]
 pub struct Simulator {
     addr: SocketAddr,
-    state: Arc<State>,
+    pub(super) state: Arc<State>,
     server: Option<ServerHandle>,
 }
 
@@ -68,50 +67,6 @@ impl Simulator {
             requests: self.state.requests.load(Ordering::SeqCst),
             rate_limited: self.state.rate_limited.load(Ordering::SeqCst),
         }
-    }
-
-    /// Applies `mutation` now, between requests, to the collection at `path` (as the builder
-    /// names it: `"chats"`, `"chats/7/messages"`), as if before a request at offset `cursor`;
-    /// recorded in [`changes`](Self::changes) like the mutations the builder schedules. A
-    /// query on `path` chooses the order `cursor` counts in, as a request's would
-    /// (`"chats?sort=chats.lastMessageAt&order=desc"`); without one it is the default order.
-    /// A test can change the data this way between an exporter's crash and its resume.
-    ///
-    /// # Panics
-    ///
-    /// When there is no collection at `path`, or its query is one the API refuses: a test that
-    /// names the wrong one should fail, not pass on unchanged data.
-    ///
-    /// ```
-    /// use helpcrunch_pager::simulator::{Mutation, Simulator};
-    /// let sim = Simulator::builder().customers(100).departments(10).start()?;
-    /// sim.mutate("customers", Mutation::Touch(2), 90);
-    /// sim.mutate("customers?sort=customers.lastSeen&order=desc", Mutation::Touch(1), 0);
-    /// sim.mutate("departments", Mutation::DeleteBefore(3), 5);
-    /// let changes = sim.changes();
-    /// assert_eq!(changes.touched.len(), 3);
-    /// assert!(changes.touched[..2].iter().all(|&id| id > 90), "past the cursor");
-    /// assert!(changes.deleted.iter().all(|&id| id <= 5), "before the cursor");
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn mutate(&self, path: &str, mutation: Mutation, cursor: u64) {
-        let (key, query) = path.split_once('?').unwrap_or((path, ""));
-        let key = key.trim_matches('/');
-        let mut collections = self
-            .state
-            .collections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let Some(collection) = collections.get_mut(key) else {
-            let known: Vec<&String> = collections.keys().collect();
-            panic!("the simulator has no collection at {key:?}; it has {known:?}");
-        };
-        let read = Read::list(collection.kind, query)
-            .unwrap_or_else(|e| panic!("the API refuses {path:?}: {e:?}"))
-            .at(cursor);
-        let mut changes = self.state.changes.lock().unwrap_or_else(|p| p.into_inner());
-        let (log, rng) = &mut *changes;
-        collection.apply(mutation, &read, rng, log);
     }
 
     /// Changes the rate limit while the server runs; `None` removes it. What the requests
@@ -226,21 +181,6 @@ mod tests {
     use crate::simulator::builder::DEFAULT_API_KEY;
     use std::time::Duration;
 
-    #[test]
-    fn a_mutation_from_outside_counts_its_cursor_in_the_order_its_query_names() {
-        let sim = Simulator::builder().chats(50).start().unwrap();
-        let newest_first = "/chats?sort=chats.lastMessageAt&order=desc";
-        sim.mutate(newest_first, Mutation::Touch(5), 40);
-        let touched = sim.changes().touched;
-        assert_eq!(touched.len(), 5);
-        assert!(
-            touched.iter().all(|&id| id <= 10),
-            "not read yet: {touched:?}"
-        );
-        sim.mutate("chats", Mutation::InsertFront(1), 0);
-        assert_eq!(sim.changes().inserted, [51]);
-    }
-
     fn accepts_now(sim: &Simulator) -> bool {
         let mut rate = sim.state.rate.lock().unwrap();
         rate.as_mut()
@@ -325,12 +265,5 @@ mod tests {
             .start()
             .unwrap();
         assert_eq!(get(&unlimited, DEFAULT_API_KEY).await, (200, Vec::new()));
-    }
-
-    #[test]
-    #[should_panic(expected = "no collection at \"chat\"")]
-    fn a_mutation_of_a_collection_that_is_not_there_fails_the_test() {
-        let sim = Simulator::builder().chats(5).start().unwrap();
-        sim.mutate("chat", Mutation::Touch(1), 0);
     }
 }

@@ -59,34 +59,91 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Incremental sync
+//!
+//! The simulator can stand in for an account a client keeps a copy of, reading only what
+//! changed since its last run:
+//!
+//! - it has a clock of its own, the server's: every answer (pages, records, errors, 429s,
+//!   404s) carries a `Date` header from it; [`SimulatorBuilder::clock_offset`] sets it apart
+//!   from the system clock, [`Simulator::now`] reads it and [`Simulator::advance_clock`]
+//!   moves it on;
+//! - every change is stamped with it: [`Simulator::add_message`] (a chat's `lastMessageAt`,
+//!   `updatedAt` and its newest message), [`Simulator::see_customer`] (`lastSeen`),
+//!   [`Simulator::append`] (new chats and customers, new at the server's time),
+//!   [`Mutation::Touch`]; untouched records are timed years before;
+//! - `POST /chats/search` filters on `chats.updatedAt`, `chats.closedAt` and
+//!   `chats.lastMessageAt`, `POST /customers/search` on `customers.id` and
+//!   `customers.lastSeen`; a value of the wrong type is the API's 400;
+//! - every chat has messages, newest first, and a deleted chat's are gone (404);
+//! - [`Simulator::snapshot`] is a collection as the API renders it now, for a test to compare
+//!   a client's copy with.
+//!
+//! ```
+//! use helpcrunch_pager::simulator::Simulator;
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::builder().chats(1_000).start()?;
+//! let since = sim.now();
+//! sim.add_message(7);
+//! sim.add_message(300);
+//! let body = json!({"filter": [{"field": "chats.updatedAt", "operator": ">=", "value": since}]});
+//! let answer = reqwest::Client::new()
+//!     .post(format!("{}/chats/search", sim.base_url()))
+//!     .bearer_auth(sim.api_key())
+//!     .body(body.to_string())
+//!     .send()
+//!     .await?;
+//! assert!(answer.headers().contains_key("date"));
+//! let page: serde_json::Value = serde_json::from_str(&answer.text().await?)?;
+//! assert_eq!(page["total"], 2);
+//! assert_eq!(page["data"][0]["id"], 7);
+//! # Ok(()) }
+//! ```
+//!
 //! # Where things are
 //!
 //! Each file holds one idea and imports only from the ones listed after it:
 //!
+//! - `control.rs`: what a test changes from outside while the server runs (the clock, a
+//!   message, a customer seen, records appended, a [`Mutation`], a snapshot);
 //! - `handle.rs`: the running [`Simulator`], how it starts, and what a test asks of it;
-//! - `server.rs`: the HTTP side, the accept loop and the service that writes each answer;
-//!   `respond.rs`: what a request is answered (the key, the rate limit, a fault, then the page
-//!   or the record);
+//! - `server.rs`: the HTTP side, the accept loop and the service that writes each answer
+//!   (with its `Date`); `respond.rs`: what a request is answered (the key, the rate limit, a
+//!   fault, then the page or the record);
 //! - `state.rs`: what the handle and the server share; `log.rs`: what the server saw;
+//!   `clock.rs`: the server's clock;
 //! - `builder.rs`: the configuration ([`SimulatorBuilder`]);
+//! - `account.rs`: the collections by path, and the rules that tie them together (every
+//!   chat's messages, made on first access; a chat changes with a message; new records are
+//!   new at the server's time; a deleted chat's messages go with it);
 //! - `single.rs`: requests for one record; `mutation.rs`: changes to the data between requests
 //!   ([`Mutation`], [`Changes`]); `written.rs`: records written through the API;
 //! - `read.rs`: what one request reads (its order, offset and filter) and the page it gets;
-//!   `search.rs`: search bodies;
+//!   `index.rs`: which records a search need look at; `search.rs`: search bodies;
 //! - `data.rs`: the collections, ids only; `activity.rs`: their order of last activity;
 //!   `fields.rs`: the fields a search or a sort names; `records.rs`: each record rendered
-//!   from its id;
+//!   from its id; `chats.rs`: a chat and its messages; `forms.rs`: how a timestamp or an agent
+//!   is written;
 //! - `fault.rs`: [`Fault`]; `errors.rs`: the API's error bodies;
 //! - `headers.rs`: the rate headers; `rate.rs`: [`RateLimit`] and its algorithms.
 
+mod account;
 mod activity;
 mod builder;
+mod chats;
+mod clock;
+mod control;
 mod data;
 mod errors;
 mod fault;
 mod fields;
+mod forms;
 mod handle;
 mod headers;
+mod index;
 mod log;
 mod mutation;
 mod rate;

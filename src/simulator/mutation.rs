@@ -21,20 +21,30 @@ use super::read::Read;
 #[non_exhaustive]
 pub enum Mutation {
     /// Inserts this many new records at position 0, moving every record one place on.
+    ///
+    /// New records are new at the server's time: chats and customers are touched as they are
+    /// created (their `lastMessageAt`, `updatedAt` and `lastSeen` show it), a new chat has one
+    /// message created then, and new messages were created then and touch their chat.
     InsertFront(usize),
     /// Adds this many new records at the end, as new records arrive in an order by creation
-    /// time: a read before the end sees nothing move, but the total grows.
+    /// time: a read before the end sees nothing move, but the total grows. New records are
+    /// new at the server's time, as with [`InsertFront`](Self::InsertFront).
     Append(usize),
     /// Deletes this many records from positions before the request's offset (as many as there
     /// are), moving every later record back.
     DeleteBefore(usize),
     /// Deletes the record with this id (or the `N` of its `"Record N"`, in the simulator's
-    /// numbering for records without ids), wherever it stands: a scan's anchor, say.
+    /// numbering for records without ids), wherever it stands: a scan's anchor, say. A deleted
+    /// chat's messages go with it (`GET /chats/{id}/messages` answers 404).
     Delete(u64),
     /// Updates this many records, as a new message does to a chat or a visit to a customer.
-    /// Each gets an activity stamp later than any record's so far, which a chat's
-    /// `lastMessageAt` shows (and its `lastCustomerMessageAt`, less 100 seconds) and a
-    /// customer's `lastSeen`; a sort by those fields serves it first in `desc` order, last in
+    /// Each gets an activity stamp, the server's time now
+    /// ([`Simulator::now`](super::Simulator::now)), later than every untouched record's
+    /// activity; touches within one second share a stamp but keep their order. A chat's
+    /// `lastMessageAt`, `lastCustomerMessageAt` and `updatedAt` show it, and the chat gets a
+    /// new message created then, first among its messages (as
+    /// [`Simulator::add_message`](super::Simulator::add_message) does); a customer's
+    /// `lastSeen` shows it. A sort by those fields serves it first in `desc` order, last in
     /// `asc`, while the default order and the other sorts keep it where it was. The records
     /// are picked at random among those at or past the request's offset in the order that
     /// request reads: the ones its reader has not reached, which the move makes it skip
@@ -63,7 +73,8 @@ pub enum Mutation {
 }
 
 /// What the mutations and the requests that write did, for a test to tell the records that
-/// stayed from those that came, went or moved.
+/// stayed from those that came, went or moved. The ids of every collection are listed together;
+/// the message a touch adds to a chat is not listed (the chat is, among the touched).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Changes {
@@ -72,18 +83,24 @@ pub struct Changes {
     pub inserted: Vec<u64>,
     /// Ids deleted, in the order they were: by [`Mutation::DeleteBefore`] or a `DELETE`.
     pub deleted: Vec<u64>,
-    /// Ids touched, in the order they were: an id touched twice is here twice.
+    /// Ids touched, in the order they were: an id touched twice is here twice. A chat that gets
+    /// a message (from a touch, [`Simulator::add_message`](super::Simulator::add_message) or a
+    /// message inserted into its messages) is touched; a record touched only by being created
+    /// is not listed here.
     pub touched: Vec<u64>,
 }
 
 impl Collection {
-    /// Applies `mutation` just before `read`.
+    /// Applies `mutation` just before `read`, at the server's time `now`. What follows from it
+    /// in other collections (a touched chat's new message) is the account's to do
+    /// (`account.rs`).
     pub(crate) fn apply(
         &mut self,
         mutation: Mutation,
         read: &Read,
         rng: &mut fastrand::Rng,
         changes: &mut Changes,
+        now: u64,
     ) {
         match mutation {
             Mutation::InsertFront(n) => {
@@ -125,7 +142,7 @@ impl Collection {
                 // The reservoir keeps early picks in place: shuffled, the stamps follow no order.
                 rng.shuffle(&mut picked);
                 for id in picked {
-                    self.touch(id);
+                    self.touch(id, now);
                     changes.touched.push(id);
                 }
             }
@@ -146,6 +163,8 @@ mod tests {
     use crate::simulator::fields::Order;
     use crate::simulator::records::Kind;
 
+    const NOW: u64 = 1_750_000_000;
+
     fn at(offset: u64) -> Read {
         Read::from_offset(offset)
     }
@@ -154,14 +173,32 @@ mod tests {
     fn inserts_go_to_the_front_and_deletes_stay_before_the_cursor() {
         let mut c = Collection::new(Kind::Generic, TotalStyle::TopLevel, (1..=10).collect());
         let (mut rng, mut changes) = (fastrand::Rng::with_seed(7), Changes::default());
-        c.apply(Mutation::InsertFront(2), &at(0), &mut rng, &mut changes);
+        c.apply(
+            Mutation::InsertFront(2),
+            &at(0),
+            &mut rng,
+            &mut changes,
+            NOW,
+        );
         assert_eq!(&c.ids[..3], [12, 11, 1]);
-        c.apply(Mutation::DeleteBefore(3), &at(4), &mut rng, &mut changes);
+        c.apply(
+            Mutation::DeleteBefore(3),
+            &at(4),
+            &mut rng,
+            &mut changes,
+            NOW,
+        );
         assert_eq!(changes.inserted, [11, 12]);
         assert_eq!(changes.deleted.len(), 3);
         assert!(changes.deleted.iter().all(|id| [12, 11, 1, 2].contains(id)));
         assert_eq!(c.ids.len(), 9);
-        c.apply(Mutation::DeleteBefore(5), &at(0), &mut rng, &mut changes);
+        c.apply(
+            Mutation::DeleteBefore(5),
+            &at(0),
+            &mut rng,
+            &mut changes,
+            NOW,
+        );
         assert_eq!(c.ids.len(), 9, "nothing is before offset 0");
     }
 
@@ -169,7 +206,7 @@ mod tests {
     fn appends_go_to_the_end() {
         let mut c = Collection::new(Kind::Generic, TotalStyle::TopLevel, (1..=3).collect());
         let (mut rng, mut changes) = (fastrand::Rng::with_seed(7), Changes::default());
-        c.apply(Mutation::Append(2), &at(2), &mut rng, &mut changes);
+        c.apply(Mutation::Append(2), &at(2), &mut rng, &mut changes, NOW);
         assert_eq!(c.ids, [1, 2, 3, 4, 5]);
         assert_eq!(changes.inserted, [4, 5]);
     }
@@ -178,7 +215,7 @@ mod tests {
     fn a_touch_picks_distinct_records_the_reader_has_not_reached() {
         let mut c = Collection::new(Kind::Chat, TotalStyle::Meta, (1..=100).collect());
         let (mut rng, mut changes) = (fastrand::Rng::with_seed(7), Changes::default());
-        c.apply(Mutation::Touch(10), &at(60), &mut rng, &mut changes);
+        c.apply(Mutation::Touch(10), &at(60), &mut rng, &mut changes, NOW);
         let mut touched = changes.touched.clone();
         touched.sort_unstable();
         touched.dedup();
@@ -200,14 +237,20 @@ mod tests {
             Kind::Customer,
             "sort=customers.lastSeen&order=desc&offset=90",
         );
-        c.apply(Mutation::Touch(5), &desc.unwrap(), &mut rng, &mut changes);
+        c.apply(
+            Mutation::Touch(5),
+            &desc.unwrap(),
+            &mut rng,
+            &mut changes,
+            NOW,
+        );
         assert_eq!(changes.touched.len(), 5);
         assert!(
             changes.touched.iter().all(|&id| id <= 10),
             "{:?}",
             changes.touched
         );
-        c.apply(Mutation::Touch(50), &at(98), &mut rng, &mut changes);
+        c.apply(Mutation::Touch(50), &at(98), &mut rng, &mut changes, NOW);
         assert_eq!(
             changes.touched.len(),
             7,
@@ -219,7 +262,7 @@ mod tests {
     fn a_touch_leaves_collections_with_no_activity_as_they_are() {
         let mut c = Collection::new(Kind::Department, TotalStyle::Meta, (1..=10).collect());
         let (mut rng, mut changes) = (fastrand::Rng::with_seed(7), Changes::default());
-        c.apply(Mutation::Touch(3), &at(0), &mut rng, &mut changes);
+        c.apply(Mutation::Touch(3), &at(0), &mut rng, &mut changes, NOW);
         assert!(changes.touched.is_empty());
         assert_eq!(c.stamp(1), None);
     }

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::data::{Collection, TotalStyle};
 use super::fields::Order;
+use super::index;
 use super::records::Kind;
 use super::search::{self, FieldError, Search};
 use crate::paging::window::MAX_PAGE_SIZE;
@@ -81,16 +82,20 @@ impl Read {
 
     /// The ids this read sees, in its order before `desc` reverses it.
     fn ids<'a>(&self, c: &'a Collection) -> Cow<'a, [u64]> {
-        let ids = c.order(self.order);
-        match &self.filter {
-            None => Cow::Borrowed(ids),
-            Some(search) => Cow::Owned(
-                ids.iter()
-                    .copied()
-                    .filter(|&id| search.matches(c.kind, id, c.stamp(id)))
-                    .collect(),
-            ),
-        }
+        let Some(search) = &self.filter else {
+            return Cow::Borrowed(c.order(self.order));
+        };
+        let candidates = index::candidates(search, c, self.order)
+            .unwrap_or_else(|| Cow::Borrowed(c.order(self.order)));
+        // Looking a stamp up costs more than the filter: none is there to find untouched.
+        let stamp = |id| if c.untouched() { None } else { c.stamp(id) };
+        Cow::Owned(
+            candidates
+                .iter()
+                .copied()
+                .filter(|&id| search.matches(c.kind, id, stamp(id)))
+                .collect(),
+        )
     }
 
     /// The ids at or past the read's offset, in the order it reads them (unreversed): those a
@@ -112,6 +117,15 @@ impl Read {
                 Cow::Owned(ids)
             }
         }
+    }
+
+    /// Every id this read sees, whatever its window, in the order it serves them.
+    pub(crate) fn every(&self, c: &Collection) -> Vec<u64> {
+        let mut ids = self.ids(c).into_owned();
+        if self.reverse {
+            ids.reverse();
+        }
+        ids
     }
 
     /// The page this read gets from `c`, its total off by `skew`.
@@ -187,8 +201,8 @@ mod tests {
     #[test]
     fn a_sort_by_activity_serves_touched_records_first_when_descending() {
         let mut c = chats(6);
-        c.touch(2);
-        c.touch(5);
+        c.touch(2, 1_750_000_000);
+        c.touch(5, 1_750_000_000);
         let desc = Read::list(Kind::Chat, "sort=chats.lastMessageAt&order=desc").unwrap();
         assert_eq!(page_ids(&desc, &c), [5, 2, 6, 4, 3, 1]);
         let query = "sort=chats.lastCustomerMessageAt&offset=3&limit=2";

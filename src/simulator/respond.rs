@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use hyper::Method;
 
-use super::data::Collection;
+use super::account::Account;
 use super::errors::{error_body, errors_json};
 use super::fault::{self, Fault};
 use super::headers::Quota;
@@ -201,24 +201,23 @@ fn page(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
         Method::POST => path.strip_suffix("/search"),
         _ => None,
     };
-    let mut collections = state.collections.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((key, id)) = single::route(&collections, req.method, path) {
-        let collection = collections.get_mut(key).expect("routed to a collection");
+    let mut account = state.account.lock().unwrap_or_else(|p| p.into_inner());
+    let now = state.clock.now();
+    if let Some((key, id)) = single::route(|k| account.has(k), req.method, path) {
         // A request for one record reads no window: it is due what one with no offset is.
-        mutate(state, n, &Read::from_offset(0), collection);
+        mutate(state, n, key, &Read::from_offset(0), &mut account);
         let mut changes = state.changes.lock().unwrap_or_else(|p| p.into_inner());
         let body = req.body.unwrap_or_default();
-        let (status, body) = single::answer(collection, req.method, id, body, &mut changes.0);
+        let (status, body) = account.answer(key, (req.method, id, body), &mut changes.0, now);
         return Reply::new(status, body);
     }
-    let Some(collection) = key.and_then(|key| collections.get_mut(key)) else {
+    let Some((key, kind)) = key.and_then(|key| Some((key, account.get(key)?.kind))) else {
         if *req.method != Method::POST && path.starts_with("chats/") && path.ends_with("/messages")
         {
             return Reply::new(404, errors_json(&[("not_found", "Chat not found")]));
         }
         return Reply::error(404);
     };
-    let kind = collection.kind;
     let read = match *req.method {
         Method::GET => Some(Read::list(kind, req.query)),
         _ if matches!(kind, Kind::Customer | Kind::Chat) => {
@@ -234,7 +233,11 @@ fn page(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
             &refused
         }
     };
-    mutate(state, n, due_before, collection);
+    mutate(state, n, key, due_before, &mut account);
+    // A mutation may have deleted the chat whose messages these were.
+    let Some(collection) = account.get(key) else {
+        return Reply::new(404, errors_json(&[("not_found", "Chat not found")]));
+    };
     match read {
         Some(Ok(read)) => Reply::ok(read.page(collection, state.config.total_skew)),
         Some(Err(errors)) => Reply::invalid(&errors),
@@ -242,8 +245,8 @@ fn page(state: &State, n: u64, req: &Incoming<'_>) -> Reply {
     }
 }
 
-/// Applies the mutations due before request `n` to the collection it reads.
-fn mutate(state: &State, n: u64, read: &Read, collection: &mut Collection) {
+/// Applies the mutations due before request `n` to the collection at `key`, which it reads.
+fn mutate(state: &State, n: u64, key: &str, read: &Read, account: &mut Account) {
     let config = &state.config;
     let due = config.mutations.get(&n).into_iter().flatten().chain(
         config
@@ -255,6 +258,6 @@ fn mutate(state: &State, n: u64, read: &Read, collection: &mut Collection) {
     let mut changes = state.changes.lock().unwrap_or_else(|p| p.into_inner());
     let (log, rng) = &mut *changes;
     for mutation in due {
-        collection.apply(*mutation, read, rng, log);
+        account.apply(key, *mutation, read, (rng, log), state.clock.now());
     }
 }

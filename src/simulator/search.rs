@@ -4,8 +4,9 @@
 
 use serde_json::{Map, Value};
 
+use super::chats::CHAT_STATUSES;
 use super::fields::{self, FieldType, FieldValue, Order};
-use super::records::{Kind, CHAT_STATUSES};
+use super::records::Kind;
 use crate::paging::window::MAX_PAGE_SIZE;
 
 /// A field error as the API reports it: `("filter[0].field", "This value should not be blank.")`.
@@ -88,6 +89,27 @@ impl Search {
         } else {
             results.all(|m| m)
         }
+    }
+}
+
+impl Search {
+    /// The least value each filter lets a field of a matching record have, where it sets one
+    /// (`>`, `>=` or `=` a number) and every filter must hold: `("id", 101)` for
+    /// `customers.id > 100`.
+    pub(crate) fn floors(&self) -> impl Iterator<Item = (&str, i64)> {
+        let every_one_holds = !self.any || self.filters.len() == 1;
+        let filters = if every_one_holds {
+            &self.filters[..]
+        } else {
+            &[]
+        };
+        filters
+            .iter()
+            .filter_map(|f| match (&f.value, f.operator.as_str()) {
+                (FieldValue::Int(v), ">") => Some((f.field.as_str(), v.saturating_add(1))),
+                (FieldValue::Int(v), ">=" | "=") => Some((f.field.as_str(), *v)),
+                _ => None,
+            })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The simulator's HTTP side: an accept loop on its own thread and runtime, and the service
 //! that reads one request, counts and logs it, and writes the answer `respond.rs` decided as
-//! HTTP (or drops the connection, for a reset).
+//! HTTP (or drops the connection, for a reset). Every answer carries a `Date` header from the
+//! server's clock, not hyper's (the system's).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, DATE, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -54,7 +55,7 @@ pub(super) fn spawn(
                         let state = Arc::clone(&state);
                         tokio::spawn(async move {
                             let service = service_fn(move |req| answer(Arc::clone(&state), req));
-                            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                            let _ = http1::Builder::new().auto_date_header(false).serve_connection(TokioIo::new(stream), service).await;
                         });
                     }
                 }
@@ -122,7 +123,8 @@ async fn answer(
     if reply.status == 0 {
         return Err(Reset);
     }
-    let mut response = Response::builder().status(reply.status);
+    let date = httpdate::fmt_http_date(state.clock.time());
+    let mut response = Response::builder().status(reply.status).header(DATE, date);
     if !reply.body.is_empty() {
         let content_type = if reply.body.starts_with('<') {
             "text/html"

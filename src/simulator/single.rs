@@ -14,8 +14,6 @@
 //! Records created are listed in [`Changes::inserted`], records deleted in
 //! [`Changes::deleted`].
 
-use std::collections::BTreeMap;
-
 use hyper::Method;
 use serde_json::{Map, Value};
 
@@ -27,12 +25,12 @@ use super::records::Kind;
 /// The collection and the record (`None`: a create) a request for one record is for, or
 /// `None` for any other request.
 pub(crate) fn route<'p>(
-    collections: &BTreeMap<String, Collection>,
+    has: impl Fn(&str) -> bool,
     method: &Method,
     path: &'p str,
 ) -> Option<(&'p str, Option<u64>)> {
     if *method == Method::POST {
-        return collections.contains_key(path).then_some((path, None));
+        return has(path).then_some((path, None));
     }
     if !matches!(
         *method,
@@ -42,7 +40,7 @@ pub(crate) fn route<'p>(
     }
     let (key, id) = path.rsplit_once('/')?;
     let id = id.parse().ok()?;
-    collections.contains_key(key).then_some((key, Some(id)))
+    has(key).then_some((key, Some(id)))
 }
 
 /// The status and body answering `method` on record `id` of `c` (`None`: a create).
@@ -114,6 +112,7 @@ mod tests {
     use super::*;
     use crate::simulator::data::TotalStyle;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     fn collections() -> BTreeMap<String, Collection> {
         let mut all = BTreeMap::new();
@@ -131,7 +130,7 @@ mod tests {
     #[test]
     fn routes_name_a_collection_and_a_numeric_id_or_a_create() {
         let all = collections();
-        let route = |m: Method, p| route(&all, &m, p);
+        let route = |m: Method, p| route(|k: &str| all.contains_key(k), &m, p);
         assert_eq!(route(Method::GET, "chats/3"), Some(("chats", Some(3))));
         assert_eq!(
             route(Method::DELETE, "chats/7/messages/5"),

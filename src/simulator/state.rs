@@ -1,13 +1,13 @@
 //! What a running simulator's handle and its server share: the configuration it started with,
-//! the data as it is now, the rate limit's count, and what it has seen.
+//! the server's clock, the data as it is now, the rate limit's count, and what it has seen.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::account::Account;
 use super::builder::SimulatorBuilder;
-use super::data::Collection;
+use super::clock::Clock;
 use super::log::RequestRecord;
 use super::mutation::Changes;
 use super::rate::RateState;
@@ -17,11 +17,13 @@ use super::rate::RateState;
 pub(super) struct State {
     pub(super) config: SimulatorBuilder,
     pub(super) started: Instant,
+    /// The server's clock, which the `Date` header tells and every change is stamped with.
+    pub(super) clock: Clock,
     pub(super) requests: AtomicU64,
     pub(super) rate_limited: AtomicU64,
     pub(super) rate: Mutex<Option<RateState>>,
     /// The collections as they are now, mutations applied.
-    pub(super) collections: Mutex<BTreeMap<String, Collection>>,
+    pub(super) account: Mutex<Account>,
     pub(super) changes: Mutex<(Changes, fastrand::Rng)>,
     pub(super) log: Mutex<Vec<RequestRecord>>,
 }
@@ -33,7 +35,8 @@ impl State {
         let started = Instant::now();
         Self {
             rate: Mutex::new(config.rate_limit.map(|l| RateState::new(l, started))),
-            collections: Mutex::new(config.collections.clone()),
+            account: Mutex::new(Account::new(config.collections.clone())),
+            clock: Clock::new(config.clock_offset),
             changes: Mutex::new((Changes::default(), fastrand::Rng::with_seed(0x5eed))),
             config,
             started,

@@ -9,7 +9,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::data::Collection;
-use super::records::{self, Kind};
+use super::records::Kind;
 
 impl Collection {
     /// Writes record `id` as JSON: as it was written, or as its id renders it.
@@ -19,7 +19,7 @@ impl Collection {
                 out.push_str(&serde_json::to_string(fields).map_err(|_| fmt::Error)?);
                 Ok(())
             }
-            None => records::render(self.kind, id, self.stamp(id), out),
+            None => self.render_built(id, out),
         }
     }
 
@@ -81,6 +81,8 @@ impl Collection {
     /// Drops what is kept of record `id`, deleted from `ids`.
     pub(crate) fn forget(&mut self, id: u64) {
         self.written.remove(&id);
+        self.born.remove(&id);
+        self.newest_messages.remove(&id);
         self.reordered(Some(id));
     }
 }
@@ -153,7 +155,7 @@ mod tests {
     fn a_removed_record_is_gone_with_what_was_kept_of_it() {
         let mut c = Collection::new(Kind::Chat, TotalStyle::Meta, (1..=3).collect());
         c.update(2, fields(json!({"status": "closed"})));
-        c.touch(2);
+        c.touch(2, 1_750_000_000);
         assert!(c.remove(2));
         assert_eq!(c.ids, [1, 3]);
         assert_eq!((c.record(2), c.stamp(2)), (None, None));
