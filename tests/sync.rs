@@ -45,7 +45,7 @@ async fn an_incremental_run_brings_the_copy_up_to_date_and_a_quiet_one_costs_two
         sync_all(&client, &sim, &SyncState::default(), LOOKBACK),
     )
     .await;
-    first.into_copy(&mut copy);
+    first.upsert_into(&mut copy);
     assert_copy_is_current(&copy, &sim, &[]);
     for &collection in Collection::ALL {
         assert!(first.state.bookmark(collection).is_some(), "{collection}");
@@ -108,7 +108,7 @@ async fn an_incremental_run_brings_the_copy_up_to_date_and_a_quiet_one_costs_two
         6 + new_chats.len(),
         "the new messages (and each new chat's one)"
     );
-    second.into_copy(&mut copy);
+    second.upsert_into(&mut copy);
     assert_copy_is_current(&copy, &sim, &deleted);
     let stale = deleted
         .iter()
@@ -191,7 +191,7 @@ async fn changes_while_a_run_reads(offset: i64) {
         sync_all(&client, &sim, &SyncState::default(), LOOKBACK),
     )
     .await;
-    first.into_copy(&mut copy);
+    first.upsert_into(&mut copy);
     let bookmark = first.state.bookmark(Collection::Chats).unwrap().server_time;
     let local = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -203,13 +203,17 @@ async fn changes_while_a_run_reads(offset: i64) {
         sim.now()
     );
 
-    // Changes before the run, and all the while it reads.
+    // Changes before the run (enough for it to take a second and more at 6,000 requests a
+    // minute), and all the while it reads.
     later(&sim);
-    sim.add_message(10);
+    for chat in 1..=120 {
+        sim.add_message(chat);
+    }
     let (stop, worker) = keep_changing(&sim, 200, 600);
+    let paced = client_for(&sim, 6_000);
     let second = bounded(
         "the run under changes",
-        sync_all(&client, &sim, &first.state, LOOKBACK),
+        sync_all(&paced, &sim, &first.state, LOOKBACK),
     )
     .await;
     stop.store(true, Ordering::Relaxed);
@@ -218,7 +222,7 @@ async fn changes_while_a_run_reads(offset: i64) {
         made > 10,
         "only {made} changes were made while the run read"
     );
-    second.into_copy(&mut copy);
+    second.upsert_into(&mut copy);
 
     // What changed after the run had read past it is the next run's: it starts before the
     // run under changes began.
@@ -227,7 +231,7 @@ async fn changes_while_a_run_reads(offset: i64) {
         sync_all(&client, &sim, &second.state, LOOKBACK),
     )
     .await;
-    third.into_copy(&mut copy);
+    third.upsert_into(&mut copy);
     assert_copy_is_current(&copy, &sim, &[]);
 }
 

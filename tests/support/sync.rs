@@ -138,7 +138,7 @@ pub async fn sync_all(
 
 impl Run {
     /// Upserts what the run read into `copy`.
-    pub fn into_copy(&self, copy: &mut Copy) {
+    pub fn upsert_into(&self, copy: &mut Copy) {
         for (collection, records) in &self.read {
             copy.upsert(*collection, records.iter().cloned());
         }

@@ -307,12 +307,6 @@ fn sync_job(
              (a failed or stopped run is repeated from its state, losing nothing)"
         )));
     }
-    if state.is_some() && !all && !has_output {
-        return Err(Failure::usage(
-            "--state needs --output FILE: the state moves on only once the output is on disk, \
-             which standard output cannot promise",
-        ));
-    }
     match (all, &output_dir) {
         (true, None) => {
             return Err(Failure::usage(
@@ -326,6 +320,12 @@ fn sync_job(
         }
         _ if all && has_output => unreachable!("clap refuses --output with --output-dir"),
         _ => {}
+    }
+    if state.is_some() && !all && !has_output {
+        return Err(Failure::usage(
+            "--state needs --output FILE: the state moves on only once the output is on disk, \
+             which standard output cannot promise",
+        ));
     }
     Ok(Some(SyncJob {
         collections,
