@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::Simulator;
 use helpcrunch_pager::{Client, Collection, RetryPolicy, SyncState};
-use serde_json::value::RawValue;
 
 struct Read {
     records: u64,
@@ -39,7 +38,7 @@ async fn read_all(
     for &collection in Collection::ALL {
         let started = Instant::now();
         let before = sim.stats().requests;
-        let mut changes = run.read::<Box<RawValue>>(collection);
+        let mut changes = run.read::<serde_json::Value>(collection);
         let mut records = 0u64;
         while changes
             .try_next()
