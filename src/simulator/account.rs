@@ -336,6 +336,10 @@ mod tests {
             (messages.ids.clone(), messages.born[&12_000_001]),
             (vec![12_000_001], NOW)
         );
+        let posted = a.answer(CHATS, (&Method::POST, None, b"{}"), &mut changes, NOW);
+        assert_eq!(posted.0, 200);
+        assert_eq!(a.collections[CHATS].stamp(13), Some(NOW), "written too");
+        assert_eq!(a.get("chats/13/messages").unwrap().ids, [13_000_001]);
     }
 
     #[test]
@@ -354,6 +358,31 @@ mod tests {
         );
         assert_eq!(a.collections[CHATS].newest_message(2), Some(2_000_041));
         assert_eq!(a.get("chats/2/messages").unwrap().born[&2_000_041], NOW);
+    }
+
+    #[test]
+    fn a_chat_is_touched_with_a_message_a_customer_without() {
+        let mut collections = BTreeMap::new();
+        let ids: Vec<u64> = (1..=5).collect();
+        let customers = Collection::new(Kind::Customer, TotalStyle::TopLevel, ids.clone());
+        collections.insert("customers".to_owned(), customers);
+        collections.insert(
+            CHATS.into(),
+            Collection::new(Kind::Chat, TotalStyle::Meta, ids),
+        );
+        let mut a = Account::new(collections);
+        let mut changes = Changes::default();
+        assert!(a.touch("customers", 3, &mut changes, NOW));
+        assert!(a.touch(CHATS, 4, &mut changes, NOW));
+        assert!(!a.touch("customers", 6, &mut changes, NOW));
+        assert!(!a.touch(CHATS, 6, &mut changes, NOW));
+        assert_eq!(changes.touched, [3, 4]);
+        assert_eq!(
+            a.get("chats/4/messages").unwrap().ids.len(),
+            6,
+            "1 + 4 % 5, and one"
+        );
+        assert!(a.collections.keys().all(|path| !path.contains("/3/")));
     }
 
     #[test]

@@ -123,6 +123,7 @@
 //!   ([`Mutation`], [`Changes`]); `written.rs`: records written through the API;
 //! - `read.rs`: what one request reads (its order, offset and filter) and the page it gets;
 //!   `index.rs`: which records a search need look at; `search.rs`: search bodies;
+//!   `filter.rs`: one filter of a search;
 //! - `data.rs`: the collections, ids only; `activity.rs`: their order of last activity;
 //!   `fields.rs`: the fields a search or a sort names; `records.rs`: each record rendered
 //!   from its id; `chats.rs`: a chat and its messages; `forms.rs`: how a timestamp or an agent
@@ -140,6 +141,7 @@ mod data;
 mod errors;
 mod fault;
 mod fields;
+mod filter;
 mod forms;
 mod handle;
 mod headers;

@@ -1,18 +1,16 @@
 //! The search endpoints' side of the simulator: reading a search body as HelpCrunch does
 //! (a filter list, `comparison`, `sort`, `order`, and the window in the body), refusing what
-//! it refuses with its field errors, and deciding which records match.
+//! it refuses with its field errors, and deciding which records match. One filter of the list
+//! is `filter.rs`'s.
 
 use serde_json::{Map, Value};
 
-use super::chats::CHAT_STATUSES;
-use super::fields::{self, FieldType, FieldValue, Order};
+use super::fields::{self, Order};
+use super::filter::{as_int, prefix, Filter, NOT_A_CHOICE};
 use super::records::Kind;
 use crate::paging::window::MAX_PAGE_SIZE;
 
-/// A field error as the API reports it: `("filter[0].field", "This value should not be blank.")`.
-pub(crate) type FieldError = (String, &'static str);
-
-const NOT_A_CHOICE: &str = "The value you selected is not a valid choice.";
+pub(crate) use super::filter::FieldError;
 
 /// A search body the API would accept.
 #[derive(Debug)]
@@ -22,13 +20,6 @@ pub(crate) struct Search {
     pub(crate) order: Order,
     pub(crate) reverse: bool,
     pub(crate) window: (u64, u32),
-}
-
-#[derive(Debug)]
-struct Filter {
-    field: String,
-    operator: String,
-    value: FieldValue,
 }
 
 impl Search {
@@ -90,12 +81,9 @@ impl Search {
             results.all(|m| m)
         }
     }
-}
 
-impl Search {
     /// The least value each filter lets a field of a matching record have, where it sets one
-    /// (`>`, `>=` or `=` a number) and every filter must hold: `("id", 101)` for
-    /// `customers.id > 100`.
+    /// and every filter must hold: `("id", 101)` for `customers.id > 100`.
     pub(crate) fn floors(&self) -> impl Iterator<Item = (&str, i64)> {
         let every_one_holds = !self.any || self.filters.len() == 1;
         let filters = if every_one_holds {
@@ -103,117 +91,7 @@ impl Search {
         } else {
             &[]
         };
-        filters
-            .iter()
-            .filter_map(|f| match (&f.value, f.operator.as_str()) {
-                (FieldValue::Int(v), ">") => Some((f.field.as_str(), v.saturating_add(1))),
-                (FieldValue::Int(v), ">=" | "=") => Some((f.field.as_str(), *v)),
-                _ => None,
-            })
-    }
-}
-
-impl Filter {
-    fn parse(kind: Kind, i: usize, raw: &Value) -> Result<Self, FieldError> {
-        let at = |part: &str| format!("filter[{i}].{part}");
-        let field = raw
-            .get("field")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim();
-        if field.is_empty() {
-            return Err((at("field"), "This value should not be blank."));
-        }
-        let name = field.strip_prefix(prefix(kind)).unwrap_or("");
-        let Some((ty, _)) = fields::field(kind, name, 1, None) else {
-            return Err((at("field"), NOT_A_CHOICE));
-        };
-        let operator = raw.get("operator").and_then(Value::as_str).unwrap_or("");
-        let allowed: &[&str] = match ty {
-            FieldType::Text => &["=", "!=", ">", "<", ">=", "<=", "~", "!~"],
-            FieldType::Integer | FieldType::Date => &["=", "!=", ">", "<", ">=", "<="],
-        };
-        if !allowed.contains(&operator) {
-            return Err((at("operator"), NOT_A_CHOICE));
-        }
-        let value = match (ty, raw.get("value")) {
-            (FieldType::Text, Some(Value::String(s))) if name == "status" => {
-                FieldValue::Text(status_name(s))
-            }
-            (FieldType::Text, Some(Value::String(s))) => FieldValue::Text(s.clone()),
-            (FieldType::Text, _) => {
-                return Err((at("value"), "This value should be of type string."))
-            }
-            (_, Some(v)) => match as_int(v) {
-                Some(n) => FieldValue::Int(n),
-                None => return Err((at("value"), "This value should be of type numeric.")),
-            },
-            (_, None) => return Err((at("value"), "This value should not be blank.")),
-        };
-        Ok(Self {
-            field: name.to_owned(),
-            operator: operator.to_owned(),
-            value,
-        })
-    }
-
-    fn matches(&self, kind: Kind, id: u64, stamp: Option<u64>) -> bool {
-        use std::cmp::Ordering::*;
-        let Some((_, actual)) = fields::field(kind, &self.field, id, stamp) else {
-            return false;
-        };
-        let actual = match actual {
-            FieldValue::Text(s) if self.field == "status" => FieldValue::Text(status_name(&s)),
-            other => other,
-        };
-        let ordering = match (&actual, &self.value) {
-            (FieldValue::Int(a), FieldValue::Int(b)) => a.cmp(b),
-            (FieldValue::Text(a), FieldValue::Text(b)) => match self.operator.as_str() {
-                "~" => return a.contains(b.as_str()),
-                "!~" => return !a.contains(b.as_str()),
-                _ => a.cmp(b),
-            },
-            // A missing value matches nothing, as in SQL.
-            _ => return false,
-        };
-        match self.operator.as_str() {
-            "=" => ordering == Equal,
-            "!=" => ordering != Equal,
-            ">" => ordering == Greater,
-            "<" => ordering == Less,
-            ">=" => ordering != Less,
-            "<=" => ordering != Greater,
-            _ => false,
-        }
-    }
-}
-
-fn prefix(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Customer => "customers.",
-        Kind::Chat => "chats.",
-        _ => "\0",
-    }
-}
-
-/// A status as one spelling: `on hold` is `onhold`, and a numeric code 1 to 7 is the status it
-/// stands for in the docs' order (an assumption: the docs do not list the codes).
-fn status_name(s: &str) -> String {
-    if let Ok(code @ 1..=7) = s.trim().parse::<usize>() {
-        return CHAT_STATUSES[code - 1].to_owned();
-    }
-    if s == "on hold" {
-        "onhold".to_owned()
-    } else {
-        s.to_owned()
-    }
-}
-
-fn as_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+        filters.iter().filter_map(Filter::floor)
     }
 }
 
@@ -368,6 +246,63 @@ mod tests {
             .filter(|&id| s.matches(Kind::Chat, id, None))
             .collect();
         assert_eq!(hits, [3, 4, 12, 13], "onhold and on hold");
+    }
+
+    #[test]
+    fn floors_are_what_every_filter_must_reach() {
+        let floors = |body: Value| -> Vec<(String, i64)> {
+            let s = parse(Kind::Customer, body).unwrap();
+            s.floors().map(|(f, v)| (f.to_owned(), v)).collect()
+        };
+        let filter = json!([
+            {"field": "customers.id", "operator": ">", "value": 100},
+            {"field": "customers.lastSeen", "operator": ">=", "value": "1700000000"},
+            {"field": "customers.firstSeen", "operator": "<", "value": 5},
+            {"field": "customers.email", "operator": "=", "value": "a@b.c"}
+        ]);
+        assert_eq!(
+            floors(json!({ "filter": filter })),
+            [
+                ("id".to_owned(), 101),
+                ("lastSeen".to_owned(), 1_700_000_000)
+            ]
+        );
+        assert!(floors(json!({"comparison": "OR", "filter": filter})).is_empty());
+        let one = json!([{"field": "customers.id", "operator": "=", "value": 7}]);
+        assert_eq!(
+            floors(json!({"comparison": "OR", "filter": one})),
+            [("id".to_owned(), 7)]
+        );
+    }
+
+    #[test]
+    fn a_date_is_a_whole_number_and_nothing_else() {
+        for bad in [
+            json!("abc"),
+            json!(1.5),
+            json!("1.5"),
+            json!(true),
+            json!(null),
+            json!([1]),
+        ] {
+            let e = first_error(
+                Kind::Chat,
+                json!({"filter": [{"field": "chats.updatedAt", "operator": ">=", "value": bad}]}),
+            );
+            assert_eq!(
+                e,
+                (
+                    "filter[0].value".into(),
+                    "This value should be of type numeric."
+                ),
+                "{bad}"
+            );
+        }
+        let e = first_error(
+            Kind::Chat,
+            json!({"filter": [{"field": "chats.updated", "operator": ">=", "value": 1}]}),
+        );
+        assert_eq!(e, ("filter[0].field".into(), NOT_A_CHOICE));
     }
 
     #[test]
