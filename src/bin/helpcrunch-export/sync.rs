@@ -318,7 +318,12 @@ fn progress<T>(changes: &Changes<T>, records: u64, client: &Client, sent: u64) -
 fn what<T>(changes: &Changes<T>) -> String {
     match changes.since() {
         Some(since) => format!(
-            "changed since {} (lookback {})",
+            "{} since {} (lookback {})",
+            match changes.collection() {
+                // The highest ids are read again too (a creation that committed late).
+                Collection::Customers => "new, seen or checked again",
+                _ => "changed",
+            },
             rfc3339(since),
             minutes(changes.lookback())
         ),
