@@ -105,7 +105,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "checkpoint")]
     state: Option<PathBuf>,
 
-    /// With COLLECTION all: the directory to write <collection>.jsonl into, one file each.
+    /// With COLLECTION all: the directory to write one file a collection into, named after it
+    /// (departments.jsonl, agents.jsonl, customers.jsonl, chats.jsonl, messages.jsonl).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "checkpoint"])]
     output_dir: Option<PathBuf>,
 
