@@ -318,3 +318,42 @@ async fn an_incremental_run_costs_close_to_the_changes() {
         chats + pages(chats) + 1,
     );
 }
+
+#[tokio::test]
+async fn a_change_committed_late_is_read_by_the_next_run_that_looks_back_far_enough() {
+    let sim = account(50, 40, 0);
+    let client = client_for(&sim, FAST);
+    let first = bounded(
+        "the full run",
+        sync_all(&client, &sim, &SyncState::default(), LOOKBACK),
+    )
+    .await;
+    later(&sim);
+    let second = bounded("a run", sync_all(&client, &sim, &first.state, LOOKBACK)).await;
+    // A write that took 30 s: stamped before the run began, visible only after it.
+    let message = sim.add_message_committed_late(5, Duration::from_secs(30));
+    sim.advance_clock(Duration::from_secs(2));
+
+    let ids = |run: &Run, collection| -> Vec<u64> {
+        run.read[&collection]
+            .iter()
+            .map(|r| r["id"].as_u64().unwrap())
+            .collect()
+    };
+    let short = bounded(
+        "a run looking back 10 s",
+        sync_all(&client, &sim, &second.state, Duration::from_secs(10)),
+    )
+    .await;
+    assert!(
+        !ids(&short, Collection::Messages).contains(&message),
+        "a lookback shorter than the write's delay cannot see it: the test would show nothing"
+    );
+    let long = bounded(
+        "a run looking back a minute",
+        sync_all(&client, &sim, &second.state, LOOKBACK),
+    )
+    .await;
+    assert!(ids(&long, Collection::Chats).contains(&5));
+    assert!(ids(&long, Collection::Messages).contains(&message));
+}

@@ -50,10 +50,16 @@ impl Mark {
 
 /// The chat whose messages are at `path` (`chats/7/messages`: 7).
 fn chat_of(path: &str) -> Option<u64> {
-    path.strip_prefix("chats/")?
-        .strip_suffix("/messages")?
-        .parse()
-        .ok()
+    let digits = path.strip_prefix("chats/")?.strip_suffix("/messages")?;
+    let chat: u64 = digits.parse().ok()?;
+    // One path a chat: `chats/007/messages` is not another copy of chat 7's.
+    (chat.to_string() == digits).then_some(chat)
+}
+
+/// Whether `ids` (a creation order) holds `id`. The order is by id unless records were
+/// inserted at the front: a binary search finds an id at once, a scan only what it misses.
+fn holds(ids: &[u64], id: u64) -> bool {
+    ids.binary_search(&id).is_ok() || ids.contains(&id)
 }
 
 fn messages_path(chat: u64) -> String {
@@ -85,9 +91,11 @@ impl Account {
     }
 
     fn holds_chat(&self, chat: u64) -> bool {
-        self.collections
-            .get(CHATS)
-            .is_some_and(|chats| chats.kind == Kind::Chat && chats.ids.contains(&chat))
+        self.collections.get(CHATS).is_some_and(|chats| {
+            // The creation order is by id unless records were inserted at the front: a
+            // binary search finds a chat at once, a scan only what it misses.
+            chats.kind == Kind::Chat && holds(&chats.ids, chat)
+        })
     }
 
     /// The collection at `path`; a chat's messages are made here, on first access.
@@ -161,7 +169,7 @@ impl Account {
             return self.holds_chat(id) && self.add_message(id, changes, now).is_some();
         }
         match self.collections.get_mut(path) {
-            Some(c) if c.has_activity() && c.ids.contains(&id) => {
+            Some(c) if c.has_activity() && holds(&c.ids, id) => {
                 c.touch(id, now);
                 changes.touched.push(id);
                 true
@@ -173,7 +181,7 @@ impl Account {
     /// Touches chat `chat`, where the chats hold it, and returns its stamp; else `now`.
     fn touch_chat(&mut self, chat: u64, changes: &mut Changes, now: u64) -> u64 {
         match self.collections.get_mut(CHATS) {
-            Some(chats) if chats.kind == Kind::Chat && chats.ids.contains(&chat) => {
+            Some(chats) if chats.kind == Kind::Chat && holds(&chats.ids, chat) => {
                 chats.touch(chat, now);
                 changes.touched.push(chat);
                 chats.stamp(chat).unwrap_or(now)

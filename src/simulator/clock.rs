@@ -7,6 +7,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The last second of the year 9999.
+const LATEST: u64 = 253_402_300_799;
+
 /// The server's clock.
 #[derive(Debug)]
 pub(crate) struct Clock {
@@ -60,6 +63,8 @@ impl Clock {
             .and_then(|t| t.checked_add(advanced))
             .filter(|t| *t >= UNIX_EPOCH)
             .unwrap_or(UNIX_EPOCH)
+            // An HTTP date has four digits for the year.
+            .min(UNIX_EPOCH + Duration::from_secs(LATEST))
     }
 }
 

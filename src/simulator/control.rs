@@ -116,6 +116,38 @@ impl Simulator {
             .unwrap_or_else(|| panic!("the simulator has no chat {chat_id} to add a message to"))
     }
 
+    /// A new message in chat `chat_id` as [`add_message`](Self::add_message) makes it, but
+    /// committed `late`: it carries the server's time `late` ago, and shows only from now on,
+    /// as a write that took that long does. A read that began in between could not see it,
+    /// and only a next read that looks back at least `late` before that read's start finds it.
+    ///
+    /// # Panics
+    ///
+    /// When there is no chat `chat_id`.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// use std::time::Duration;
+    /// let sim = Simulator::builder().chats(10).start()?;
+    /// let now = sim.now();
+    /// sim.add_message_committed_late(3, Duration::from_secs(30));
+    /// let chat = sim.snapshot("chats").remove(2);
+    /// let updated = chat["updatedAt"].as_str().map_or_else(
+    ///     || chat["updatedAt"].as_f64().unwrap(),
+    ///     |s| s.parse::<f64>().unwrap(),
+    /// ) as u64;
+    /// assert!(updated + 29 <= now, "stamped half a minute back");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn add_message_committed_late(&self, chat_id: u64, late: Duration) -> u64 {
+        let at = self.now().saturating_sub(late.as_secs());
+        let mut account = self.account();
+        let mut changes = self.state.changes.lock().unwrap_or_else(|p| p.into_inner());
+        account
+            .add_message(chat_id, &mut changes.0, at)
+            .unwrap_or_else(|| panic!("the simulator has no chat {chat_id} to add a message to"))
+    }
+
     /// Customer `id` is back: its `lastSeen` becomes the server's time now, and it moves in the
     /// order of activity (listed in [`Changes::touched`](super::Changes::touched)).
     ///

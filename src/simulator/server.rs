@@ -114,6 +114,8 @@ async fn answer(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(incoming.record(now.duration_since(state.started), &reply));
+    // Stamped when the answer is made, as a server does, not after the network's delay.
+    let date = httpdate::fmt_http_date(state.clock.time());
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
@@ -123,7 +125,6 @@ async fn answer(
     if reply.status == 0 {
         return Err(Reset);
     }
-    let date = httpdate::fmt_http_date(state.clock.time());
     let mut response = Response::builder().status(reply.status).header(DATE, date);
     if !reply.body.is_empty() {
         let content_type = if reply.body.starts_with('<') {
