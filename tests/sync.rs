@@ -29,6 +29,15 @@ fn account(customers: usize, chats: usize, offset: i64) -> Simulator {
         .unwrap()
 }
 
+/// A first run, with no state: everything.
+async fn full_run(client: &helpcrunch_pager::Client, sim: &Simulator) -> Run {
+    bounded(
+        "the full run",
+        sync_all(client, sim, &SyncState::default(), LOOKBACK),
+    )
+    .await
+}
+
 /// Steps the server's clock past the lookback, so that a run reads nothing made before.
 fn later(sim: &Simulator) {
     sim.advance_clock(LOOKBACK * 2);
@@ -40,11 +49,7 @@ async fn an_incremental_run_brings_the_copy_up_to_date_and_a_quiet_one_costs_two
     let client = client_for(&sim, FAST);
     let mut copy = Copy::default();
 
-    let first = bounded(
-        "the full run",
-        sync_all(&client, &sim, &SyncState::default(), LOOKBACK),
-    )
-    .await;
+    let first = full_run(&client, &sim).await;
     first.upsert_into(&mut copy);
     assert_copy_is_current(&copy, &sim, &[]);
     for &collection in Collection::ALL {
@@ -186,11 +191,7 @@ async fn changes_while_a_run_reads(offset: i64) {
     let sim = Arc::new(account(600, 200, offset));
     let client = client_for(&sim, FAST);
     let mut copy = Copy::default();
-    let first = bounded(
-        "the full run",
-        sync_all(&client, &sim, &SyncState::default(), LOOKBACK),
-    )
-    .await;
+    let first = full_run(&client, &sim).await;
     first.upsert_into(&mut copy);
     let bookmark = first.state.bookmark(Collection::Chats).unwrap().server_time;
     let local = SystemTime::now()
@@ -263,11 +264,7 @@ fn assert_near_minimum(collection: Collection, requests: u64, minimum: u64) {
 async fn an_incremental_run_costs_close_to_the_changes() {
     let sim = account(1_500, 1_000, 0);
     let client = client_for(&sim, FAST);
-    let first = bounded(
-        "the full run",
-        sync_all(&client, &sim, &SyncState::default(), LOOKBACK),
-    )
-    .await;
+    let first = full_run(&client, &sim).await;
 
     later(&sim);
     let mut rng = fastrand::Rng::with_seed(20);
@@ -323,11 +320,7 @@ async fn an_incremental_run_costs_close_to_the_changes() {
 async fn a_change_committed_late_is_read_by_the_next_run_that_looks_back_far_enough() {
     let sim = account(50, 40, 0);
     let client = client_for(&sim, FAST);
-    let first = bounded(
-        "the full run",
-        sync_all(&client, &sim, &SyncState::default(), LOOKBACK),
-    )
-    .await;
+    let first = full_run(&client, &sim).await;
     later(&sim);
     let second = bounded("a run", sync_all(&client, &sim, &first.state, LOOKBACK)).await;
     // A write that took 30 s: stamped before the run began, visible only after it.
