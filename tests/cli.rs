@@ -56,44 +56,47 @@ async fn writes_to_stdout_without_output() {
 }
 
 #[test]
-fn a_search_exports_what_its_filter_matches_with_the_filter_sent_unchanged() {
-    let sim = account();
-    let dir = scratch("search");
-    let file = dir.join("found.jsonl");
-    let filter = r#"{"filter":[{"field":"customers.email","operator":"~","value":"customer1"}],"sort":"customers.firstSeen","order":"desc"}"#;
-    let ran = run(export_from(
-        &sim,
-        FAST,
-        &[
-            "customers/search",
-            "--filter",
-            filter,
-            "--page-size",
-            "25",
-            "--output",
-            file.to_str().unwrap(),
-        ],
-    ));
-    assert!(ran.status.success(), "{}", ran.stderr);
-    let found = lines(&file);
-    // Customers 1, 10, 12-19, 100-199 but 110, 121, ..., 198 (every 11th has no email).
-    let mut expected: Vec<u64> = [1]
-        .into_iter()
-        .chain(10..=19)
-        .chain(100..=199)
-        .filter(|id| id % 11 != 0)
-        .collect();
-    expected.reverse();
-    assert_eq!(ids(&found), expected);
-    assert!(found.len() > 100);
-    let sent: Value = serde_json::from_str(filter).unwrap();
-    for request in sim.requests() {
-        let mut body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
-        let window = body.as_object_mut().unwrap();
-        let limit = window.remove("limit").and_then(|l| l.as_u64()).unwrap();
-        assert!((1..=25).contains(&limit), "--page-size 25, or what is left");
-        assert!(window.remove("offset").is_some());
-        assert_eq!(body, sent, "the filter goes out as given");
+fn a_search_exports_what_its_body_matches_with_the_body_sent_unchanged() {
+    // --body, and --filter, its earlier name.
+    for flag in ["--body", "--filter"] {
+        let sim = account();
+        let dir = scratch(&format!("search{flag}"));
+        let file = dir.join("found.jsonl");
+        let filter = r#"{"filter":[{"field":"customers.email","operator":"~","value":"customer1"}],"sort":"customers.firstSeen","order":"desc"}"#;
+        let ran = run(export_from(
+            &sim,
+            FAST,
+            &[
+                "customers/search",
+                flag,
+                filter,
+                "--page-size",
+                "25",
+                "--output",
+                file.to_str().unwrap(),
+            ],
+        ));
+        assert!(ran.status.success(), "{}", ran.stderr);
+        let found = lines(&file);
+        // Customers 1, 10, 12-19, 100-199 but 110, 121, ..., 198 (every 11th has no email).
+        let mut expected: Vec<u64> = [1]
+            .into_iter()
+            .chain(10..=19)
+            .chain(100..=199)
+            .filter(|id| id % 11 != 0)
+            .collect();
+        expected.reverse();
+        assert_eq!(ids(&found), expected);
+        assert!(found.len() > 100);
+        let sent: Value = serde_json::from_str(filter).unwrap();
+        for request in sim.requests() {
+            let mut body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
+            let window = body.as_object_mut().unwrap();
+            let limit = window.remove("limit").and_then(|l| l.as_u64()).unwrap();
+            assert!((1..=25).contains(&limit), "--page-size 25, or what is left");
+            assert!(window.remove("offset").is_some());
+            assert_eq!(body, sent, "the filter goes out as given");
+        }
     }
 }
 
@@ -134,20 +137,20 @@ fn bad_flags_say_which_and_why() {
         ),
         (&["departments", "--concurrency", "0"], "--concurrency"),
         (
-            &["chats/search", "--filter", "{not json"],
-            "--filter is not JSON",
+            &["chats/search", "--body", "{not json"],
+            "--body is not JSON",
         ),
         (
             &["chats/search", "--filter", "[1]"],
-            "--filter must be a JSON object",
+            "--body must be a JSON object",
         ),
         (
             &["chats/search", "--filter", r#"{"filter":[],"limit":5}"#],
-            "--filter must not set offset or limit",
+            "--body must not set offset or limit",
         ),
         (
             &["departments", "--filter", "{}"],
-            "--filter applies to the search endpoints",
+            "--body applies to the search endpoints",
         ),
         (&["departments", "--checkpoint", "c.json"], "--output"),
         (

@@ -91,11 +91,11 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE", requires = "output")]
     checkpoint: Option<PathBuf>,
 
-    /// The JSON body for a search endpoint, such as
-    /// '{"filter":[{"field":"chats.status","operator":"=","value":"3"}]}' (offset and limit are
-    /// added by the export).
-    #[arg(long, value_name = "JSON")]
-    filter: Option<String>,
+    /// The whole JSON body for a search endpoint (its filter, comparison, sort and order), such
+    /// as '{"filter":[{"field":"chats.status","operator":"=","value":"3"}]}' (offset and limit
+    /// are added by the export). Also accepted as --filter, its earlier name.
+    #[arg(long, value_name = "JSON", alias = "filter")]
+    body: Option<String>,
 
     /// Keep a copy current: the first run reads everything and writes this state file; a later
     /// run reads only what changed since (chats, customers, messages; departments and agents
@@ -218,14 +218,14 @@ impl Args {
             self.state,
             self.output_dir,
             self.output.is_some(),
-            self.filter.is_some() || self.checkpoint.is_some(),
+            self.body.is_some() || self.checkpoint.is_some(),
             Duration::from_secs(self.lookback),
         )?;
         let is_search = collection.ends_with("/search");
-        let filter = match (self.filter, is_search) {
+        let filter = match (self.body, is_search) {
             (Some(_), false) => {
                 return Err(Failure::usage(format!(
-                    "--filter applies to the search endpoints (customers/search, chats/search), \
+                    "--body applies to the search endpoints (customers/search, chats/search), \
                      not to {collection}"
                 )))
             }
@@ -280,7 +280,7 @@ fn sync_job(
     state: Option<PathBuf>,
     output_dir: Option<PathBuf>,
     has_output: bool,
-    // --filter or --checkpoint, neither of which a sync takes.
+    // --body or --checkpoint, neither of which a sync takes.
     has_filter: bool,
     lookback: Duration,
 ) -> Result<Option<SyncJob>, Failure> {
@@ -304,7 +304,7 @@ fn sync_job(
     };
     if has_filter {
         return Err(Failure::usage(format!(
-            "--filter and --checkpoint are for a plain export; {collection} is read as a sync \
+            "--body and --checkpoint are for a plain export; {collection} is read as a sync \
              (a failed or stopped run is repeated from its state, losing nothing)"
         )));
     }
@@ -340,14 +340,14 @@ fn parse_filter(text: &str) -> Result<Value, Failure> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(body)) if body.contains_key("offset") || body.contains_key("limit") => {
             Err(Failure::usage(
-                "--filter must not set offset or limit: the export pages by itself \
+                "--body must not set offset or limit: the export pages by itself \
                  (use --page-size)",
             ))
         }
         Ok(body @ Value::Object(_)) => Ok(body),
         Ok(_) => Err(Failure::usage(
-            "--filter must be a JSON object, such as '{\"filter\":[...]}'",
+            "--body must be a JSON object, such as '{\"filter\":[...]}'",
         )),
-        Err(e) => Err(Failure::usage(format!("--filter is not JSON: {e}"))),
+        Err(e) => Err(Failure::usage(format!("--body is not JSON: {e}"))),
     }
 }

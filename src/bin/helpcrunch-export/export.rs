@@ -348,7 +348,7 @@ const IN_CLI_TERMS: &[(&str, &str)] = &[
     ("path \"", "COLLECTION \""),
     (
         ": pass parameters with .query(key, value)",
-        ": COLLECTION is a path alone (a search's body goes in --filter)",
+        ": COLLECTION is a path alone (a search's body goes in --body)",
     ),
 ];
 

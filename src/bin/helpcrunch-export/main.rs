@@ -4,7 +4,7 @@
 //! ```text
 //! helpcrunch-export departments --simulate --output departments.jsonl
 //! helpcrunch-export chats --api-key "$KEY" --output chats.jsonl --checkpoint chats.checkpoint
-//! helpcrunch-export chats/search --filter '{"filter":[{"field":"chats.status","operator":"=","value":"3"}]}'
+//! helpcrunch-export chats/search --body '{"filter":[{"field":"chats.status","operator":"=","value":"3"}]}'
 //! helpcrunch-export all --api-key "$KEY" --output-dir copy/ --state copy/state.json
 //! ```
 //!
