@@ -452,8 +452,12 @@ impl Client {
         ClientBuilder::new()
     }
 
-    /// A client from the environment: the key from `HELPCRUNCH_API_KEY`, and the base URL from
-    /// `HELPCRUNCH_BASE_URL` where it is set.
+    /// A client from the environment: the key from `HELPCRUNCH_API_KEY`, the base URL from
+    /// `HELPCRUNCH_BASE_URL` and a budget shared through Redis from `HELPCRUNCH_REDIS_URL`
+    /// (see [`ClientBuilder::shared_budget`]), each where it is set: the variables
+    /// `helpcrunch-export` reads, so that a worker and an export on one key share one budget.
+    /// `HELPCRUNCH_REDIS_URL` set without the crate's `redis` feature is an
+    /// [`Error::InvalidInput`], not a budget quietly kept alone.
     ///
     /// ```no_run
     /// let client = helpcrunch_pager::Client::from_env()?;
@@ -468,6 +472,12 @@ impl Client {
         let mut builder = Self::builder().api_key(key);
         if let Ok(url) = std::env::var("HELPCRUNCH_BASE_URL") {
             builder = builder.base_url(url);
+        }
+        if let Some(url) = std::env::var("HELPCRUNCH_REDIS_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
+            builder = builder.shared_budget(url);
         }
         builder.build()
     }
