@@ -631,3 +631,28 @@ fn a_reader_that_closes_stdout_early_stops_the_export_quietly() {
     );
     assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
 }
+
+#[test]
+fn an_export_whose_redis_never_answered_does_not_claim_it_shared_the_budget() {
+    let sim = account();
+    let ran = run(export_from(
+        &sim,
+        FAST,
+        &[
+            "agents",
+            "--redis-url",
+            "redis://127.0.0.1:1/",
+            "--output",
+            "/dev/null",
+            "--quiet",
+        ],
+    ));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let summary = ran.stderr.lines().last().unwrap();
+    assert!(
+        summary.contains("Redis (--redis-url) never answered: the budget was not shared"),
+        "{summary}"
+    );
+    assert!(!summary.contains("shared through Redis"), "{summary}");
+    assert!(!summary.contains("kept 1/"), "{summary}");
+}

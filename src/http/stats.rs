@@ -43,6 +43,9 @@ pub struct ClientStats {
     /// Whether the Redis sharing the budget answered its last call. While it does not, each
     /// process keeps a local budget at its share: the rate over `sharing_processes`.
     pub redis_connected: bool,
+    /// Whether the Redis sharing the budget ever answered this client's budget: where it never
+    /// did, nothing was shared, and the client kept the whole rate alone.
+    pub redis_reached: bool,
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +78,7 @@ impl Counters {
             rate_changes: rate.changes,
             sharing_processes: rate.processes,
             redis_connected: rate.redis_connected,
+            redis_reached: rate.redis_reached,
         }
     }
 }

@@ -63,6 +63,8 @@ pub(crate) struct Rate {
     pub(crate) processes: u32,
     /// Whether Redis answered the last call.
     pub(crate) redis_connected: bool,
+    /// Whether Redis ever answered.
+    pub(crate) redis_reached: bool,
 }
 
 impl Budget {
@@ -197,12 +199,12 @@ impl Budget {
     /// The rate kept now, the ceiling, how often the rate has changed, and who shares it.
     pub(crate) fn rate(&self) -> Rate {
         #[cfg(feature = "redis")]
-        let (processes, redis_connected) = self
-            .source
-            .fleet()
-            .map_or((0, false), |f| (f.members(), f.joined()));
+        let (processes, redis_connected, redis_reached) =
+            self.source.fleet().map_or((0, false, false), |f| {
+                (f.members(), f.joined(), f.reached())
+            });
         #[cfg(not(feature = "redis"))]
-        let (processes, redis_connected) = (0, false);
+        let (processes, redis_connected, redis_reached) = (0, false, false);
         let (per_minute, ceiling_per_minute, changes) = self.pace.per_minute();
         Rate {
             per_minute,
@@ -210,6 +212,7 @@ impl Budget {
             changes,
             processes,
             redis_connected,
+            redis_reached,
         }
     }
 

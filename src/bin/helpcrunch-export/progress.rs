@@ -99,6 +99,10 @@ impl Progress {
         }
         match (stats.sharing_processes, stats.redis_connected) {
             (0, _) => {}
+            (_, false) if !stats.redis_reached => line.push_str(
+                "; Redis (--redis-url) never answered: the budget was not shared, and this \
+                 export kept the whole rate alone",
+            ),
             (n, true) => line.push_str(&format!(
                 "; the budget was shared through Redis by {n} process{}",
                 if n == 1 { "" } else { "es" }
@@ -138,6 +142,7 @@ impl Progress {
 fn sharing(stats: &ClientStats) -> String {
     match (stats.sharing_processes, stats.redis_connected) {
         (0, _) => String::new(),
+        (_, false) if !stats.redis_reached => ", alone: Redis has not answered".to_owned(),
         (n, true) => format!(", shared by {n} process{}", if n == 1 { "" } else { "es" }),
         (n, false) => format!(", shared: Redis unreachable, keeping 1/{n}"),
     }

@@ -98,6 +98,11 @@ impl Fleet {
         lock(&self.state).joined
     }
 
+    /// Whether Redis ever answered this process's budget.
+    pub(crate) fn reached(&self) -> bool {
+        lock(&self.state).reached
+    }
+
     /// The processes last seen sharing the budget, at least one.
     pub(crate) fn members(&self) -> u32 {
         lock(&self.state).members.max(1)
@@ -350,6 +355,7 @@ impl Fleet {
                     tracing::info!("Redis answers again: the rate budget is shared once more");
                 }
                 state.joined = true;
+                state.reached = true;
                 state.warned = false;
                 state.refused = None;
                 Some(reply)

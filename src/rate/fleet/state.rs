@@ -13,6 +13,8 @@ use crate::rate::adaptive::Curve;
 pub(super) struct State {
     /// Whether the last call was answered.
     pub(super) joined: bool,
+    /// Whether any call was ever answered.
+    pub(super) reached: bool,
     /// When the last call was made, answered or not.
     pub(super) last_call: Option<Instant>,
     /// Processes seen in Redis within a window, this one included.
@@ -67,6 +69,7 @@ impl State {
     pub(super) fn new() -> Self {
         Self {
             joined: false,
+            reached: false,
             last_call: None,
             members: 1,
             rank: 0,
