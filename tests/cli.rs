@@ -633,21 +633,35 @@ fn a_reader_that_closes_stdout_early_stops_the_export_quietly() {
 }
 
 #[test]
-fn an_export_whose_redis_never_answered_does_not_claim_it_shared_the_budget() {
+fn an_export_whose_redis_never_answered_says_so_and_does_not_claim_it_shared_the_budget() {
     let sim = account();
-    let ran = run(export_from(
-        &sim,
-        FAST,
-        &[
-            "agents",
-            "--redis-url",
-            "redis://127.0.0.1:1/",
-            "--output",
-            "/dev/null",
-            "--quiet",
-        ],
-    ));
+    let args = [
+        "agents",
+        "--redis-url",
+        "redis://127.0.0.1:1/",
+        "--output",
+        "/dev/null",
+        "--quiet",
+    ];
+    let mut quiet = export_from(&sim, FAST, &args);
+    quiet.env("RUST_LOG", "error");
+    let ran = run(quiet);
     assert!(ran.status.success(), "{}", ran.stderr);
+    assert!(
+        !ran.stderr.contains("WARN"),
+        "RUST_LOG=error: {}",
+        ran.stderr
+    );
+    let mut cmd = export_from(&sim, FAST, &args);
+    cmd.env_remove("RUST_LOG");
+    let ran = run(cmd);
+    assert!(ran.status.success(), "{}", ran.stderr);
+    // The library's warning, seen with RUST_LOG unset.
+    assert!(
+        ran.stderr.contains("WARN") && ran.stderr.contains("Redis failed"),
+        "{}",
+        ran.stderr
+    );
     let summary = ran.stderr.lines().last().unwrap();
     assert!(
         summary.contains("Redis (--redis-url) never answered: the budget was not shared"),

@@ -77,7 +77,22 @@ impl Failure {
     }
 }
 
+/// The library's warnings (Redis unreachable, a rate change, a settings conflict) and, with
+/// `RUST_LOG`, more, on stderr; warnings alone by default. The library logs no key.
+fn logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
 fn main() -> ExitCode {
+    logging();
     let job = match args::Args::parse().into_job() {
         Ok(job) => job,
         Err(failure) => return failure.report(),
