@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::http::client::Client;
 use crate::paging::paginator::Paginator;
 use crate::paging::scan::RecordId;
+use crate::paging::window::MAX_PAGE_SIZE;
 
 use super::state::{Bookmark, Collection, SyncState};
 
@@ -95,6 +96,7 @@ pub struct SyncRun {
     client: Client,
     state: SyncState,
     lookback: Duration,
+    page_size: u32,
 }
 
 impl Client {
@@ -116,6 +118,7 @@ impl Client {
             client: self.clone(),
             state: state.clone(),
             lookback: DEFAULT_LOOKBACK,
+            page_size: MAX_PAGE_SIZE,
         }
     }
 }
@@ -140,6 +143,22 @@ impl SyncRun {
     /// ```
     pub fn lookback(mut self, lookback: Duration) -> Self {
         self.lookback = lookback.max(MIN_LOOKBACK);
+        self
+    }
+
+    /// Records per request, 1 to 100 (the API's most, and the default): a smaller page costs
+    /// more requests for the same records. A size outside that is an
+    /// [`Error::InvalidInput`] from the reads' first item, as [`Paginator::page_size`] says.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{simulator::Simulator, Client, SyncState};
+    /// let sim = Simulator::builder().start()?;
+    /// let client = Client::builder().api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// let run = client.sync(&SyncState::default()).page_size(50);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = n;
         self
     }
 
@@ -182,13 +201,15 @@ impl SyncRun {
             .filter(|_| collection.is_incremental())
             .map(|b| b.server_time.saturating_sub(self.lookback.as_secs()));
         let progress = Arc::new(Mutex::new(Progress::default()));
-        let client = &self.client;
+        let (client, size) = (&self.client, self.page_size);
         let inner = match collection {
-            Collection::Departments => tracked(client.paginate("departments"), &progress),
-            Collection::Agents => tracked(client.paginate("agents"), &progress),
-            Collection::Chats => tracked(chats(client, since), &progress),
-            Collection::Customers => customers(client, before, since, &progress),
-            Collection::Messages => messages(client, since, &progress),
+            Collection::Departments => {
+                tracked(client.paginate("departments").page_size(size), &progress)
+            }
+            Collection::Agents => tracked(client.paginate("agents").page_size(size), &progress),
+            Collection::Chats => tracked(chats(client, since, size), &progress),
+            Collection::Customers => customers(client, before, since, size, &progress),
+            Collection::Messages => messages(client, since, size, &progress),
         };
         Changes {
             inner,
@@ -204,17 +225,18 @@ impl SyncRun {
 
 /// The chats changed since `since` (every chat for `None`), in the order of their creation,
 /// which a change does not move.
-fn chats<T>(client: &Client, since: Option<u64>) -> Paginator<T>
+fn chats<T>(client: &Client, since: Option<u64>, size: u32) -> Paginator<T>
 where
     T: DeserializeOwned + Send + 'static,
 {
-    match since {
+    let read = match since {
         None => client.paginate("chats"),
         Some(since) => client.search(
             "chats/search",
             json!({"filter": [{"field": "chats.updatedAt", "operator": ">=", "value": since}]}),
         ),
-    }
+    };
+    read.page_size(size)
 }
 
 /// New customers by id, then those active since `since`; every customer without a bookmark.
@@ -222,6 +244,7 @@ fn customers<T>(
     client: &Client,
     before: Option<Bookmark>,
     since: Option<u64>,
+    size: u32,
     progress: &Arc<Mutex<Progress>>,
 ) -> BoxStream<'static, Result<T, Error>>
 where
@@ -252,26 +275,30 @@ where
         }
     };
     let (Some(before), Some(since)) = (before, since) else {
-        return tracked(client.paginate("customers"), progress)
+        return tracked(client.paginate("customers").page_size(size), progress)
             .inspect_ok(highest)
             .boxed();
     };
     // Read again from a little below the highest id read before: a creation that commits
     // after a later one's has the lower id, and the read before may have missed it.
     let floor = before.last_id.unwrap_or(0).saturating_sub(ID_OVERLAP);
-    let new = client.search(
-        "customers/search",
-        json!({"filter": [{"field": "customers.id", "operator": ">", "value": floor}]}),
-    );
+    let new = client
+        .search(
+            "customers/search",
+            json!({"filter": [{"field": "customers.id", "operator": ">", "value": floor}]}),
+        )
+        .page_size(size);
     // Those active since, of the customers the first search does not read: a new customer is
     // active too, and read once.
-    let active = client.search(
-        "customers/search",
-        json!({"comparison": "AND", "filter": [
-            {"field": "customers.lastSeen", "operator": ">=", "value": since},
-            {"field": "customers.id", "operator": "<=", "value": floor},
-        ]}),
-    );
+    let active = client
+        .search(
+            "customers/search",
+            json!({"comparison": "AND", "filter": [
+                {"field": "customers.lastSeen", "operator": ">=", "value": since},
+                {"field": "customers.id", "operator": "<=", "value": floor},
+            ]}),
+        )
+        .page_size(size);
     // The server filters by id already; this holds the promise of each customer once should
     // a server not.
     let old = move |record: &T| std::future::ready(number(record).is_none_or(|id| id <= floor));
@@ -292,6 +319,7 @@ struct ChatId {
 fn messages<T>(
     client: &Client,
     since: Option<u64>,
+    size: u32,
     progress: &Arc<Mutex<Progress>>,
 ) -> BoxStream<'static, Result<T, Error>>
 where
@@ -309,13 +337,14 @@ where
     // Followed by their ids, as the models are: a record the crate does not know would be
     // followed whole.
     let chat_ids = tracked(
-        chats::<ChatId>(&client, since).ids(|c| Some(c.id)),
+        chats::<ChatId>(&client, since, size).ids(|c| Some(c.id)),
         progress,
     );
     chat_ids
         .map_ok(move |chat| {
             let mut read = client
                 .paginate::<T>(format!("chats/{}/messages", chat.id))
+                .page_size(size)
                 .concurrency(2);
             if let Some(older) = older.clone() {
                 read = read.stop_at(move |m| older(m));

@@ -7,6 +7,7 @@ use clap::Parser;
 use helpcrunch_pager::Collection;
 use serde_json::Value;
 
+use crate::shared::client::Redacted;
 use crate::Failure;
 
 /// Streams a whole HelpCrunch collection into a JSON Lines file, one record per line as the
@@ -157,16 +158,6 @@ impl std::fmt::Debug for Source {
                 .finish(),
             Source::Simulated => f.write_str("Simulated"),
         }
-    }
-}
-
-/// A value that may carry a secret: its `Debug` shows none of it.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Redacted(pub(crate) String);
-
-impl std::fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
     }
 }
 

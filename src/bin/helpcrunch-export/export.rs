@@ -7,14 +7,16 @@ use std::pin::pin;
 
 use futures::TryStreamExt;
 use helpcrunch_pager::simulator::Simulator;
-use helpcrunch_pager::{Client, Error, RecordId, RetryPolicy, ScanPosition};
+use helpcrunch_pager::{Client, Error, RecordId, ScanPosition};
 use serde_json::value::RawValue;
 
 use crate::args::{Job, Source};
 use crate::checkpoint::{Checkpoint, Identity};
 use crate::output::{Output, Written};
 use crate::progress::{Outcome, Progress};
-use crate::{simulate, Failure};
+use crate::shared::client::Redacted;
+use crate::shared::signal::stop_signal;
+use crate::{shared, simulate, Failure};
 
 /// Runs `job` to the end; the summary line on success.
 pub(crate) async fn run(job: Job) -> Result<String, Failure> {
@@ -117,22 +119,17 @@ fn connect(job: &Job) -> Result<(Client, Option<Simulator>), Failure> {
             )
         }
     };
-    let mut builder = Client::builder()
-        .api_key(api_key)
-        .base_url(base_url)
-        .requests_per_minute(job.requests_per_minute)
-        .adaptive(job.adaptive)
-        .rate_window(job.rate_window)
-        // No attempt cap: --retry-for alone says how long a page keeps trying.
-        .retry_policy(
-            RetryPolicy::new()
-                .with_max_total_wait(job.retry_for)
-                .with_first_contact(job.first_contact),
-        );
-    if let Some(url) = &job.redis_url {
-        builder = builder.shared_budget(url.0.clone());
-    }
-    let client = builder.build().map_err(|e| Failure::usage(describe(&e)))?;
+    let settings = shared::client::Settings {
+        base_url,
+        api_key: Redacted(api_key),
+        requests_per_minute: job.requests_per_minute,
+        adaptive: job.adaptive,
+        rate_window: job.rate_window,
+        redis_url: job.redis_url.clone(),
+        retry_for: job.retry_for,
+        first_contact: job.first_contact,
+    };
+    let client = shared::client::connect(&settings, IN_CLI_TERMS)?;
     Ok((client, account))
 }
 
@@ -264,7 +261,7 @@ impl State {
     /// What a failed write of the output means.
     fn write_failed(&self, e: std::io::Error) -> Failure {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            Failure::reader_gone(format!(
+            crate::reader_gone(format!(
                 "stopped after {} records: the reader closed the output",
                 self.records
             ))
@@ -303,38 +300,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The error, followed by whatever its causes add (reqwest's "error sending request" says
-/// little until its cause says "connection refused"), in the command line's terms.
+/// The error in the command line's terms.
 pub(crate) fn describe(e: &Error) -> String {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    // Only the library's own words are translated: an error that quotes a server keeps what
-    // the server wrote.
-    let library_text = matches!(e, Error::InvalidInput(_));
-    for (library, cli) in IN_CLI_TERMS {
-        if library_text || *library == RATE_SETTING {
-            message = message.replace(library, cli);
-        }
-    }
-    message
+    shared::describe::describe(e, IN_CLI_TERMS)
 }
-
-/// The setting a 429's hint names, in a message that may also quote the server.
-const RATE_SETTING: &str = "requests_per_minute";
 
 /// What the library's messages call the settings the exporter makes from its flags, and the
 /// flags: the library tells a program what to change in its builder, the exporter tells the
 /// user what to change on the command line.
 const IN_CLI_TERMS: &[(&str, &str)] = &[
-    (RATE_SETTING, "--requests-per-minute"),
+    (shared::describe::RATE_SETTING, "--requests-per-minute"),
     ("the base URL", "--base-url"),
     ("base URL", "--base-url"),
     (
@@ -351,33 +326,3 @@ const IN_CLI_TERMS: &[(&str, &str)] = &[
         ": COLLECTION is a path alone (a search's body goes in --body)",
     ),
 ];
-
-/// Resolves with the signal's number on Ctrl-C (SIGINT, 2) or, on Unix, SIGTERM (15).
-pub(crate) async fn stop_signal() -> u8 {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt()).ok();
-        let mut terminate = signal(SignalKind::terminate()).ok();
-        tokio::select! {
-            Some(()) = recv(&mut interrupt) => 2,
-            Some(()) = recv(&mut terminate) => 15,
-            else => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => 2,
-            Err(_) => std::future::pending().await,
-        }
-    }
-}
-
-#[cfg(unix)]
-async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
-    match signal {
-        Some(s) => s.recv().await,
-        None => std::future::pending().await,
-    }
-}

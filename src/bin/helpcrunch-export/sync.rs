@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use helpcrunch_pager::{Changes, Client, Collection, SyncState};
@@ -17,7 +17,9 @@ use serde_json::value::RawValue;
 use tempfile::NamedTempFile;
 
 use crate::args::{Job, SyncJob};
-use crate::export::{describe, stop_signal};
+use crate::export::describe;
+use crate::shared::signal::stop_signal;
+use crate::shared::summary::{summary, thousands, what};
 use crate::Failure;
 
 /// Runs the sync `job` asks for; the summary, a line a collection, on success.
@@ -30,7 +32,10 @@ pub(crate) async fn run(job: &Job, sync: &SyncJob, client: &Client) -> Result<St
         None => SyncState::default(),
     };
     let mut state = before.clone();
-    let run = client.sync(&before).lookback(sync.lookback);
+    let run = client
+        .sync(&before)
+        .lookback(sync.lookback)
+        .page_size(job.page_size);
     let show = !job.quiet && std::io::stderr().is_terminal();
     let mut done = Vec::new();
     let mut lines = Vec::new();
@@ -279,7 +284,7 @@ impl Sink {
 
     fn failed(&self, e: io::Error) -> Failure {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            return Failure::reader_gone(format!(
+            return crate::reader_gone(format!(
                 "the reader of {} closed it; the state is as it was",
                 self.name
             ));
@@ -312,113 +317,4 @@ fn progress<T>(changes: &Changes<T>, records: u64, client: &Client, sent: u64) -
         stats.requests - sent,
         stats.rate_limited
     )
-}
-
-/// What a read reads: "changed since …" or "read whole".
-fn what<T>(changes: &Changes<T>) -> String {
-    match changes.since() {
-        Some(since) => format!(
-            "{} since {} (lookback {})",
-            match changes.collection() {
-                // The highest ids are read again too (a creation that committed late).
-                Collection::Customers => "new, seen or checked again",
-                _ => "changed",
-            },
-            rfc3339(since),
-            minutes(changes.lookback())
-        ),
-        None if changes.collection().is_incremental() => "read whole (no bookmark yet)".to_owned(),
-        None => "read whole (no change time to read by)".to_owned(),
-    }
-}
-
-/// The line a collection's read gets in the summary, such as "chats: 1,203 changed since
-/// 2026-12-04T10:00:00Z (lookback 5 min), 14 requests in 7.1 s".
-fn summary<T>(changes: &Changes<T>, records: u64, requests: u64, took: Duration) -> String {
-    let what = match changes.since() {
-        Some(_) => what(changes),
-        None => format!("records, {}", what(changes)),
-    };
-    let mut line = format!(
-        "{}: {} {what}, {} request{} in {:.1} s",
-        changes.collection(),
-        thousands(records),
-        requests,
-        if requests == 1 { "" } else { "s" },
-        took.as_secs_f64()
-    );
-    if changes.chats_gone() > 0 {
-        line.push_str(&format!(
-            "; {} chats deleted before their messages were read",
-            changes.chats_gone()
-        ));
-    }
-    line
-}
-
-fn minutes(d: Duration) -> String {
-    match d.as_secs() {
-        0 => "none".to_owned(),
-        s if s % 60 == 0 => format!("{} min", s / 60),
-        s => format!("{s} s"),
-    }
-}
-
-/// `1203` as "1,203".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A time as `2026-12-04T10:00:00Z`.
-fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_written_as_rfc3339_in_utc() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_764_842_400);
-        assert_eq!(rfc3339(t), "2025-12-04T10:00:00Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
-    }
-
-    #[test]
-    fn counts_have_thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_203), "1,203");
-        assert_eq!(thousands(1_000_000), "1,000,000");
-    }
 }
