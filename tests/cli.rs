@@ -652,16 +652,22 @@ fn an_export_whose_redis_never_answered_says_so_and_does_not_claim_it_shared_the
         "RUST_LOG=error: {}",
         ran.stderr
     );
-    let mut cmd = export_from(&sim, FAST, &args);
-    cmd.env_remove("RUST_LOG");
-    let ran = run(cmd);
-    assert!(ran.status.success(), "{}", ran.stderr);
-    // The library's warning, seen with RUST_LOG unset.
-    assert!(
-        ran.stderr.contains("WARN") && ran.stderr.contains("Redis failed"),
-        "{}",
-        ran.stderr
-    );
+    // The library's warning, seen with RUST_LOG unset, and blank (an empty filter, which
+    // would hide everything, is read as unset).
+    for blank in [None, Some(""), Some("  ")] {
+        let mut cmd = export_from(&sim, FAST, &args);
+        if let Some(value) = blank {
+            cmd.env("RUST_LOG", value);
+        }
+        let ran = run(cmd);
+        assert!(ran.status.success(), "{}", ran.stderr);
+        assert!(
+            ran.stderr.contains("WARN") && ran.stderr.contains("Redis failed"),
+            "RUST_LOG={blank:?}: {}",
+            ran.stderr
+        );
+    }
+    let ran = run(export_from(&sim, FAST, &args));
     let summary = ran.stderr.lines().last().unwrap();
     assert!(
         summary.contains("Redis (--redis-url) never answered: the budget was not shared"),

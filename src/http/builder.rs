@@ -473,11 +473,14 @@ impl Client {
         if let Ok(url) = std::env::var("HELPCRUNCH_BASE_URL") {
             builder = builder.base_url(url);
         }
-        if let Some(url) = std::env::var("HELPCRUNCH_REDIS_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        {
-            builder = builder.shared_budget(url);
+        match std::env::var("HELPCRUNCH_REDIS_URL") {
+            Ok(url) if !url.trim().is_empty() => builder = builder.shared_budget(url),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::InvalidInput(
+                    "HELPCRUNCH_REDIS_URL is not UTF-8 text, so not a Redis URL".into(),
+                ))
+            }
+            _ => {}
         }
         builder.build()
     }

@@ -188,12 +188,13 @@ fn tell(change: Option<Change>) {
     let Some(c) = change else { return };
     let (per_minute, ceiling) = (c.per_second * 60.0, c.ceiling * 60.0);
     match c.reason {
-        Reason::RateLimited => tracing::info!(
+        // A warning: the run goes slower than it was set to, and the user should know why.
+        Reason::RateLimited => tracing::warn!(
             rate_per_minute = per_minute,
             ceiling_per_minute = ceiling,
             "rate lowered after a 429"
         ),
-        Reason::LimitHeader => tracing::info!(
+        Reason::LimitHeader => tracing::warn!(
             rate_per_minute = per_minute,
             ceiling_per_minute = ceiling,
             "rate ceiling set by the server's limit headers"

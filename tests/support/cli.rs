@@ -24,12 +24,14 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The command, with no key from the environment the tests run in.
+/// The command, with no key, Redis or log level from the environment the tests run in.
 pub fn export(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_remove("HELPCRUNCH_API_KEY")
         .env_remove("HELPCRUNCH_BASE_URL")
+        .env_remove("HELPCRUNCH_REDIS_URL")
+        .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
