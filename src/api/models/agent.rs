@@ -40,6 +40,7 @@ text_enum! {
 /// assert_eq!(a.extra["avatar"], "a.png");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Agent {

@@ -77,6 +77,7 @@ text_enum! {
 /// assert_eq!(chat.department.unwrap().id, 233048);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Chat {
@@ -123,6 +124,10 @@ pub struct Chat {
     pub department: Option<DepartmentRef>,
     /// The agents who wrote in it.
     #[serde(default, deserialize_with = "lenient::list")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(schema_with = "lenient::list_schema::<Agent>")
+    )]
     pub agents: Vec<Agent>,
     /// The id of its last message.
     #[serde(default, deserialize_with = "lenient::uint")]
@@ -149,6 +154,7 @@ pub struct Chat {
 
 /// The customer as a chat names them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ChatCustomer {

@@ -25,6 +25,7 @@ use super::{lenient, timestamp, Timestamp};
 /// assert_eq!(c.custom_data.unwrap()["plan"], "pro");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Customer {
@@ -87,6 +88,10 @@ pub struct Customer {
     pub notes: Option<String>,
     /// Tags.
     #[serde(default, deserialize_with = "lenient::list")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(schema_with = "lenient::list_schema::<Tag>")
+    )]
     pub tags: Vec<Tag>,
     /// The account's own fields for the customer, as sent.
     #[serde(default, deserialize_with = "lenient::raw")]
@@ -98,6 +103,7 @@ pub struct Customer {
 
 /// Where a customer was seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Location {
@@ -114,6 +120,7 @@ pub struct Location {
 
 /// A customer's device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Device {
@@ -136,6 +143,7 @@ pub struct Device {
 
 /// A tag on a customer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Tag {
     /// The tag's name.

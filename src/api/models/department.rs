@@ -18,6 +18,7 @@ use super::{lenient, Agent};
 /// assert_eq!(d.agents[0].role, Some(AgentRole::Admin));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Department {
     /// The department's id.
@@ -25,9 +26,17 @@ pub struct Department {
     pub id: u64,
     /// Its name (empty where the API sent none).
     #[serde(default, deserialize_with = "lenient::string_or_empty")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(schema_with = "lenient::nullable_schema::<String>")
+    )]
     pub name: String,
     /// The agents in it.
     #[serde(default, deserialize_with = "lenient::list")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(schema_with = "lenient::list_schema::<DepartmentAgent>")
+    )]
     pub agents: Vec<DepartmentAgent>,
     /// Every field this model does not name, as the API sent it.
     #[serde(flatten)]
@@ -40,6 +49,7 @@ pub type DepartmentAgent = Agent;
 
 /// A department as a chat names it: `{id, name}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct DepartmentRef {
     /// The department's id.

@@ -229,6 +229,31 @@ impl<'de> Visitor<'de> for BoolVisitor {
     }
 }
 
+/// The schema of a list field: what [`list`] reads, a list of `T`, one `T` alone (as one doc
+/// example shows), or `null`.
+#[cfg(feature = "schemars")]
+pub(crate) fn list_schema<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    let item = generator.subschema_for::<T>();
+    schemars::json_schema!({
+        "anyOf": [
+            {"type": "array", "items": item},
+            item,
+            {"type": "null"},
+        ]
+    })
+}
+
+/// The schema of a field read with a default for `null` (as [`string_or_empty`] does): `T`, or
+/// `null`.
+#[cfg(feature = "schemars")]
+pub(crate) fn nullable_schema<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<Option<T>>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,7 @@ text_enum! {
 /// assert_eq!(m.created_at.unwrap().unix_seconds(), 1601477718);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Message {

@@ -58,6 +58,22 @@ macro_rules! text_enum {
             }
         }
 
+        /// Any text: the values this crate knows are listed as examples, and a value it does not
+        /// know yet is read too (as is a number, which some doc versions send).
+        #[cfg(feature = "schemars")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": ["string", "integer"],
+                    "examples": [$($wire),+],
+                })
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

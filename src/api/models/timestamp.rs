@@ -152,6 +152,24 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// What the API sends for a time: UNIX seconds as an integer, a string of one, or a fractional
+/// string or number.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "UNIX seconds, as HelpCrunch sends them: an integer (1594139170), a \
+                            string of one (\"1594139170\"), or a fractional string \
+                            (\"1594139170.913\") or number",
+            "type": ["integer", "number", "string"],
+        })
+    }
+}
+
 /// A lenient optional timestamp, for `#[serde(deserialize_with)]`: anything unreadable is `None`.
 pub(crate) fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
     d.deserialize_any(TimestampVisitor)

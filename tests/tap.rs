@@ -1,0 +1,480 @@
+//! `tap-helpcrunch`, as a Singer target or Meltano runs it: the catalog it discovers, the
+//! messages of a sync (every record fitting its stream's schema), a second sync from the last
+//! STATE, selections, and the configs it refuses. With a real target and database:
+//! `tests/tap_warehouse.rs`.
+
+#[path = "support/cli.rs"]
+mod cli;
+mod support;
+#[path = "support/sync.rs"]
+mod sync;
+#[path = "support/tap.rs"]
+mod tap;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use cli::{run, scratch};
+use helpcrunch_pager::simulator::{Fault, Simulator};
+use helpcrunch_pager::{Collection, SyncState};
+use serde_json::{json, Value};
+use sync::{assert_copy_is_current, Copy};
+use tap::*;
+
+const LOOKBACK: Duration = Duration::from_secs(60);
+
+fn account() -> Simulator {
+    Simulator::builder()
+        .departments(25)
+        .agents(6)
+        .customers(230)
+        .chats(140)
+        .start()
+        .unwrap()
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/singer/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The schemas of the catalog's streams, by name.
+fn schemas(catalog: &Value) -> BTreeMap<String, Value> {
+    catalog["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["stream"].as_str().unwrap().to_owned(),
+                s["schema"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn discover() -> Value {
+    let ran = run(tap(&["--discover"]));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    serde_json::from_str(&ran.stdout).expect("the catalog is JSON")
+}
+
+#[test]
+fn the_discovered_catalog_is_a_singer_catalog_of_five_streams() {
+    let catalog = discover();
+    let singer = jsonschema::draft7::new(&fixture("catalog.schema.json")).unwrap();
+    let errors: Vec<String> = singer
+        .iter_errors(&catalog)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "not a Singer catalog: {errors:?}");
+
+    let streams = catalog["streams"].as_array().unwrap();
+    let names: Vec<&str> = streams
+        .iter()
+        .map(|s| s["stream"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["departments", "agents", "customers", "chats", "messages"]
+    );
+    for s in streams {
+        let name = s["stream"].as_str().unwrap();
+        assert_eq!(s["key_properties"], json!(["id"]), "{name}");
+        // Each schema is a schema: Draft 7's meta-schema says so.
+        jsonschema::draft7::meta::validate(&s["schema"])
+            .unwrap_or_else(|e| panic!("{name}'s schema is not a Draft 7 schema: {e}"));
+        assert!(
+            !s["schema"].to_string().contains("$ref"),
+            "{name}: inline, no $ref"
+        );
+        let method = &s["metadata"][0]["metadata"]["forced-replication-method"];
+        let (want_method, want_key) = match name {
+            "departments" | "agents" => ("FULL_TABLE", Value::Null),
+            "chats" => ("INCREMENTAL", json!("updatedAt")),
+            "customers" => ("INCREMENTAL", json!("lastSeen")),
+            _ => ("INCREMENTAL", json!("createdAt")),
+        };
+        assert_eq!(
+            (method, &s["replication_method"]),
+            (&json!(want_method), &json!(want_method))
+        );
+        assert_eq!(
+            s.get("replication_key").cloned().unwrap_or(Value::Null),
+            want_key,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_schemas_take_the_lenient_variants_and_refuse_what_no_model_reads() {
+    let schemas = schemas(&discover());
+    let chats = jsonschema::draft7::new(&schemas["chats"]).unwrap();
+    for created in [
+        json!(1594139170),
+        json!("1594139170"),
+        json!("1594139170.913"),
+        Value::Null,
+    ] {
+        let chat = json!({"id": 7, "createdAt": created, "status": "archived", "agents": {"id": 3},
+                          "somethingNew": [1, 2]});
+        assert!(chats.is_valid(&chat), "{chat}");
+    }
+    assert!(chats.is_valid(&json!({"id": 7, "status": 3, "agents": [], "department": null})));
+    for odd in [
+        json!({"createdAt": 1}),
+        json!({"id": "seven"}),
+        json!({"id": 7, "createdAt": true}),
+        json!({"id": 7, "closedBy": {"who": "agent"}}),
+        json!({"id": 7, "applicationId": "one"}),
+    ] {
+        assert!(!chats.is_valid(&odd), "{odd} fits the chats' schema");
+    }
+}
+
+#[test]
+fn every_record_of_a_sync_fits_its_streams_schema_and_every_record_is_sent_once() {
+    let sim = account();
+    let dir = scratch("tap-every-record");
+    let config = config_for(&sim, 600_000, &dir, json!({}));
+    let ran = run(tap(&["--config", config.to_str().unwrap()]));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let messages = messages(&ran.stdout);
+
+    let singer = jsonschema::draft7::new(&fixture("message.schema.json")).unwrap();
+    let mut schemas: BTreeMap<String, jsonschema::Validator> = BTreeMap::new();
+    let mut order = Vec::new();
+    let mut forms = BTreeMap::<&str, u64>::new();
+    let mut states = 0;
+    for m in &messages {
+        if let Err(e) = singer.validate(m) {
+            panic!("not a Singer message ({e}): {m}");
+        }
+        let stream = m["stream"].as_str().unwrap_or_default().to_owned();
+        match m["type"].as_str().unwrap() {
+            "SCHEMA" => {
+                schemas.insert(
+                    stream.clone(),
+                    jsonschema::draft7::new(&m["schema"]).unwrap(),
+                );
+                order.push(stream);
+            }
+            "RECORD" => {
+                let schema = schemas
+                    .get(&stream)
+                    .unwrap_or_else(|| panic!("a {stream} RECORD before its SCHEMA"));
+                let record = &m["record"];
+                if let Err(e) = schema.validate(record) {
+                    panic!("a {stream} record does not fit its schema ({e}): {record}");
+                }
+                let form = match &record["createdAt"] {
+                    Value::Number(_) => "integer",
+                    Value::String(s) if s.contains('.') => "fractional string",
+                    Value::String(_) => "string",
+                    Value::Null => "null",
+                    _ => "absent",
+                };
+                *forms.entry(form).or_default() += 1;
+            }
+            _ => states += 1,
+        }
+    }
+    assert_eq!(
+        order,
+        ["departments", "agents", "customers", "chats", "messages"]
+    );
+    assert_eq!(states, 5, "a STATE after each stream");
+    for form in ["integer", "string", "fractional string"] {
+        assert!(
+            forms.contains_key(form),
+            "no timestamp as {form} was checked: {forms:?}"
+        );
+    }
+
+    // Every record once, as the server holds it.
+    let mut copy = Copy::default();
+    upsert_records(&mut copy, &messages);
+    let sent = messages.iter().filter(|m| m["type"] == "RECORD").count();
+    let held: usize = copy.collections.values().map(BTreeMap::len).sum();
+    assert_eq!(sent, held, "a record sent twice");
+    assert_copy_is_current(&copy, &sim, &[]);
+    let state: SyncState = serde_json::from_value(last_state(&messages).unwrap()).unwrap();
+    for &c in Collection::ALL {
+        assert!(state.bookmark(c).is_some(), "{c} has no bookmark");
+    }
+}
+
+#[test]
+fn a_sync_from_the_last_state_reads_only_what_changed() {
+    let sim = account();
+    let dir = scratch("tap-second-sync");
+    let config = config_for(&sim, 600_000, &dir, json!({}));
+    let config = config.to_str().unwrap();
+    let mut copy = Copy::default();
+    let first = run(tap(&["--config", config]));
+    assert!(first.status.success(), "{}", first.stderr);
+    let first = messages(&first.stdout);
+    upsert_records(&mut copy, &first);
+    let state = dir.join("state.json");
+    std::fs::write(&state, last_state(&first).unwrap().to_string()).unwrap();
+
+    sim.advance_clock(LOOKBACK * 2);
+    for chat in [1, 2, 77, 140] {
+        sim.add_message(chat);
+    }
+    sim.append("customers", 3);
+    sim.see_customer(5);
+    sim.advance_clock(LOOKBACK * 2);
+
+    let before = sim.stats().requests;
+    let second = run(tap(&[
+        "--config",
+        config,
+        "--state",
+        state.to_str().unwrap(),
+    ]));
+    assert!(second.status.success(), "{}", second.stderr);
+    let second = messages(&second.stdout);
+    let requests = sim.stats().requests - before;
+    upsert_records(&mut copy, &second);
+    assert_copy_is_current(&copy, &sim, &[]);
+    let sent = |stream: &str| {
+        second
+            .iter()
+            .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)
+            .count()
+    };
+    assert_eq!(
+        (sent("chats"), sent("messages")),
+        (4, 4),
+        "the changed chats, their new messages"
+    );
+    // Departments and agents whole (a page each), a page or two for each of the others, and
+    // one for each changed chat's messages.
+    assert!(requests <= 12, "{requests} requests for a few changes");
+    assert!(
+        second.iter().all(|m| m["type"] != "RECORD"
+            || m["stream"] != "customers"
+            || [5, 231, 232, 233].contains(&m["record"]["id"].as_u64().unwrap())
+            || m["record"]["id"].as_u64().unwrap() > 180),
+        "customers: only new, seen, or the last 50 checked again"
+    );
+}
+
+#[test]
+fn only_the_selected_streams_and_fields_are_read() {
+    let sim = account();
+    let dir = scratch("tap-selection");
+    let config = config_for(&sim, 600_000, &dir, json!({}));
+    let mut catalog = discover();
+    for entry in catalog["streams"].as_array_mut().unwrap() {
+        let chats = entry["stream"] == "chats";
+        for m in entry["metadata"].as_array_mut().unwrap() {
+            if m["breadcrumb"] == json!([]) {
+                m["metadata"]["selected"] = json!(chats);
+            } else if m["breadcrumb"] == json!(["properties", "lastMessageText"]) {
+                m["metadata"]["selected"] = json!(false);
+            }
+        }
+    }
+    let path = dir.join("catalog.json");
+    std::fs::write(&path, catalog.to_string()).unwrap();
+    let before = sim.stats().requests;
+    for flag in ["--catalog", "--properties"] {
+        let ran = run(tap(&[
+            "--config",
+            config.to_str().unwrap(),
+            flag,
+            path.to_str().unwrap(),
+        ]));
+        assert!(ran.status.success(), "{}", ran.stderr);
+        let messages = messages(&ran.stdout);
+        let streams: std::collections::BTreeSet<&str> = messages
+            .iter()
+            .filter_map(|m| m["stream"].as_str())
+            .collect();
+        assert_eq!(streams.into_iter().collect::<Vec<_>>(), ["chats"]);
+        let records: Vec<&Value> = messages.iter().filter(|m| m["type"] == "RECORD").collect();
+        assert_eq!(records.len(), 140);
+        assert!(records
+            .iter()
+            .all(|m| m["record"].get("lastMessageText").is_none()));
+        assert!(records
+            .iter()
+            .all(|m| m["record"].get("lastMessageAt").is_some()));
+        let schema = &messages[0]["schema"]["properties"];
+        assert!(schema.get("lastMessageText").is_none() && schema.get("id").is_some());
+    }
+    let paths: std::collections::BTreeSet<String> = sim.requests()[before as usize..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        !paths.is_empty() && paths.iter().all(|p| p.ends_with("/chats")),
+        "only chats were asked for: {paths:?}"
+    );
+}
+
+#[test]
+fn a_failed_sync_exits_non_zero_after_the_last_state_that_holds() {
+    // Departments (a page), agents (a page), then the customers' first page fails for good.
+    let sim = Simulator::builder()
+        .departments(25)
+        .agents(6)
+        .customers(230)
+        .fault(3, Fault::Status(401))
+        .start()
+        .unwrap();
+    let dir = scratch("tap-failed");
+    let config = config_for(&sim, 600_000, &dir, json!({}));
+    let ran = run(tap(&["--config", config.to_str().unwrap()]));
+    assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("error reading customers"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stderr.contains(sim.api_key()),
+        "the key in {}",
+        ran.stderr
+    );
+    let messages = messages(&ran.stdout);
+    let at = messages.iter().rposition(|m| m["type"] == "STATE").unwrap();
+    // After the last STATE, nothing but the SCHEMA of the stream that failed.
+    let after: Vec<(&Value, &Value)> = messages[at + 1..]
+        .iter()
+        .map(|m| (&m["type"], &m["stream"]))
+        .collect();
+    assert_eq!(after, [(&json!("SCHEMA"), &json!("customers"))]);
+    let state: SyncState = serde_json::from_value(messages[at]["value"].clone()).unwrap();
+    assert!(state.bookmark(Collection::Agents).is_some());
+    assert!(state.bookmark(Collection::Customers).is_none());
+}
+
+#[test]
+fn configs_that_cannot_work_are_refused_without_quoting_a_setting() {
+    let sim = account();
+    let dir = scratch("tap-bad-configs");
+    let secret = "s3cr3t-k3y-that-must-not-show";
+    let cases = [
+        (
+            json!({"api_key": null, "base_url": sim.base_url()}),
+            "no API key",
+        ),
+        (
+            json!({"api_key": 12345678, "base_url": sim.base_url()}),
+            "api_key must be text",
+        ),
+        (
+            json!({"api_key": secret, "page_size": 500}),
+            "page_size must be 1 to 100",
+        ),
+        (
+            json!({"api_key": secret, "requests_per_minute": "fast"}),
+            "requests_per_minute must be",
+        ),
+        (
+            json!({"api_key": secret, "lookback": 1}),
+            "lookback is in seconds",
+        ),
+        (
+            json!({"api_key": secret, "start_date": "last week"}),
+            "start_date \"last week\"",
+        ),
+        (
+            json!({"api_key": secret, "redis_url": ["x"]}),
+            "redis_url must be text",
+        ),
+    ];
+    for (config, says) in cases {
+        let path = dir.join("config.json");
+        std::fs::write(&path, config.to_string()).unwrap();
+        let ran = run(tap(&["--config", path.to_str().unwrap()]));
+        assert_eq!(ran.status.code(), Some(2), "{config}: {}", ran.stderr);
+        assert!(ran.stderr.contains(says), "{config}: {}", ran.stderr);
+        assert!(
+            !ran.stderr.contains(secret) && !ran.stderr.contains("12345678"),
+            "{}",
+            ran.stderr
+        );
+        assert!(ran.stdout.is_empty(), "{config}: {}", ran.stdout);
+    }
+    let ran = run(tap(&[]));
+    assert_eq!(ran.status.code(), Some(2));
+    assert!(ran.stderr.contains("--config"), "{}", ran.stderr);
+    assert_eq!(sim.stats().requests, 0, "nothing was asked of the server");
+}
+
+#[test]
+fn about_lists_every_setting_and_the_capabilities() {
+    let ran = run(tap(&["--about", "--format", "json"]));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let about: Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(about["name"], "tap-helpcrunch");
+    for capability in ["catalog", "discover", "state", "about"] {
+        assert!(about["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(capability)));
+    }
+    let settings = about["settings"]["properties"].as_object().unwrap();
+    for name in [
+        "api_key",
+        "base_url",
+        "requests_per_minute",
+        "start_date",
+        "lookback",
+        "redis_url",
+        "page_size",
+    ] {
+        assert!(settings[name]["description"].is_string(), "{name}");
+    }
+    assert_eq!(settings["api_key"]["secret"], true);
+    let text = run(tap(&["--about"]));
+    assert!(
+        text.stdout.contains("start_date (string)"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn warnings_reach_stderr_with_rust_log_unset_and_stdout_stays_singer() {
+    let sim = Simulator::builder().departments(3).start().unwrap();
+    let dir = scratch("tap-warnings");
+    let config = config_for(&sim, 600_000, &dir, json!({"api_token": "x"}));
+    let path = dir.join("catalog.json");
+    std::fs::write(
+        &path,
+        r#"{"streams":[{"tap_stream_id":"departments","selected":true}]}"#,
+    )
+    .unwrap();
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--catalog",
+        path.to_str().unwrap(),
+    ];
+    let ran = run(tap(&args));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("WARN") && ran.stderr.contains("api_token"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(
+        messages(&ran.stdout).len(),
+        5,
+        "SCHEMA, three RECORDs, STATE: {}",
+        ran.stdout
+    );
+    let mut quiet = tap(&args);
+    quiet.env("RUST_LOG", "error");
+    let ran = run(quiet);
+    assert!(!ran.stderr.contains("WARN"), "{}", ran.stderr);
+}
