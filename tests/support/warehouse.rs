@@ -213,7 +213,8 @@ impl Warehouse {
     /// The `id`s of `schema.table`, as text, in the column's order (numeric for a number).
     pub fn ids(&self, schema: &str, table: &str) -> Vec<String> {
         let rows = self.query(&format!(
-            "SELECT id::text FROM {} ORDER BY id",
+            // Named apart from `id`, so that ORDER BY sorts by the column, not by the text.
+            "SELECT id::text AS id_text FROM {} ORDER BY id",
             qualified(schema, table)
         ));
         rows.lines().map(str::to_owned).collect()
