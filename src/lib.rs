@@ -121,9 +121,12 @@
 //! - `gzip`, `http2`: reqwest's, for compressed answers and HTTP/2.
 //! - `middleware`: [`Client::middleware`], a [`BudgetMiddleware`] for reqwest-middleware that
 //!   puts an application's own requests to HelpCrunch through the client's rate budget.
+//! - `schemars`: `schemars::JsonSchema` for the models ([`Chat`], [`Customer`], ...): JSON
+//!   Schemas of what the API sends, the lenient forms included.
 //! - `cli`: the `helpcrunch-export` binary, which streams any collection into a JSON Lines file
-//!   with a progress bar and resumes after a crash (`cargo install helpcrunch-pager --features
-//!   cli`). The library's default build pulls in neither clap nor indicatif.
+//!   with a progress bar and resumes after a crash, and `tap-helpcrunch`, a Singer tap
+//!   (`cargo install helpcrunch-pager --features cli`). The library's default build pulls in
+//!   neither clap nor indicatif.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
