@@ -199,6 +199,7 @@ fn a_pipe_into_target_postgres_loads_every_stream_and_a_second_run_only_what_cha
         .chats(140)
         .start()
         .unwrap();
+    write_odd_forms(&sim);
     let dir = scratch("tap-warehouse");
     let config = config_for(&sim, 600_000, &dir, json!({}));
     let config = config.to_str().unwrap();
@@ -210,6 +211,19 @@ fn a_pipe_into_target_postgres_loads_every_stream_and_a_second_run_only_what_cha
         |_| false,
     );
     assert_tables_equal_the_account(&warehouse, &sim);
+    // The forms the models read leniently land typed, their values whole: one agent as a
+    // list of one (the simulator sends chat 10's so; as a list, the column would hold its
+    // keys), flags as booleans, a number as text where text belongs, `[]` as no location.
+    let chats = warehouse.query(&format!(
+        "SELECT id, array_length(agents, 1), agents[1]->>'id', \"lastMessageId\" \
+         FROM {SCHEMA}.chats WHERE id IN (3, 10) ORDER BY id"
+    ));
+    assert_eq!(chats, "3|1|3|123\n10|1|102|10000001");
+    let customer = warehouse.query(&format!(
+        "SELECT blocked, unsubscribed, phone, location IS NULL OR location = 'null'::jsonb \
+         FROM {SCHEMA}.customers WHERE id = 4"
+    ));
+    assert_eq!(customer, "f|t|5551234|t");
     let state = first.target_state();
     assert_eq!(
         Some(&state),

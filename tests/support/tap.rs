@@ -70,3 +70,66 @@ pub fn upsert_records(copy: &mut Copy, messages: &[Value]) {
         copy.upsert(stream, [m["record"].clone()]);
     }
 }
+
+/// Writes into `sim`, through its API, the forms of a field the models read leniently and the
+/// simulator never makes itself: chat 3 with its agents as one object, a number as text, a
+/// customer that is `[]`; customer 4 with flags as 0 and "1", a phone as a number, a location
+/// that is `[]` and a tag that is not an object.
+pub fn write_odd_forms(sim: &Simulator) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = helpcrunch_pager::Client::builder()
+            .api_key(sim.api_key())
+            .base_url(sim.base_url())
+            .build()
+            .unwrap();
+        let chat = json!({"agents": {"id": 3, "name": "Agent 3"}, "lastMessageId": "123",
+                          "customer": [], "applicationId": 7.0});
+        client.patch::<Value>("chats/3", &chat).await.unwrap();
+        let customer = json!({"blocked": 0, "unsubscribed": "1", "phone": 5551234,
+                              "location": [], "tags": [{"name": "vip"}, "odd"]});
+        client
+            .patch::<Value>("customers/4", &customer)
+            .await
+            .unwrap();
+    });
+}
+
+/// Asserts that `copy` (what the tap sent, upserted) holds the account's records: the same ids
+/// in every collection, and each record the same as the account's once read by the crate's
+/// model (the tap sends the forms the models read leniently in the shape of its schema: one
+/// agent as a list of one, "123" as 123).
+pub fn assert_same_records(copy: &Copy, sim: &Simulator) {
+    use helpcrunch_pager::{Agent, Chat, Customer, Department, Message};
+    fn same<T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
+        collection: Collection,
+        have: &std::collections::BTreeMap<u64, Value>,
+        want: &std::collections::BTreeMap<u64, Value>,
+    ) {
+        let (h, w): (Vec<&u64>, Vec<&u64>) = (have.keys().collect(), want.keys().collect());
+        assert!(
+            h == w,
+            "{collection}: {} ids sent, {} in the account",
+            h.len(),
+            w.len()
+        );
+        for (id, record) in want {
+            let read = |v: &Value| serde_json::from_value::<T>(v.clone()).unwrap();
+            assert_eq!(read(&have[id]), read(record), "{collection} {id}");
+        }
+    }
+    let truth = super::sync::truth(sim);
+    for &c in Collection::ALL {
+        let (have, want) = (copy.table(c), truth.table(c));
+        match c {
+            Collection::Departments => same::<Department>(c, &have, &want),
+            Collection::Agents => same::<Agent>(c, &have, &want),
+            Collection::Customers => same::<Customer>(c, &have, &want),
+            Collection::Chats => same::<Chat>(c, &have, &want),
+            _ => same::<Message>(c, &have, &want),
+        }
+    }
+}

@@ -159,15 +159,10 @@ impl Output {
         }
     }
 
-    /// Writes one record and its line end. A record's JSON can only hold a raw line break as
-    /// whitespace between tokens (inside a string it is escaped), so one is turned into a space.
+    /// Writes one record, on one line, and its line end.
     pub(crate) fn write_record(&mut self, raw: &str) -> io::Result<()> {
         self.cut()?;
-        let line = if raw.contains(['\n', '\r']) {
-            raw.replace(['\n', '\r'], " ").into()
-        } else {
-            std::borrow::Cow::Borrowed(raw)
-        };
+        let line = crate::shared::record::one_line(raw);
         let w: &mut dyn Write = match &mut self.sink {
             Sink::File(w) => w,
             Sink::Stdout(w) => w,

@@ -258,8 +258,10 @@ impl Sink {
         })
     }
 
+    /// Writes one record, on one line (a pretty-printed answer's too).
     fn write(&mut self, record: &str) -> io::Result<()> {
-        self.writer.write_all(record.as_bytes())?;
+        self.writer
+            .write_all(crate::shared::record::one_line(record).as_bytes())?;
         self.writer.write_all(b"\n")
     }
 

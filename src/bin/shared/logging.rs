@@ -10,7 +10,11 @@ pub(crate) fn install() {
     let asked = std::env::var("RUST_LOG").unwrap_or_default();
     let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::WARN.into())
-        .parse_lossy(if asked.trim().is_empty() { "warn" } else { &asked });
+        .parse_lossy(if asked.trim().is_empty() {
+            "warn"
+        } else {
+            &asked
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

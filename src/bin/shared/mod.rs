@@ -7,6 +7,7 @@ pub(crate) mod client;
 pub(crate) mod describe;
 pub(crate) mod failure;
 pub(crate) mod logging;
+pub(crate) mod record;
 pub(crate) mod signal;
 pub(crate) mod summary;
 pub(crate) mod time;

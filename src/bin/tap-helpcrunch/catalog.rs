@@ -124,6 +124,23 @@ fn tidy(schema: &mut Value, root: bool) {
             if !root {
                 fields.remove("required");
             }
+            // A list the API may send as one object (`anyOf` a list, the object, null) is sent
+            // as a list: a target types the column by the first branch it finds, and would
+            // read the object into a list of its keys.
+            let list = fields
+                .get("anyOf")
+                .and_then(Value::as_array)
+                .and_then(|branches| {
+                    branches
+                        .iter()
+                        .find(|b| b.get("type") == Some(&Value::from("array")))
+                        .cloned()
+                });
+            if let Some(mut list) = list {
+                fields.remove("anyOf");
+                list["type"] = serde_json::json!(["array", "null"]);
+                fields.extend(list.as_object().cloned().unwrap_or_default());
+            }
             if let Some(Value::String(text)) = fields.get_mut("description") {
                 if let Some(example) = text.find("\n```") {
                     text.truncate(example);

@@ -19,6 +19,7 @@
 mod about;
 mod catalog;
 mod config;
+mod conform;
 #[path = "../shared/mod.rs"]
 mod shared;
 mod singer;
@@ -88,15 +89,13 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), Failure> {
     if args.about {
-        match args.format {
-            Format::Text => print!("{}", about::text()),
-            Format::Json => println!("{:#}", about::json()),
-        }
-        return Ok(());
+        return print(match args.format {
+            Format::Text => about::text(),
+            Format::Json => format!("{:#}\n", about::json()),
+        });
     }
     if args.discover {
-        println!("{:#}", catalog::discover());
-        return Ok(());
+        return print(format!("{:#}\n", catalog::discover()));
     }
     if args.config.is_empty() {
         return Err(Failure::usage(
@@ -110,6 +109,9 @@ fn run(args: Args) -> Result<(), Failure> {
         }
         None => catalog::everything(),
     };
+    if chosen.is_empty() {
+        tracing::warn!("the catalog selects no stream: nothing is read");
+    }
     let state = match &args.state {
         Some(path) => state(path)?,
         None => SyncState::default(),
@@ -120,6 +122,15 @@ fn run(args: Args) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure::run(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(sync::run(&client, &config, &chosen, state))
+}
+
+/// Writes `text` on standard output; a reader gone (EPIPE) is a failure, not a panic.
+fn print(text: String) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::run(format!("cannot write to standard output: {e}")))
 }
 
 /// The error in the tap's terms (its settings are named as the library names them).

@@ -1,8 +1,9 @@
 //! The Singer messages on standard output, a line each. A tap killed mid-sync leaves whole
 //! lines behind it: the lines are written in blocks of whole lines of at most `PIPE_BUF`
 //! bytes, which a pipe takes whole or not at all, so a target never reads half a line (it
-//! would fail on it, losing the records it had not yet loaded). A single line longer than that
-//! goes alone.
+//! would fail on it, losing the records it had not yet loaded). A line longer than that (a
+//! long record, the chats' SCHEMA) goes alone, in one write, which a kill in the middle of
+//! could still cut.
 
 use std::io::{self, BufWriter, Stdout, Write};
 use std::time::SystemTime;

@@ -10,8 +10,12 @@ use helpcrunch_pager::{Bookmark, Client, Collection, SyncState};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use std::borrow::Cow;
+
 use crate::catalog::{Selected, KEY};
 use crate::config::Checked;
+use crate::conform::conform_fields;
+use crate::shared::record::one_line;
 use crate::shared::signal::stop_signal;
 use crate::shared::summary::summary;
 use crate::singer::Messages;
@@ -46,7 +50,8 @@ pub(crate) async fn run(
     for selected in chosen {
         let stream = &selected.stream;
         let name = stream.name();
-        out.schema(name, &selected.schema(), KEY, stream.replication_key)
+        let schema = selected.schema();
+        out.schema(name, &schema, KEY, stream.replication_key)
             .map_err(written)?;
         let mut changes = run.read::<Box<RawValue>>(stream.collection);
         let (started, sent) = (Instant::now(), client.stats().requests);
@@ -64,12 +69,8 @@ pub(crate) async fn run(
             };
             match next {
                 Ok(Some(record)) => {
-                    if selected.left_out.is_empty() {
-                        out.record(name, record.get())
-                    } else {
-                        out.record(name, &without(record.get(), &selected.left_out))
-                    }
-                    .map_err(written)?;
+                    out.record(name, &shaped(record.get(), &schema, &selected.left_out))
+                        .map_err(written)?;
                     records += 1;
                 }
                 Ok(None) => break,
@@ -96,17 +97,21 @@ pub(crate) async fn run(
     out.flush().map_err(written)
 }
 
-/// `record` without the fields `left_out`.
-fn without(record: &str, left_out: &[String]) -> String {
-    match serde_json::from_str::<Map<String, Value>>(record) {
-        Ok(mut fields) => {
-            for field in left_out {
-                fields.remove(field);
-            }
-            Value::Object(fields).to_string()
-        }
-        // Not an object: nothing to leave out (the scan has read its id already).
-        Err(_) => record.to_owned(),
+/// `record` as the stream's `schema` says (see [`conform`](crate::conform)), without the
+/// fields `left_out`, on one line; as the server sent it where nothing needs changing.
+fn shaped<'r>(record: &'r str, schema: &Value, left_out: &[String]) -> Cow<'r, str> {
+    let Ok(mut fields) = serde_json::from_str::<Map<String, Value>>(record) else {
+        // Not an object: the scan has read its id, so it is one; sent as it came.
+        return one_line(record);
+    };
+    let mut changed = conform_fields(&mut fields, schema);
+    for field in left_out {
+        changed |= fields.remove(field).is_some();
+    }
+    if changed {
+        Cow::Owned(Value::Object(fields).to_string())
+    } else {
+        one_line(record)
     }
 }
 
@@ -116,12 +121,15 @@ mod tests {
 
     #[test]
     fn fields_left_out_are_removed_and_the_rest_kept_as_sent() {
+        let schema = serde_json::json!({"properties": {"id": {"type": "integer"}}});
         let record = r#"{"id":7,"notes":"x","createdAt":"1594139170.913"}"#;
-        let kept = without(record, &["notes".to_owned()]);
+        let kept = shaped(record, &schema, &["notes".to_owned()]);
         let kept: Value = serde_json::from_str(&kept).unwrap();
         assert_eq!(
             kept,
             serde_json::json!({"id": 7, "createdAt": "1594139170.913"})
         );
+        assert_eq!(shaped("{\n \"id\": 7\n}", &schema, &[]), "{  \"id\": 7 }");
+        assert_eq!(shaped(r#"{"id":"7"}"#, &schema, &[]), r#"{"id":7}"#);
     }
 }
