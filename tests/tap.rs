@@ -337,6 +337,11 @@ fn only_the_selected_streams_and_fields_are_read() {
                 m["metadata"]["selected"] = json!(false);
             }
         }
+        // A field inside an object, as Meltano writes `!chats.customer.email`.
+        entry["metadata"].as_array_mut().unwrap().push(json!({
+            "breadcrumb": ["properties", "customer", "properties", "email"],
+            "metadata": {"selected": false},
+        }));
     }
     let path = dir.join("catalog.json");
     std::fs::write(&path, catalog.to_string()).unwrap();
@@ -362,9 +367,14 @@ fn only_the_selected_streams_and_fields_are_read() {
             .all(|m| m["record"].get("lastMessageText").is_none()));
         assert!(records
             .iter()
+            .all(|m| m["record"]["customer"].get("email").is_none()
+                && m["record"]["customer"].get("name").is_some()));
+        assert!(records
+            .iter()
             .all(|m| m["record"].get("lastMessageAt").is_some()));
         let schema = &messages[0]["schema"]["properties"];
         assert!(schema.get("lastMessageText").is_none() && schema.get("id").is_some());
+        assert!(schema["customer"]["properties"].get("email").is_none());
     }
     let paths: std::collections::BTreeSet<String> = sim.requests()[before as usize..]
         .iter()

@@ -175,19 +175,54 @@ pub(crate) fn discover() -> Value {
 /// A stream a sync reads, and the fields of its records the catalog left out.
 pub(crate) struct Selected {
     pub(crate) stream: Stream,
-    pub(crate) left_out: Vec<String>,
+    /// Each a path of field names (`["customer", "email"]` for a chat's customer's email).
+    pub(crate) left_out: Vec<Vec<String>>,
 }
 
 impl Selected {
     /// The stream's schema without the fields left out.
     pub(crate) fn schema(&self) -> Value {
         let mut schema = self.stream.schema();
-        if let Some(p) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-            for field in &self.left_out {
-                p.remove(field);
-            }
+        for path in &self.left_out {
+            remove_from_schema(&mut schema, path);
         }
         schema
+    }
+}
+
+/// Removes the field at `path` from an object schema (through lists' items).
+fn remove_from_schema(schema: &mut Value, path: &[String]) {
+    let Some((name, rest)) = path.split_first() else {
+        return;
+    };
+    if let Some(items) = schema.get_mut("items") {
+        return remove_from_schema(items, path);
+    }
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if rest.is_empty() {
+        properties.remove(name);
+    } else if let Some(field) = properties.get_mut(name) {
+        remove_from_schema(field, rest);
+    }
+}
+
+/// Removes the field at `path` from a record (from each element of a list on the way); whether
+/// there was one.
+pub(crate) fn remove_from_record(record: &mut Value, path: &[String]) -> bool {
+    let Some((name, rest)) = path.split_first() else {
+        return false;
+    };
+    match record {
+        Value::Object(fields) if rest.is_empty() => fields.remove(name).is_some(),
+        Value::Object(fields) => fields
+            .get_mut(name)
+            .is_some_and(|field| remove_from_record(field, rest)),
+        Value::Array(items) => items.iter_mut().fold(false, |removed, item| {
+            remove_from_record(item, path) | removed
+        }),
+        _ => false,
     }
 }
 
@@ -201,9 +236,73 @@ pub(crate) fn everything() -> Vec<Selected> {
         .collect()
 }
 
-/// The streams and fields `catalog` selects, as the Singer SDK reads a selection: a stream's
-/// (or field's) `selected` in its metadata (or, in an older catalog, on the stream), else its
-/// `selected-by-default`; a field that is `automatic` (the key, the replication key) always.
+/// A catalog entry's metadata, by breadcrumb.
+struct Metadata<'c> {
+    entries: Vec<(Vec<&'c str>, &'c Value)>,
+    /// An older catalog's `selected`, on the stream itself.
+    legacy: Option<bool>,
+}
+
+impl<'c> Metadata<'c> {
+    fn of(entry: &'c Value) -> Self {
+        let entries = entry
+            .get("metadata")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let breadcrumb = m.get("breadcrumb")?.as_array()?;
+                let breadcrumb = breadcrumb
+                    .iter()
+                    .map(Value::as_str)
+                    .collect::<Option<_>>()?;
+                Some((breadcrumb, m.get("metadata")?))
+            })
+            .collect();
+        let legacy = entry.get("selected").and_then(Value::as_bool);
+        Self { entries, legacy }
+    }
+
+    fn get(&self, breadcrumb: &[&str]) -> Option<&'c Value> {
+        self.entries
+            .iter()
+            .find(|(b, _)| b.as_slice() == breadcrumb)
+            .map(|(_, m)| *m)
+    }
+
+    /// Whether `breadcrumb` is selected, as the Singer SDK's `_breadcrumb_is_selected` says:
+    /// everything where there is no metadata; nothing under what is not selected; an
+    /// `unsupported` field never, an `automatic` one always; else `selected`, then
+    /// `selected-by-default`, then as its parent is.
+    fn is_selected(&self, breadcrumb: &[&str]) -> bool {
+        if self.entries.is_empty() && self.legacy.is_none() {
+            return true;
+        }
+        let parent = match breadcrumb.len() {
+            0 => None,
+            n => Some(self.is_selected(&breadcrumb[..n.saturating_sub(2)])),
+        };
+        if parent == Some(false) {
+            return false;
+        }
+        let m = self.get(breadcrumb);
+        let text = |key: &str| m.and_then(|m| m.get(key)).and_then(Value::as_str);
+        let flag = |key: &str| m.and_then(|m| m.get(key)).and_then(Value::as_bool);
+        match text("inclusion") {
+            Some("unsupported") => return false,
+            Some("automatic") => return true,
+            _ => {}
+        }
+        flag("selected")
+            .or_else(|| breadcrumb.is_empty().then_some(self.legacy).flatten())
+            .or_else(|| flag("selected-by-default"))
+            .unwrap_or(parent.unwrap_or(false))
+    }
+}
+
+/// The streams and fields `catalog` selects, as the Singer SDK reads a selection (see
+/// [`Metadata::is_selected`]), with an older catalog's `selected` on the stream read too; the
+/// key and the replication key are always sent.
 pub(crate) fn selection(catalog: &Value, name: &str) -> Result<Vec<Selected>, Failure> {
     let entries = catalog
         .get("streams")
@@ -222,47 +321,35 @@ pub(crate) fn selection(catalog: &Value, name: &str) -> Result<Vec<Selected>, Fa
                  departments, agents, customers, chats and messages)"
             ))
         })?;
-        let metadata = entry.get("metadata").and_then(Value::as_array);
-        let of = |breadcrumb: &[&str]| {
-            metadata
-                .into_iter()
-                .flatten()
-                .find(|m| {
-                    m.get("breadcrumb")
-                        .and_then(Value::as_array)
-                        .is_some_and(|b| {
-                            b.len() == breadcrumb.len()
-                                && b.iter()
-                                    .zip(breadcrumb)
-                                    .all(|(a, b)| a.as_str() == Some(*b))
-                        })
-                })
-                .and_then(|m| m.get("metadata"))
-        };
-        let flag =
-            |m: Option<&Value>, key: &str| m.and_then(|m| m.get(key)).and_then(Value::as_bool);
-        let top = of(&[]);
-        let selected = flag(top, "selected")
-            .or_else(|| entry.get("selected").and_then(Value::as_bool))
-            .or_else(|| flag(top, "selected-by-default"))
-            .unwrap_or(false);
-        if !selected {
+        let metadata = Metadata::of(entry);
+        if !metadata.is_selected(&[]) {
             continue;
         }
-        let left_out = properties(&stream.schema())
-            .keys()
-            .filter(|field| {
-                let m = of(&["properties", field]);
-                let automatic = field.as_str() == KEY
-                    || Some(field.as_str()) == stream.replication_key
-                    || m.and_then(|m| m.get("inclusion")).and_then(Value::as_str)
-                        == Some("automatic");
-                !automatic
-                    && !flag(m, "selected")
-                        .or_else(|| flag(m, "selected-by-default"))
-                        .unwrap_or(true)
+        let kept = |field: &str| field == KEY || Some(field) == stream.replication_key;
+        // The stream's own fields, and whatever deeper ones the metadata names.
+        let mut breadcrumbs: Vec<Vec<&str>> = Vec::new();
+        let fields = properties(&stream.schema());
+        for field in fields.keys() {
+            breadcrumbs.push(vec!["properties", field.as_str()]);
+        }
+        for (breadcrumb, _) in &metadata.entries {
+            let path_of_fields = breadcrumb.len() >= 4
+                && breadcrumb.len() % 2 == 0
+                && breadcrumb.iter().step_by(2).all(|b| *b == "properties");
+            if path_of_fields {
+                breadcrumbs.push(breadcrumb.clone());
+            }
+        }
+        let left_out = breadcrumbs
+            .into_iter()
+            .filter(|b| !(b.len() == 2 && kept(b[1])) && !metadata.is_selected(b))
+            .map(|b| {
+                b.iter()
+                    .skip(1)
+                    .step_by(2)
+                    .map(|s| (*s).to_owned())
+                    .collect()
             })
-            .cloned()
             .collect();
         if chosen
             .iter()
@@ -282,6 +369,51 @@ pub(crate) fn selection(catalog: &Value, name: &str) -> Result<Vec<Selected>, Fa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nested_field_deselected_is_left_out_of_the_schema_and_the_record() {
+        let catalog = json!({"streams": [{"tap_stream_id": "chats", "metadata": [
+            {"breadcrumb": [], "metadata": {"selected": true}},
+            {"breadcrumb": ["properties", "customer", "properties", "email"],
+             "metadata": {"selected": false}},
+            {"breadcrumb": ["properties", "agents", "properties", "email"],
+             "metadata": {"selected": false}},
+            {"breadcrumb": ["properties", "department"], "metadata": {"selected": false}},
+            {"breadcrumb": ["properties", "department", "properties", "name"],
+             "metadata": {"selected": true}},
+            {"breadcrumb": ["properties", "id"], "metadata": {"selected": false}},
+        ]}]});
+        let chosen = selection(&catalog, "the catalog").unwrap();
+        let left_out = &chosen[0].left_out;
+        assert!(left_out.contains(&vec!["customer".to_owned(), "email".to_owned()]));
+        assert!(
+            left_out.contains(&vec!["department".to_owned()]),
+            "under a parent left out"
+        );
+        assert!(
+            !left_out.iter().any(|p| p == &["id"]),
+            "the key is always sent"
+        );
+        let schema = chosen[0].schema();
+        assert!(schema["properties"]["customer"]["properties"]
+            .get("email")
+            .is_none());
+        assert!(schema["properties"]["customer"]["properties"]
+            .get("name")
+            .is_some());
+        assert!(schema["properties"]["agents"]["items"]["properties"]
+            .get("email")
+            .is_none());
+        let mut chat = json!({"id": 1, "customer": {"id": 2, "email": "a@b"},
+                              "agents": [{"id": 3, "email": "c@d"}], "department": {"id": 4}});
+        for path in left_out {
+            remove_from_record(&mut chat, path);
+        }
+        assert_eq!(
+            chat,
+            json!({"id": 1, "customer": {"id": 2}, "agents": [{"id": 3}]})
+        );
+    }
 
     #[test]
     fn a_discovered_catalog_selects_every_stream_and_field() {
@@ -314,7 +446,7 @@ mod tests {
         let chosen = selection(&catalog, "the catalog").unwrap();
         assert_eq!(chosen.len(), 1);
         assert_eq!(chosen[0].stream.name(), "chats");
-        assert_eq!(chosen[0].left_out, ["notes"]);
+        assert_eq!(chosen[0].left_out, [["notes"]]);
         assert!(chosen[0].schema()["properties"].get("notes").is_none());
         assert!(chosen[0].schema()["properties"].get("id").is_some());
     }
@@ -327,7 +459,11 @@ mod tests {
         let unknown = json!({"streams": [{"tap_stream_id": "tickets", "selected": true}]});
         let e = selection(&unknown, "the catalog").err().unwrap();
         assert!(e.message().contains("tickets"), "{}", e.message());
-        let none = json!({"streams": [{"tap_stream_id": "agents"}]});
-        assert!(selection(&none, "the catalog").unwrap().is_empty());
+        // No metadata at all: selected, as the Singer SDK reads it.
+        let bare = json!({"streams": [{"tap_stream_id": "agents"}]});
+        assert_eq!(selection(&bare, "the catalog").unwrap().len(), 1);
+        let off = json!({"streams": [{"tap_stream_id": "agents", "metadata": [
+            {"breadcrumb": [], "metadata": {"selected-by-default": false}}]}]});
+        assert!(selection(&off, "the catalog").unwrap().is_empty());
     }
 }

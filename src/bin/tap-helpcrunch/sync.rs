@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use std::borrow::Cow;
 
-use crate::catalog::{Selected, KEY};
+use crate::catalog::{remove_from_record, Selected, KEY};
 use crate::config::Checked;
 use crate::conform::conform_fields;
 use crate::shared::record::one_line;
@@ -99,17 +99,18 @@ pub(crate) async fn run(
 
 /// `record` as the stream's `schema` says (see [`conform`](crate::conform)), without the
 /// fields `left_out`, on one line; as the server sent it where nothing needs changing.
-fn shaped<'r>(record: &'r str, schema: &Value, left_out: &[String]) -> Cow<'r, str> {
+fn shaped<'r>(record: &'r str, schema: &Value, left_out: &[Vec<String>]) -> Cow<'r, str> {
     let Ok(mut fields) = serde_json::from_str::<Map<String, Value>>(record) else {
         // Not an object: the scan has read its id, so it is one; sent as it came.
         return one_line(record);
     };
     let mut changed = conform_fields(&mut fields, schema);
-    for field in left_out {
-        changed |= fields.remove(field).is_some();
+    let mut record_value = Value::Object(fields);
+    for path in left_out {
+        changed |= remove_from_record(&mut record_value, path);
     }
     if changed {
-        Cow::Owned(Value::Object(fields).to_string())
+        Cow::Owned(record_value.to_string())
     } else {
         one_line(record)
     }
@@ -123,7 +124,7 @@ mod tests {
     fn fields_left_out_are_removed_and_the_rest_kept_as_sent() {
         let schema = serde_json::json!({"properties": {"id": {"type": "integer"}}});
         let record = r#"{"id":7,"notes":"x","createdAt":"1594139170.913"}"#;
-        let kept = shaped(record, &schema, &["notes".to_owned()]);
+        let kept = shaped(record, &schema, &[vec!["notes".to_owned()]]);
         let kept: Value = serde_json::from_str(&kept).unwrap();
         assert_eq!(
             kept,
