@@ -80,7 +80,7 @@ impl Warehouse {
             return None;
         }
 
-        let warehouse = Self {
+        let mut warehouse = Self {
             port: free_port(),
             dir,
             pg_ctl: pg_ctl.unwrap(),
@@ -88,13 +88,14 @@ impl Warehouse {
             runuser,
             target: target.unwrap(),
         };
+        warehouse.sweep_leftovers();
         warehouse.init(&initdb.unwrap());
         Some(warehouse)
     }
 
     /// Creates the cluster and starts its server, panicking with the server's log if it does
     /// not come up: PostgreSQL is there, so its failure is the test's.
-    fn init(&self, initdb: &Path) {
+    fn init(&mut self, initdb: &Path) {
         let data = self.data();
         // No fsync while creating it: the cluster lives as long as the test.
         let mut create = self.postgres_command(initdb);
@@ -110,33 +111,76 @@ impl Warehouse {
         // Loopback only, the socket in our directory rather than /var/run/postgresql, and no
         // durability: a crash loses nothing a test needs.
         let settings = format!(
-            "\nlisten_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
+            "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n",
-            self.port,
             self.dir.display()
         );
-        use std::io::Write;
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(data.join("postgresql.conf"))
-            .and_then(|mut f| f.write_all(settings.as_bytes()))
-            .expect("postgresql.conf takes the test's settings");
-
-        let mut start = self.postgres_command(&self.pg_ctl);
-        start
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(self.dir.join("server.log"))
-            .args(["-w", "-t", "20", "start"]);
-        let started = start.output().expect("pg_ctl runs");
-        if !started.status.success() {
+        self.configure(&settings);
+        // The port was free when it was chosen; another process may take it before the server
+        // binds it, a second or so later. Then another one (the last `port` line wins).
+        for attempt in 1.. {
+            self.configure(&format!("port = {}\n", self.port));
+            let mut start = self.postgres_command(&self.pg_ctl);
+            start
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(self.dir.join("server.log"))
+                .args(["-w", "-t", "20", "start"]);
+            let started = start.output().expect("pg_ctl runs");
+            if started.status.success() {
+                return;
+            }
             let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+            if attempt < 3 && log.contains("could not bind") {
+                self.port = free_port();
+                continue;
+            }
             panic!(
                 "pg_ctl start failed: {}{}\nserver log:\n{log}",
                 String::from_utf8_lossy(&started.stdout),
                 String::from_utf8_lossy(&started.stderr)
             );
+        }
+    }
+
+    /// Appends `settings` to the cluster's postgresql.conf.
+    fn configure(&self, settings: &str) {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.data().join("postgresql.conf"))
+            .and_then(|mut f| f.write_all(settings.as_bytes()))
+            .expect("postgresql.conf takes the test's settings");
+    }
+
+    /// Stops the servers of warehouses whose test process is gone (killed, not panicking, so
+    /// no drop ran: a CI timeout, a Ctrl-C) and removes their directories.
+    fn sweep_leftovers(&self) {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix("helpcrunch-warehouse-")
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == std::process::id() || alive(pid) {
+                continue;
+            }
+            let _ = self
+                .postgres_command(&self.pg_ctl)
+                .arg("-D")
+                .arg(entry.path().join("data"))
+                .args(["-m", "immediate", "stop"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 
@@ -264,6 +308,16 @@ impl Drop for Warehouse {
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether process `pid` runs: it is in /proc and not a zombie (a killed process no one has
+/// reaped yet).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command's name, which is in parentheses.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// Runs `command`, panicking with its output if it fails.

@@ -342,7 +342,7 @@ pub(crate) fn selection(catalog: &Value, name: &str) -> Result<Vec<Selected>, Fa
         }
         let left_out = breadcrumbs
             .into_iter()
-            .filter(|b| !(b.len() == 2 && kept(b[1])) && !metadata.is_selected(b))
+            .filter(|b| !(metadata.is_selected(b) || b.len() == 2 && kept(b[1])))
             .map(|b| {
                 b.iter()
                     .skip(1)
