@@ -16,7 +16,10 @@ impl Progress {
     /// A bar on stderr when `show`, starting at `done` records (more than 0 when resuming).
     pub(crate) fn new(show: bool, done: u64, limit: u32) -> Self {
         let bar = show.then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            let bar = crate::shared::logging::bars().add(ProgressBar::with_draw_target(
+                None,
+                ProgressDrawTarget::stderr(),
+            ));
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"),
             );

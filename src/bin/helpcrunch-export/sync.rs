@@ -302,7 +302,10 @@ fn bar<T>(show: bool, changes: &Changes<T>) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let bar = crate::shared::logging::bars().add(ProgressBar::with_draw_target(
+        None,
+        ProgressDrawTarget::stderr(),
+    ));
     bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
     bar.set_message(format!("{}: {}", changes.collection(), what(changes)));
     bar.enable_steady_tick(Duration::from_millis(200));

@@ -1,4 +1,9 @@
-//! The library's warnings on stderr.
+//! The library's warnings on stderr, around the progress bars.
+
+use std::io::{self, Write};
+use std::sync::OnceLock;
+
+use indicatif::{MultiProgress, ProgressDrawTarget};
 
 /// The library's warnings (Redis unreachable, a rate change, a settings conflict) and, with
 /// `RUST_LOG`, more, on stderr, never stdout (which carries data). Warnings alone where
@@ -17,8 +22,33 @@ pub(crate) fn install() {
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| AroundBars)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+/// The progress bars on stderr: a bar added here is cleared while a log line is written, and
+/// drawn again below it, so that a warning never lands on a bar's line (nor is erased by its
+/// next draw).
+pub(crate) fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+}
+
+/// Stderr, with the bars out of the way of each write (a log line is written whole, once).
+struct AroundBars;
+
+impl Write for AroundBars {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        bars().suspend(|| io::stderr().write(buf))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        bars().suspend(|| io::stderr().write_all(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
 }
