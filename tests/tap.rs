@@ -279,13 +279,7 @@ fn a_sync_from_the_last_state_reads_only_what_changed() {
     let state = dir.join("state.json");
     std::fs::write(&state, last_state(&first).unwrap().to_string()).unwrap();
 
-    sim.advance_clock(LOOKBACK * 2);
-    for chat in [1, 2, 77, 140] {
-        sim.add_message(chat);
-    }
-    sim.append("customers", 3);
-    sim.see_customer(5);
-    sim.advance_clock(LOOKBACK * 2);
+    change_a_little(&sim, LOOKBACK);
 
     let before = sim.stats().requests;
     let second = run(tap(&[
@@ -299,14 +293,11 @@ fn a_sync_from_the_last_state_reads_only_what_changed() {
     let requests = sim.stats().requests - before;
     upsert_records(&mut copy, &second);
     assert_same_records(&copy, &sim);
-    let sent = |stream: &str| {
-        second
-            .iter()
-            .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)
-            .count()
-    };
     assert_eq!(
-        (sent("chats"), sent("messages")),
+        (
+            records_of(&second, "chats"),
+            records_of(&second, "messages")
+        ),
         (4, 4),
         "the changed chats, their new messages"
     );

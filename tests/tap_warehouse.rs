@@ -231,13 +231,7 @@ fn a_pipe_into_target_postgres_loads_every_stream_and_a_second_run_only_what_cha
         "the target's state is the tap's last"
     );
 
-    sim.advance_clock(LOOKBACK * 2);
-    for chat in [1, 2, 77, 140] {
-        sim.add_message(chat);
-    }
-    sim.append("customers", 3);
-    sim.see_customer(5);
-    sim.advance_clock(LOOKBACK * 2);
+    change_a_little(&sim, LOOKBACK);
 
     let state = write(&dir, "state.json", &state);
     let before = sim.stats().requests;
@@ -248,15 +242,9 @@ fn a_pipe_into_target_postgres_loads_every_stream_and_a_second_run_only_what_cha
     );
     let requests = sim.stats().requests - before;
     assert_tables_equal_the_account(&warehouse, &sim);
-    let records = |stream: &str| {
-        second
-            .tap_messages()
-            .iter()
-            .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)
-            .count()
-    };
+    let sent = second.tap_messages();
     assert_eq!(
-        (records("chats"), records("messages")),
+        (records_of(&sent, "chats"), records_of(&sent, "messages")),
         (4, 4),
         "only what changed"
     );
@@ -306,11 +294,7 @@ fn a_tap_killed_mid_sync_and_run_again_from_its_last_state_loses_no_row() {
                     >= 60
         },
     );
-    let messages_sent = killed
-        .tap_messages()
-        .iter()
-        .filter(|m| m["type"] == "RECORD" && m["stream"] == "messages")
-        .count();
+    let messages_sent = records_of(&killed.tap_messages(), "messages");
     assert!(
         messages_sent < 300,
         "killed before the messages were all read ({messages_sent})"

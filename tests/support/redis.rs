@@ -2,7 +2,6 @@
 //! `PATH`. Without one the tests skip with a notice, unless `HELPCRUNCH_REQUIRE_REDIS=1` (which
 //! `.ci/run` sets after installing it) makes its absence a failure.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -128,8 +127,10 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+/// A loopback port nothing listens on now (a server started on it a moment later may still
+/// find it taken, and should try another).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()

@@ -133,3 +133,23 @@ pub fn assert_same_records(copy: &Copy, sim: &Simulator) {
         }
     }
 }
+
+/// How many `RECORD`s of `stream` there are in `messages`.
+pub fn records_of(messages: &[Value], stream: &str) -> usize {
+    messages
+        .iter()
+        .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)
+        .count()
+}
+
+/// A few changes in `sim` after its clock moved on past `lookback`: a new message in chats 1,
+/// 2, 77 and 140, three new customers, customer 5 seen; the clock moves on again after.
+pub fn change_a_little(sim: &Simulator, lookback: std::time::Duration) {
+    sim.advance_clock(lookback * 2);
+    for chat in [1, 2, 77, 140] {
+        sim.add_message(chat);
+    }
+    sim.append("customers", 3);
+    sim.see_customer(5);
+    sim.advance_clock(lookback * 2);
+}

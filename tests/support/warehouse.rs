@@ -4,7 +4,6 @@
 //! with a notice, unless `HELPCRUNCH_REQUIRE_SINGER=1` (which `.ci/run` sets after installing
 //! both) makes their absence a failure.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,7 +80,7 @@ impl Warehouse {
         }
 
         let mut warehouse = Self {
-            port: free_port(),
+            port: super::redis::free_port(),
             dir,
             pg_ctl: pg_ctl.unwrap(),
             psql: psql.unwrap(),
@@ -133,7 +132,7 @@ impl Warehouse {
             }
             let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
             if attempt < 3 && log.contains("could not bind") {
-                self.port = free_port();
+                self.port = super::redis::free_port();
                 continue;
             }
             panic!(
@@ -428,13 +427,4 @@ fn is_executable(path: &Path) -> bool {
 fn qualified(schema: &str, table: &str) -> String {
     let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     format!("{}.{}", quote(schema), quote(table))
-}
-
-/// A loopback port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
