@@ -217,6 +217,14 @@ impl ClientBuilder {
     /// clients of one process on the same key and base URL share one budget anyway; with it,
     /// so do workers, cron jobs and replicas on any machine that reaches the Redis.
     ///
+    /// `url` may name any node of a Redis Cluster (or Valkey's, or a managed service in
+    /// cluster mode): the crate asks the node, finds it is in a cluster, and follows the
+    /// cluster's map of slots, its redirections and its failovers. Several nodes may be given,
+    /// separated by commas (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`), so that one down
+    /// at the start does not matter: they are asked at once and the first to answer is used.
+    /// However many accounts' budgets a process holds on one Redis, they share one connection
+    /// (one a node for a cluster).
+    ///
     /// Requests then take turns at one GCRA schedule kept on Redis's clock; a 429 seen by any
     /// process pauses them all, and the adaptive rate is the fleet's. If Redis stops
     /// answering, each process warns once and keeps its own slots of the fleet's schedule (the

@@ -4,6 +4,7 @@
 pub mod hostile;
 pub mod lanes;
 pub mod redis;
+pub mod redis_cluster;
 pub mod warehouse;
 
 use std::future::Future;

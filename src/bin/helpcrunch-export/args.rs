@@ -63,8 +63,9 @@ pub(crate) struct Args {
     rate_window: u64,
 
     /// Share the rate budget with every other export, worker or replica on the same key through
-    /// this Redis (redis://host:port/db). If Redis stops answering, each export keeps its share
-    /// of the rate until it answers again.
+    /// this Redis (redis://host:port/db): a single one, or any node of a Redis Cluster (several
+    /// nodes separated by commas, so that one down does not matter). If Redis stops answering,
+    /// each export keeps its share of the rate until it answers again.
     #[arg(
         long,
         value_name = "URL",

@@ -1,36 +1,86 @@
-//! [`Connection`]: the fleet's one connection to Redis, made on first use and made anew after a
-//! call that failed or timed out, and [`is_outage`]: whether a failure is Redis being away or
-//! Redis refusing this client.
+//! [`Connection`]: the process's one connection to a Redis (a single server, or a Redis Cluster
+//! found out from any of its nodes), shared by the budgets of every account on it, made on
+//! first use and made anew after a call that failed or timed out; and [`is_outage`]: whether
+//! a failure is Redis being away or Redis refusing this client.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 
+use crate::error::Error;
 use crate::rate::lock::lock;
 
 /// How long a Redis call may take before this process goes on without Redis.
 const CALL_TIMEOUT: Duration = Duration::from_millis(250);
-/// How long the first call on a new connection may take: a TLS handshake and a password first.
+/// How long the first call on a new connection may take: a TLS handshake and a password first,
+/// and for a cluster, its map of slots.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A connection to the fleet's Redis.
 pub(super) struct Connection {
-    client: redis::Client,
-    /// Made on first use (it needs the runtime), and made anew after a call timed out: a
-    /// connection that stopped answering without closing (a failover behind one address, a
-    /// NAT that forgot it) would otherwise be kept for as long as the kernel keeps it. With
-    /// it, whether it has answered a call yet.
-    slot: Mutex<Option<(ConnectionManager, bool)>>,
+    /// The nodes given, in order: one for a single Redis, any number of a cluster's (one
+    /// down at the start does not matter).
+    seeds: Vec<redis::ConnectionInfo>,
+    /// Every node of the cluster, as the cluster named them when last asked, to find it again
+    /// after the node given has gone (a failover) and the connection is made anew.
+    learned: Mutex<Vec<redis::ConnectionInfo>>,
+    /// Made on first use (it needs the runtime), and made anew after a call failed or timed
+    /// out: a connection that stopped answering without closing (a failover behind one
+    /// address, a NAT that forgot it) would otherwise be kept for as long as the kernel keeps
+    /// it. With it, whether it has answered a call yet.
+    slot: tokio::sync::Mutex<Option<(Link, bool)>>,
+}
+
+/// A single Redis, or a cluster (which follows MOVED and ASK and learns the slots anew as
+/// they move).
+#[derive(Clone)]
+enum Link {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
 }
 
 impl Connection {
-    /// A connection to `client`'s Redis; nothing is sent until the first call.
-    pub(super) fn new(client: redis::Client) -> Self {
-        Self {
-            client,
-            slot: Mutex::new(None),
+    /// The process's connection to the Redis at `urls` (one URL, or several nodes of one
+    /// cluster separated by commas), shared with every other budget given the same `urls`;
+    /// nothing is sent until the first call.
+    pub(super) fn shared(urls: &str) -> Result<Arc<Self>, Error> {
+        static OPEN: Mutex<Option<HashMap<String, Weak<Connection>>>> = Mutex::new(None);
+        let mut open = lock(&OPEN);
+        let open = open.get_or_insert_with(HashMap::new);
+        open.retain(|_, c| c.strong_count() > 0);
+        if let Some(c) = open.get(urls).and_then(Weak::upgrade) {
+            return Ok(c);
         }
+        let seeds = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| {
+                redis::IntoConnectionInfo::into_connection_info(u).map_err(|e| {
+                    // The URL may carry a password: no message repeats it.
+                    Error::InvalidInput(format!(
+                        "the Redis URL for the shared budget is not valid ({:?})",
+                        e.kind()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if seeds.is_empty() {
+            return Err(Error::InvalidInput(
+                "the Redis URL for the shared budget is empty".into(),
+            ));
+        }
+        let c = Arc::new(Self {
+            seeds,
+            learned: Mutex::new(Vec::new()),
+            slot: tokio::sync::Mutex::new(None),
+        });
+        open.insert(urls.to_owned(), Arc::downgrade(&c));
+        Ok(c)
     }
 
     /// Runs `call` with a timeout: its reply, or the error it failed with (`None`: no answer
@@ -39,17 +89,23 @@ impl Connection {
         &self,
         call: &redis::ScriptInvocation<'_>,
     ) -> Result<T, Option<redis::RedisError>> {
-        let (mut connection, answered) = self.connection().map_err(Some)?;
+        let (link, answered) = match tokio::time::timeout(CONNECT_TIMEOUT, self.link()).await {
+            Ok(made) => made.map_err(Some)?,
+            Err(_) => return Err(None),
+        };
         // A connection that has not answered yet may need a TLS handshake and a password first.
         let limit = if answered {
             CALL_TIMEOUT
         } else {
             CONNECT_TIMEOUT
         };
-        let result = tokio::time::timeout(limit, call.invoke_async::<T>(&mut connection)).await;
+        let result = match link {
+            Link::Single(mut c) => tokio::time::timeout(limit, call.invoke_async(&mut c)).await,
+            Link::Cluster(mut c) => tokio::time::timeout(limit, call.invoke_async(&mut c)).await,
+        };
         match result {
             Ok(Ok(reply)) => {
-                if let Some((_, answered)) = lock(&self.slot).as_mut() {
+                if let Some((_, answered)) = self.slot.lock().await.as_mut() {
                     *answered = true;
                 }
                 Ok(reply)
@@ -58,30 +114,131 @@ impl Connection {
                 // The next call starts on a new connection: redis-rs keeps one that timed out,
                 // and one whose set-up was refused (a wrong password) answers every later call
                 // with that refusal without asking Redis again.
-                *lock(&self.slot) = None;
+                *self.slot.lock().await = None;
                 Err(failed.ok().and_then(Result::err))
             }
         }
     }
 
-    /// The connection, and whether it has answered a call yet.
-    fn connection(&self) -> redis::RedisResult<(ConnectionManager, bool)> {
-        let mut slot = lock(&self.slot);
-        if let Some((c, answered)) = slot.as_ref() {
-            return Ok((c.clone(), *answered));
+    /// The connection, and whether it has answered a call yet; made where there is none.
+    async fn link(&self) -> redis::RedisResult<(Link, bool)> {
+        let mut slot = self.slot.lock().await;
+        if let Some((link, answered)) = slot.as_ref() {
+            return Ok((link.clone(), *answered));
         }
-        // No response timeout of its own: the call's, around it, decides, and makes a new
-        // connection when it runs out.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(None)
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let c = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
-        *slot = Some((c.clone(), false));
-        Ok((c, false))
+        let link = self.open().await?;
+        *slot = Some((link.clone(), false));
+        Ok((link, false))
     }
+
+    /// A connection to the node that answers first of those given and those the cluster
+    /// named when last asked (they are asked at once: one down or unreachable costs nothing):
+    /// to the cluster, where that node says it is in one, else to it alone.
+    async fn open(&self) -> redis::RedisResult<Link> {
+        let mut nodes = self.seeds.clone();
+        for node in lock(&self.learned).iter() {
+            if !nodes.iter().any(|n| n.addr() == node.addr()) {
+                nodes.push(node.clone());
+            }
+        }
+        let asks = nodes.iter().map(|node| {
+            Box::pin(async move { in_cluster(node).await.map(|cluster| (node, cluster)) })
+        });
+        let ((node, cluster), _) = futures::future::select_ok(asks).await?;
+        let Some(members) = cluster else {
+            return single(node).map(Link::Single);
+        };
+        let learned: Vec<redis::ConnectionInfo> = members
+            .into_iter()
+            .map(|(host, port)| node.clone().set_addr(at(node.addr(), host, port)))
+            .collect();
+        let mut first = vec![node.clone()];
+        first.extend(learned.iter().cloned());
+        *lock(&self.learned) = learned;
+        let cluster = ClusterClient::builder(first)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(CONNECT_TIMEOUT)
+            .retries(2)
+            .build()?;
+        Ok(Link::Cluster(cluster.get_async_connection().await?))
+    }
+}
+
+/// `addr` moved to `host:port`, keeping its kind (TLS or not).
+fn at(addr: &redis::ConnectionAddr, host: String, port: u16) -> redis::ConnectionAddr {
+    match addr {
+        redis::ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => redis::ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: *insecure,
+            tls_params: tls_params.clone(),
+        },
+        _ => redis::ConnectionAddr::Tcp(host, port),
+    }
+}
+
+/// Whether the Redis at `seed` is a node of a cluster (`INFO cluster` says
+/// `cluster_enabled:1`), and then the cluster's nodes (`CLUSTER NODES`). A Redis whose user may
+/// not run INFO is taken for a single one.
+async fn in_cluster(
+    seed: &redis::ConnectionInfo,
+) -> redis::RedisResult<Option<Vec<(String, u16)>>> {
+    let client = redis::Client::open(seed.clone())?;
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(CONNECT_TIMEOUT));
+    let mut c = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    let info: Result<String, _> = redis::cmd("INFO").arg("cluster").query_async(&mut c).await;
+    match info {
+        Ok(info) if info.lines().any(|l| l.trim() == "cluster_enabled:1") => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    }
+    // A user who may not list the nodes still reaches the cluster through the seeds.
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async(&mut c)
+        .await
+        .unwrap_or_default();
+    Ok(Some(cluster_nodes(&nodes)))
+}
+
+/// The addresses in a `CLUSTER NODES` answer: each line's second field, `host:port@bus` (with
+/// `,hostname` after it on Redis 7).
+fn cluster_nodes(answer: &str) -> Vec<(String, u16)> {
+    answer
+        .lines()
+        .filter_map(|line| {
+            let address = line.split_whitespace().nth(1)?;
+            let address = address.split(['@', ',']).next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            let port = port.parse().ok().filter(|p| *p != 0)?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            (!host.is_empty()).then(|| (host.to_owned(), port))
+        })
+        .collect()
+}
+
+/// A connection to the single Redis at `seed`, made on its first call.
+fn single(seed: &redis::ConnectionInfo) -> redis::RedisResult<ConnectionManager> {
+    // No response timeout of its own: the call's, around it, decides, and makes a new
+    // connection when it runs out.
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(None)
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_lazy_with_config(redis::Client::open(seed.clone())?, config)
 }
 
 /// Whether a failed call is Redis being away (down, restarting, failing over, out of memory,
@@ -115,4 +272,25 @@ pub(super) fn is_outage(e: &redis::RedisError) -> bool {
                     || d.contains("running script")
             }));
     !refused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nodes_of_a_cluster_are_read_from_its_answer() {
+        let answer = "07c3 127.0.0.1:30004@31004,node-4 slave e7d1 0 1426238317239 4 connected\n\
+                      67ed 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10922\n\
+                      9fd8 :0@0 master,fail,noaddr - 0 0 3 disconnected\n\
+                      1a2b [::1]:30005@31005 myself,master - 0 0 5 connected";
+        assert_eq!(
+            cluster_nodes(answer),
+            [
+                ("127.0.0.1".to_owned(), 30004),
+                ("127.0.0.1".to_owned(), 30002),
+                ("::1".to_owned(), 30005)
+            ]
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! [`Fleet`]: this process's side of the budget shared through Redis: it reserves slots of the
 //! fleet's schedule, tells the fleet of a 429, and keeps what the fleet said ([`State`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::Script;
@@ -37,7 +37,8 @@ pub(crate) struct Reservation {
 
 /// The budget shared through Redis by every process on one key: this process's side of it.
 pub(crate) struct Fleet {
-    connection: Connection,
+    /// Shared with the budgets of the other accounts on the same Redis.
+    connection: Arc<Connection>,
     budget_key: String,
     members_key: String,
     /// The background processes waiting in line.
@@ -60,16 +61,9 @@ impl Fleet {
         base_url: &str,
         window: Duration,
     ) -> Result<Self, Error> {
-        // The URL may carry a password: no message repeats it.
-        let client = redis::Client::open(url).map_err(|e| {
-            Error::InvalidInput(format!(
-                "the Redis URL for the shared budget is not valid ({:?})",
-                e.kind()
-            ))
-        })?;
         let tag = account_tag(api_key, base_url);
         Ok(Self {
-            connection: Connection::new(client),
+            connection: Connection::shared(url)?,
             budget_key: format!("helpcrunch-pager:v1:{{{tag}}}:budget"),
             members_key: format!("helpcrunch-pager:v1:{{{tag}}}:members"),
             waiting_key: format!("helpcrunch-pager:v1:{{{tag}}}:line"),
@@ -123,7 +117,7 @@ impl Fleet {
         lock(&self.state).refused.as_ref().map(|why| {
             Error::InvalidInput(format!(
                 "the Redis of the shared budget refused it ({why}): check the URL's password, \
-                 the user's permissions, that it is not a cluster node, and that it runs Lua \
+                 the user's permissions, and that it runs Lua \
                  scripts (EVAL, EVALSHA)"
             ))
         })
