@@ -16,9 +16,10 @@ use helpcrunch_pager::simulator::{RateLimit, Simulator};
 use support::redis_cluster::RedisCluster;
 use support::*;
 
-/// The tests' scaled minute: 20 requests a second.
-const RPM: u32 = 1_200;
-const RECORDS: usize = 2_000;
+/// The tests' scaled minute: 40 requests a second.
+const RPM: u32 = 2_400;
+/// 70 pages a collection, 210 requests in all: 0.5 % of them is one 429.
+const RECORDS: usize = 7_000;
 const COLLECTIONS: [&str; 3] = ["departments", "agents", "customers"];
 
 /// The tests take turns: two fleets of three on two cores at once would measure the machine's
@@ -31,9 +32,10 @@ fn simulator(records: usize) -> Simulator {
         .agents(records)
         .customers(records)
         // A leaky bucket, which refuses any two requests closer than its interval, a little
-        // over the budget's pace (48 ms against 51): a debug build's jitter on two cores, with
-        // six Redis nodes and three exporters, exceeds the 1 ms a bucket at the limit leaves.
-        .rate_limit(RateLimit::leaky_bucket(RPM + 50))
+        // over the budget's pace (23 ms against 25.5): a debug build's jitter on two cores,
+        // with six Redis nodes and three exporters, exceeds the half millisecond a bucket at
+        // the limit leaves.
+        .rate_limit(RateLimit::leaky_bucket(RPM + 200))
         .start()
         .unwrap()
 }
@@ -58,7 +60,7 @@ fn start_exports(sim: &Simulator, urls: &[String], dir: &Path) -> Vec<(Child, Pa
 /// Waits for the exports and checks that each wrote every record of its collection once, that
 /// together they kept under the limit and near it, with at most 0.5 % 429s (or one).
 fn assert_one_budget(sim: &Simulator, exports: Vec<(Child, PathBuf)>, started: Instant) {
-    assert_one_budget_of(sim, exports, started, RECORDS, 200, 0.80);
+    assert_one_budget_of(sim, exports, started, RECORDS, 200, 0.90);
 }
 
 /// As [`assert_one_budget`], for `records` a collection, with at most one 429 in `per`
@@ -113,9 +115,8 @@ fn assert_one_budget_of(
         rate <= f64::from(RPM) * 1.01,
         "together at {rate:.0}/min, over the limit"
     );
-    // The share of the limit is measured in a release build by `cargo bench --bench fleet`;
-    // a debug build of three exporters, the server and six Redis nodes on two cores answers
-    // slower.
+    // At least `least` of the limit (the 95 % is seen here, about 96 %, on an idle
+    // machine; the margin is for a busy CI one).
     assert!(
         rate >= f64::from(RPM) * least,
         "together at only {rate:.0}/min"
@@ -156,10 +157,13 @@ fn several_seed_nodes_in_one_url_work_with_the_first_down() {
     };
     let sim = simulator(RECORDS);
     let dir = scratch("cluster-seeds");
-    // A node that is not there first, then two of the cluster's.
+    // A node that is not there first, then one that takes the connection and never answers
+    // (a host gone behind a firewall), then two of the cluster's.
     let nobody = format!("redis://127.0.0.1:{}/", support::redis::free_port());
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("redis://{}/", silent.local_addr().unwrap());
     let urls = cluster.urls();
-    let seeds = format!("{nobody},{},{}", urls[1], urls[2]);
+    let seeds = format!("{nobody},{silent_url},{},{}", urls[1], urls[2]);
     let started = Instant::now();
     let exports = start_exports(&sim, &[seeds.clone(), seeds.clone(), seeds], &dir);
     assert_one_budget(&sim, exports, started);
@@ -171,13 +175,14 @@ fn a_primary_killed_mid_export_loses_nothing_and_the_exports_share_again_after_p
     let Some(cluster) = RedisCluster::start("cluster-failover", 1) else {
         return;
     };
-    // 108 requests in all at 20 a second: over five seconds, the failover (about two and a
+    // 240 requests in all at 40 a second: six seconds, the failover (about two and a
     // half) early in it, and time to share again after it.
-    let records = 3_600;
+    let records = 8_000;
     let sim = simulator(records);
     let dir = scratch("cluster-failover");
     let urls = cluster.primaries();
     let started = Instant::now();
+    let primaries_before = urls.clone();
     let exports = start_exports(&sim, &urls, &dir);
     let deadline = Instant::now() + std::time::Duration::from_secs(3);
     let owner = loop {
@@ -201,5 +206,8 @@ fn a_primary_killed_mid_export_loses_nothing_and_the_exports_share_again_after_p
     let keys = cluster.keys();
     assert!(!keys.is_empty());
     let now = cluster.primary_for(&keys[0]);
-    assert_ne!(now, owner, "the budget lives on the promoted replica");
+    assert!(
+        !primaries_before.contains(&now),
+        "the budget lives on the promoted replica {now}, not on a primary of before {primaries_before:?}"
+    );
 }

@@ -213,7 +213,7 @@ impl ClientBuilder {
     }
 
     /// Shares the rate budget with every process on this key and base URL through the Redis at
-    /// `url` (`redis://host:port/db`, or `rediss://` for TLS; feature `redis`). Without it,
+    /// `url` (`redis://[user:password@]host:port/db`; feature `redis`; no TLS). Without it,
     /// clients of one process on the same key and base URL share one budget anyway; with it,
     /// so do workers, cron jobs and replicas on any machine that reaches the Redis.
     ///

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
+
+use futures::{FutureExt, StreamExt};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -22,18 +24,41 @@ pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A connection to the fleet's Redis.
 pub(super) struct Connection {
+    nodes: Arc<Nodes>,
+    /// The connection, made on first use (it needs the runtime) by one task at a time, and
+    /// made anew after a call failed: a connection that stopped answering without closing (a
+    /// failover behind one address, a NAT that forgot it) would otherwise be kept for as long
+    /// as the kernel keeps it.
+    slot: Mutex<Slot>,
+}
+
+/// Where to find the Redis.
+struct Nodes {
     /// The nodes given, in order: one for a single Redis, any number of a cluster's (one
     /// down at the start does not matter).
     seeds: Vec<redis::ConnectionInfo>,
-    /// Every node of the cluster, as the cluster named them when last asked, to find it again
-    /// after the node given has gone (a failover) and the connection is made anew.
+    /// The healthy nodes of the cluster, as it named them when last asked, to find it again
+    /// after the nodes given have gone (a failover) and the connection is made anew.
     learned: Mutex<Vec<redis::ConnectionInfo>>,
-    /// Made on first use (it needs the runtime), and made anew after a call failed or timed
-    /// out: a connection that stopped answering without closing (a failover behind one
-    /// address, a NAT that forgot it) would otherwise be kept for as long as the kernel keeps
-    /// it. With it, whether it has answered a call yet.
-    slot: tokio::sync::Mutex<Option<(Link, bool)>>,
 }
+
+/// The connection, or the making of one.
+#[derive(Default)]
+struct Slot {
+    /// Counts the connections made: a failure on an older one does not throw away a newer.
+    generation: u64,
+    /// The connection, and whether it has answered a call yet.
+    link: Option<(Link, bool)>,
+    /// The one task making a connection, which every caller waits on (each for its own
+    /// time): it goes on after they have given up, so that a slow cluster is still reached.
+    opening: Option<futures::future::Shared<Opening>>,
+}
+
+type Opening = futures::future::BoxFuture<'static, Result<Link, Arc<redis::RedisError>>>;
+
+/// How long the making of a connection may take in all, in the background: the nodes asked,
+/// then the cluster's map of slots and a connection to each node in it.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A single Redis, or a cluster (which follows MOVED and ASK and learns the slots anew as
 /// they move).
@@ -75,9 +100,11 @@ impl Connection {
             ));
         }
         let c = Arc::new(Self {
-            seeds,
-            learned: Mutex::new(Vec::new()),
-            slot: tokio::sync::Mutex::new(None),
+            nodes: Arc::new(Nodes {
+                seeds,
+                learned: Mutex::new(Vec::new()),
+            }),
+            slot: Mutex::new(Slot::default()),
         });
         open.insert(urls.to_owned(), Arc::downgrade(&c));
         Ok(c)
@@ -89,51 +116,116 @@ impl Connection {
         &self,
         call: &redis::ScriptInvocation<'_>,
     ) -> Result<T, Option<redis::RedisError>> {
-        let (link, answered) = match tokio::time::timeout(CONNECT_TIMEOUT, self.link()).await {
-            Ok(made) => made.map_err(Some)?,
-            Err(_) => return Err(None),
-        };
+        let (link, answered, generation) = self.link().await?;
         // A connection that has not answered yet may need a TLS handshake and a password first.
         let limit = if answered {
             CALL_TIMEOUT
         } else {
             CONNECT_TIMEOUT
         };
+        let cluster = matches!(link, Link::Cluster(_));
         let result = match link {
             Link::Single(mut c) => tokio::time::timeout(limit, call.invoke_async(&mut c)).await,
             Link::Cluster(mut c) => tokio::time::timeout(limit, call.invoke_async(&mut c)).await,
         };
+        let mut slot = lock(&self.slot);
+        let current = slot.generation == generation;
         match result {
             Ok(Ok(reply)) => {
-                if let Some((_, answered)) = self.slot.lock().await.as_mut() {
+                if let (true, Some((_, answered))) = (current, slot.link.as_mut()) {
                     *answered = true;
                 }
                 Ok(reply)
             }
+            // A cluster's connection reconnects, and learns moved slots, by itself; one call
+            // late is no reason to make it anew (for every account on it).
+            Err(_) if cluster => Err(None),
             failed => {
                 // The next call starts on a new connection: redis-rs keeps one that timed out,
                 // and one whose set-up was refused (a wrong password) answers every later call
                 // with that refusal without asking Redis again.
-                *self.slot.lock().await = None;
-                Err(failed.ok().and_then(Result::err))
+                if current {
+                    slot.link = None;
+                    slot.generation += 1;
+                }
+                Err(failed.ok().and_then(Result::err).and_then(|e| {
+                    // Slots moving, or a failover under way, past the cluster client's own
+                    // retries: Redis away for a moment, not refusing.
+                    let moving = cluster
+                        && matches!(
+                            e.kind(),
+                            redis::ErrorKind::Server(
+                                redis::ServerErrorKind::Moved
+                                    | redis::ServerErrorKind::Ask
+                                    | redis::ServerErrorKind::TryAgain
+                                    | redis::ServerErrorKind::ClusterDown
+                            )
+                        );
+                    (!moving).then_some(e)
+                }))
             }
         }
     }
 
-    /// The connection, and whether it has answered a call yet; made where there is none.
-    async fn link(&self) -> redis::RedisResult<(Link, bool)> {
-        let mut slot = self.slot.lock().await;
-        if let Some((link, answered)) = slot.as_ref() {
-            return Ok((link.clone(), *answered));
+    /// The connection, whether it has answered a call yet and its generation; made where
+    /// there is none, waiting for it at most [`CONNECT_TIMEOUT`] (`Err(None)` then: the
+    /// making goes on in the background for the next call).
+    async fn link(&self) -> Result<(Link, bool, u64), Option<redis::RedisError>> {
+        let (opening, generation) = {
+            let mut slot = lock(&self.slot);
+            if let Some((link, answered)) = &slot.link {
+                return Ok((link.clone(), *answered, slot.generation));
+            }
+            let nodes = Arc::clone(&self.nodes);
+            let opening = slot
+                .opening
+                .get_or_insert_with(|| {
+                    let task = tokio::spawn(async move {
+                        match tokio::time::timeout(OPEN_TIMEOUT, nodes.open()).await {
+                            Ok(made) => made.map_err(Arc::new),
+                            Err(_) => Err(Arc::new(redis::RedisError::from((
+                                redis::ErrorKind::Io,
+                                "no node answered in time",
+                            )))),
+                        }
+                    });
+                    let joined: Opening = Box::pin(async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(Arc::new(redis::RedisError::from((
+                                redis::ErrorKind::Io,
+                                "the connection task ended",
+                                e.to_string(),
+                            ))))
+                        })
+                    });
+                    joined.shared()
+                })
+                .clone();
+            (opening, slot.generation)
+        };
+        let made = match tokio::time::timeout(CONNECT_TIMEOUT, opening).await {
+            Ok(made) => made,
+            Err(_) => return Err(None),
+        };
+        let mut slot = lock(&self.slot);
+        if slot.generation == generation {
+            slot.opening = None;
         }
-        let link = self.open().await?;
-        *slot = Some((link.clone(), false));
-        Ok((link, false))
+        match made {
+            Ok(link) => {
+                let (link, answered) = slot.link.get_or_insert((link, false)).clone();
+                Ok((link, answered, slot.generation))
+            }
+            Err(e) => Err(Some(redis::RedisError::clone(&e))),
+        }
     }
+}
 
+impl Nodes {
     /// A connection to the node that answers first of those given and those the cluster
-    /// named when last asked (they are asked at once: one down or unreachable costs nothing):
-    /// to the cluster, where that node says it is in one, else to it alone.
+    /// named when last asked (they are asked at once: one down or silent costs nothing): to
+    /// the cluster, where that node says it is in one, else to it alone. Where none answers,
+    /// a node's refusal (a wrong password) rather than another's silence.
     async fn open(&self) -> redis::RedisResult<Link> {
         let mut nodes = self.seeds.clone();
         for node in lock(&self.learned).iter() {
@@ -141,21 +233,46 @@ impl Connection {
                 nodes.push(node.clone());
             }
         }
-        let asks = nodes.iter().map(|node| {
-            Box::pin(async move { in_cluster(node).await.map(|cluster| (node, cluster)) })
-        });
-        let ((node, cluster), _) = futures::future::select_ok(asks).await?;
-        let Some(members) = cluster else {
+        let mut asks: futures::stream::FuturesUnordered<_> = nodes
+            .iter()
+            .map(|node| async move { in_cluster(node).await.map(|cluster| (node, cluster)) })
+            .collect();
+        let mut outage = None;
+        let (node, members) = loop {
+            match asks.next().await {
+                Some(Ok(answer)) => break answer,
+                Some(Err(e)) if is_outage(&e) => outage = Some(e),
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(outage.unwrap_or_else(|| {
+                        redis::RedisError::from((redis::ErrorKind::Io, "no node to ask"))
+                    }))
+                }
+            }
+        };
+        drop(asks);
+        let Some(members) = members else {
+            if self.seeds.len() > 1 {
+                return Err(redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "several Redis URLs name the nodes of one cluster, and this Redis is not in \
+                     one",
+                )));
+            }
             return single(node).map(Link::Single);
         };
-        let learned: Vec<redis::ConnectionInfo> = members
+        if node.redis_settings().db() != 0 {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "a Redis Cluster has database 0 alone: leave the database out of the URL",
+            )));
+        }
+        *lock(&self.learned) = members
             .into_iter()
             .map(|(host, port)| node.clone().set_addr(at(node.addr(), host, port)))
             .collect();
-        let mut first = vec![node.clone()];
-        first.extend(learned.iter().cloned());
-        *lock(&self.learned) = learned;
-        let cluster = ClusterClient::builder(first)
+        // The cluster client learns the other nodes from this one.
+        let cluster = ClusterClient::builder([node.clone()])
             .connection_timeout(CONNECT_TIMEOUT)
             .response_timeout(CONNECT_TIMEOUT)
             .retries(2)
@@ -187,7 +304,10 @@ fn at(addr: &redis::ConnectionAddr, host: String, port: u16) -> redis::Connectio
 async fn in_cluster(
     seed: &redis::ConnectionInfo,
 ) -> redis::RedisResult<Option<Vec<(String, u16)>>> {
-    let client = redis::Client::open(seed.clone())?;
+    // Database 0 to ask: a cluster refuses any other (SELECT), which would read as it being
+    // away.
+    let settings = seed.redis_settings().clone().set_db(0);
+    let client = redis::Client::open(seed.clone().set_redis_settings(settings))?;
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(CONNECT_TIMEOUT));
@@ -218,7 +338,16 @@ fn cluster_nodes(answer: &str) -> Vec<(String, u16)> {
     answer
         .lines()
         .filter_map(|line| {
-            let address = line.split_whitespace().nth(1)?;
+            let mut fields = line.split_whitespace();
+            let address = fields.nth(1)?;
+            let flags = fields.next()?;
+            // A failed node stays listed until it is forgotten; asking it would only wait.
+            if flags
+                .split(',')
+                .any(|f| matches!(f, "fail" | "fail?" | "noaddr" | "handshake"))
+            {
+                return None;
+            }
             let address = address.split(['@', ',']).next()?;
             let (host, port) = address.rsplit_once(':')?;
             let port = port.parse().ok().filter(|p| *p != 0)?;
@@ -283,6 +412,7 @@ mod tests {
         let answer = "07c3 127.0.0.1:30004@31004,node-4 slave e7d1 0 1426238317239 4 connected\n\
                       67ed 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10922\n\
                       9fd8 :0@0 master,fail,noaddr - 0 0 3 disconnected\n\
+                      5c2a 127.0.0.1:30003@31003 master,fail - 0 0 3 disconnected\n\
                       1a2b [::1]:30005@31005 myself,master - 0 0 5 connected";
         assert_eq!(
             cluster_nodes(answer),
