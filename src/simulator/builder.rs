@@ -31,6 +31,8 @@ pub struct SimulatorBuilder {
     pub(super) api_key: String,
     pub(super) collections: BTreeMap<String, Collection>,
     pub(super) rate_limit: Option<RateLimit>,
+    /// More accounts on this server, each its key and its own limit (the same records).
+    pub(super) accounts: Vec<(String, Option<RateLimit>)>,
     pub(super) latency: Duration,
     pub(super) retry_after: bool,
     pub(super) rate_headers: bool,
@@ -49,6 +51,7 @@ impl Default for SimulatorBuilder {
             api_key: DEFAULT_API_KEY.to_owned(),
             collections: BTreeMap::new(),
             rate_limit: None,
+            accounts: Vec::new(),
             latency: Duration::ZERO,
             retry_after: false,
             rate_headers: false,
@@ -296,6 +299,27 @@ impl SimulatorBuilder {
     /// ```
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Another account on the same server: requests with `key` are answered as the main
+    /// account's are (the same records), counted against `limit` of their own (`None`: no
+    /// limit), so that one simulator stands for a platform's many HelpCrunch accounts.
+    /// [`Simulator::stats_of`](super::Simulator::stats_of) counts each account's requests.
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::{RateLimit, Simulator};
+    /// use std::time::Duration;
+    /// let sim = Simulator::builder()
+    ///     .account("second-key", Some(RateLimit::leaky_bucket(120)))
+    ///     .account("third-key", Some(RateLimit::sliding_window(60, Duration::from_secs(60))))
+    ///     .start()?;
+    /// assert_eq!(sim.stats_of("second-key").unwrap().requests, 0);
+    /// assert!(sim.stats_of("no-such-key").is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn account(mut self, key: impl Into<String>, limit: Option<RateLimit>) -> Self {
+        self.accounts.push((key.into(), limit));
         self
     }
 

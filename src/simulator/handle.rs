@@ -69,6 +69,23 @@ impl Simulator {
         }
     }
 
+    /// What the server has seen of the account with `key` of those added with
+    /// [`SimulatorBuilder::account`](super::SimulatorBuilder::account) (the main account's
+    /// requests are in [`stats`](Self::stats), which counts every account's); `None` for a key
+    /// it has no account for.
+    ///
+    /// ```
+    /// let sim = helpcrunch_pager::simulator::Simulator::builder().account("k2", None).start()?;
+    /// assert_eq!(sim.stats_of("k2").unwrap().rate_limited, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stats_of(&self, key: &str) -> Option<Stats> {
+        self.state.accounts.get(key).map(|other| Stats {
+            requests: other.requests.load(Ordering::SeqCst),
+            rate_limited: other.rate_limited.load(Ordering::SeqCst),
+        })
+    }
+
     /// Changes the rate limit while the server runs; `None` removes it. What the requests
     /// already accepted mean carries over, so a change is not a free burst: a fixed window
     /// keeps its count (windows are still counted from the server's start), a sliding window

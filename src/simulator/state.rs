@@ -1,6 +1,7 @@
 //! What a running simulator's handle and its server share: the configuration it started with,
 //! the server's clock, the data as it is now, the rate limit's count, and what it has seen.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -26,6 +27,16 @@ pub(super) struct State {
     pub(super) account: Mutex<Account>,
     pub(super) changes: Mutex<(Changes, fastrand::Rng)>,
     pub(super) log: Mutex<Vec<RequestRecord>>,
+    /// The other accounts ([`SimulatorBuilder::account`]), by key.
+    pub(super) accounts: HashMap<String, Other>,
+}
+
+/// Another account on the server: its limit and its counts.
+#[derive(Debug)]
+pub(super) struct Other {
+    pub(super) rate: Mutex<Option<RateState>>,
+    pub(super) requests: AtomicU64,
+    pub(super) rate_limited: AtomicU64,
 }
 
 impl State {
@@ -35,6 +46,18 @@ impl State {
         let started = Instant::now();
         Self {
             rate: Mutex::new(config.rate_limit.map(|l| RateState::new(l, started))),
+            accounts: config
+                .accounts
+                .iter()
+                .map(|(key, limit)| {
+                    let other = Other {
+                        rate: Mutex::new(limit.map(|l| RateState::new(l, started))),
+                        requests: AtomicU64::new(0),
+                        rate_limited: AtomicU64::new(0),
+                    };
+                    (key.clone(), other)
+                })
+                .collect(),
             account: Mutex::new(Account::new(config.collections.clone())),
             clock: Clock::new(config.clock_offset),
             changes: Mutex::new((Changes::default(), fastrand::Rng::with_seed(0x5eed))),
