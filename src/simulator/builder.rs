@@ -305,7 +305,11 @@ impl SimulatorBuilder {
     /// Another account on the same server: requests with `key` are answered as the main
     /// account's are (the same records), counted against `limit` of their own (`None`: no
     /// limit), so that one simulator stands for a platform's many HelpCrunch accounts.
-    /// [`Simulator::stats_of`](super::Simulator::stats_of) counts each account's requests.
+    /// [`Simulator::stats_of`](super::Simulator::stats_of) counts each account's requests and
+    /// the 429s of its limit (faults are numbered, and injected, across every account's
+    /// requests together); [`Simulator::set_rate_limit`](super::Simulator::set_rate_limit)
+    /// changes the main account's limit alone. A key given twice, or the main account's, makes
+    /// [`start`](Self::start) fail.
     ///
     /// ```
     /// use helpcrunch_pager::simulator::{RateLimit, Simulator};
@@ -316,6 +320,9 @@ impl SimulatorBuilder {
     ///     .start()?;
     /// assert_eq!(sim.stats_of("second-key").unwrap().requests, 0);
     /// assert!(sim.stats_of("no-such-key").is_none());
+    /// let twice = Simulator::builder().account("k", None).account("k", None).start();
+    /// assert!(twice.is_err());
+    /// assert!(Simulator::builder().api_key("k").account("k", None).start().is_err());
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn account(mut self, key: impl Into<String>, limit: Option<RateLimit>) -> Self {

@@ -179,6 +179,14 @@ impl SimulatorBuilder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn start(self) -> std::io::Result<Simulator> {
+        // A key given twice, or the main account's, would be an account never served.
+        let mut keys = std::collections::HashSet::from([self.api_key.as_str()]);
+        if let Some((key, _)) = self.accounts.iter().find(|(k, _)| !keys.insert(k.as_str())) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the account key {key:?} is given twice"),
+            ));
+        }
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
