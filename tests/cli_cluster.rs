@@ -89,16 +89,7 @@ fn assert_one_budget_of(
     for s in &summaries {
         eprint!("{s}");
     }
-    if std::env::var_os("FLEET_LOG").is_some() {
-        for r in &log {
-            eprintln!(
-                "{:>8.1} ms {} {}",
-                r.at.as_secs_f64() * 1e3,
-                r.path,
-                r.status
-            );
-        }
-    }
+    dump_log(&log);
     eprintln!(
         "{} requests, {} 429s, {rate:.0}/min together, {:.1} % of the limit",
         stats.requests,

@@ -62,22 +62,6 @@ fn finish_three(exports: Vec<(Child, PathBuf)>, started: Instant, records: usize
         .collect()
 }
 
-/// With `FLEET_LOG` set, prints the server's log: arrivals, gaps, paths, statuses.
-fn dump(log: &[helpcrunch_pager::simulator::RequestRecord]) {
-    if std::env::var_os("FLEET_LOG").is_none() {
-        return;
-    }
-    for w in log.windows(2) {
-        eprintln!(
-            "{:>8.1} ms {:>6.1} {} {}",
-            w[1].at.as_secs_f64() * 1e3,
-            (w[1].at - w[0].at).as_secs_f64() * 1e3,
-            w[1].path,
-            w[1].status
-        );
-    }
-}
-
 fn three_exports_share_one_budget(name: &str, limit: RateLimit) {
     let _turn = turn();
     let Some(redis) = RedisServer::start(name) else {
@@ -90,7 +74,7 @@ fn three_exports_share_one_budget(name: &str, limit: RateLimit) {
     let stats = sim.stats();
     let log = sim.requests();
     let rate = observed_rate(&log);
-    dump(&log);
+    dump_log(&log);
     eprintln!(
         "{limit:?}: {} requests, {} 429s, {rate:.0}/min together, {:.1} % of the limit",
         stats.requests,
@@ -179,7 +163,7 @@ fn three_exports_lose_nothing_when_redis_dies_and_rejoin_when_it_returns() {
     let summaries = finish_three(exports, started, records);
     assert!(rejoined, "no export came back to Redis: {summaries:?}");
     let stats = sim.stats();
-    dump(&sim.requests());
+    dump_log(&sim.requests());
     eprintln!(
         "Redis killed and restarted: {} requests, {} 429s",
         stats.requests, stats.rate_limited
@@ -212,7 +196,7 @@ fn three_exports_learn_a_lower_limit_together() {
     let started = Instant::now();
     let summaries = finish_three(start_three(&sim, &redis, &dir), started, records);
     let stats = sim.stats();
-    dump(&sim.requests());
+    dump_log(&sim.requests());
     eprintln!(
         "half the limit: {} requests, {} 429s; {summaries:?}",
         stats.requests, stats.rate_limited
@@ -355,7 +339,7 @@ fn a_flood_of_calls_in_one_process_leaves_another_process_export_half() {
     let flood_for = client.request_interval() * 50;
     runtime.block_on(bounded("the flood", lanes::flood(&client, 4, flood_for)));
     let log = sim.requests();
-    dump(&log);
+    dump_log(&log);
     finish_exports(exports, started, records);
     let calls: Vec<_> = log.iter().filter(|r| lanes::is_call(r)).collect();
     let (from, to) = (calls[4].at, calls[calls.len() - 1].at);

@@ -16,6 +16,22 @@ use futures::{Stream, TryStreamExt};
 use helpcrunch_pager::simulator::{RequestRecord, Simulator};
 use helpcrunch_pager::{Client, ClientBuilder, Error, RetryPolicy};
 
+/// With `FLEET_LOG` set, prints the server's log: arrivals, gaps, paths, statuses.
+pub fn dump_log(log: &[RequestRecord]) {
+    if std::env::var_os("FLEET_LOG").is_none() {
+        return;
+    }
+    for w in log.windows(2) {
+        eprintln!(
+            "{:>8.1} ms {:>6.1} {} {}",
+            w[1].at.as_secs_f64() * 1e3,
+            (w[1].at - w[0].at).as_secs_f64() * 1e3,
+            w[1].path,
+            w[1].status
+        );
+    }
+}
+
 /// No test may take longer than this; a hang fails instead of stalling the suite.
 pub const BOUND: Duration = Duration::from_secs(10);
 

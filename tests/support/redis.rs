@@ -136,3 +136,33 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The directories under the temporary directory named `<prefix><pid>-…` whose test process
+/// `pid` is gone (killed before its drops ran: a CI timeout, a Ctrl-C), with what they held
+/// left behind; the harnesses stop their servers and remove them.
+pub fn orphaned_dirs(prefix: &str) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_prefix(prefix)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| pid != std::process::id() && !alive(pid))
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Whether process `pid` runs: it is in /proc and not a zombie (a killed process no one has
+/// reaped yet).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command's name, which is in parentheses.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::redis::free_port;
+use super::redis::{alive, free_port, orphaned_dirs};
 
 /// Tells apart the clusters one test process starts (tests run on threads side by side).
 static STARTED: AtomicUsize = AtomicUsize::new(0);
@@ -512,29 +512,11 @@ fn parse_nodes(text: &str) -> Vec<NodeLine> {
 /// before its drops ran, by a timeout say): an orphaned redis-server would otherwise live on,
 /// holding ports and memory. Cheap: a look at the temporary directory and a pid file a node.
 fn sweep_leftovers() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(owner) = name
-            .strip_prefix("helpcrunch-redis-cluster-")
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if owner == std::process::id() || alive(owner) {
-            continue;
-        }
-        for node in std::fs::read_dir(entry.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
+    for dir in orphaned_dirs("helpcrunch-redis-cluster-") {
+        for node in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             kill_stale_server(&node.path());
         }
-        let _ = std::fs::remove_dir_all(entry.path());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
@@ -555,12 +537,4 @@ fn kill_stale_server(dir: &Path) {
             libc::kill(pid, libc::SIGKILL);
         }
     }
-}
-
-/// Whether process `pid` runs: it is in /proc and not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-    })
 }

@@ -156,30 +156,16 @@ impl Warehouse {
     /// Stops the servers of warehouses whose test process is gone (killed, not panicking, so
     /// no drop ran: a CI timeout, a Ctrl-C) and removes their directories.
     fn sweep_leftovers(&self) {
-        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = name
-                .strip_prefix("helpcrunch-warehouse-")
-                .and_then(|rest| rest.split('-').next())
-                .and_then(|pid| pid.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if pid == std::process::id() || alive(pid) {
-                continue;
-            }
+        for dir in super::redis::orphaned_dirs("helpcrunch-warehouse-") {
             let _ = self
                 .postgres_command(&self.pg_ctl)
                 .arg("-D")
-                .arg(entry.path().join("data"))
+                .arg(dir.join("data"))
                 .args(["-m", "immediate", "stop"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
-            let _ = std::fs::remove_dir_all(entry.path());
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 
@@ -307,16 +293,6 @@ impl Drop for Warehouse {
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Whether process `pid` runs: it is in /proc and not a zombie (a killed process no one has
-/// reaped yet).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        // The state follows the command's name, which is in parentheses.
-        stat.rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-    })
 }
 
 /// Runs `command`, panicking with its output if it fails.
