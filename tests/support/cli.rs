@@ -26,7 +26,13 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// The command, with no key, Redis or log level from the environment the tests run in.
 pub fn export(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
+    isolated(BIN, args)
+}
+
+/// The binary `bin` with `args`, none of the environment's HelpCrunch settings or log level,
+/// no input, and both outputs piped.
+pub fn isolated(bin: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .env_remove("HELPCRUNCH_API_KEY")
         .env_remove("HELPCRUNCH_BASE_URL")

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use helpcrunch_pager::simulator::Simulator;
 use helpcrunch_pager::Collection;
@@ -15,15 +15,7 @@ pub const TAP: &str = env!("CARGO_BIN_EXE_tap-helpcrunch");
 
 /// The tap, with no key or Redis from the environment the tests run in.
 pub fn tap(args: &[&str]) -> Command {
-    let mut cmd = Command::new(TAP);
-    cmd.args(args)
-        .env_remove("HELPCRUNCH_API_KEY")
-        .env_remove("HELPCRUNCH_REDIS_URL")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
+    super::cli::isolated(TAP, args)
 }
 
 /// A config for `sim` at `rpm` (the simulator's own window, a minute), with `more` settings
