@@ -350,3 +350,41 @@ async fn a_change_committed_late_is_read_by_the_next_run_that_looks_back_far_eno
     assert!(ids(&long, Collection::Chats).contains(&5));
     assert!(ids(&long, Collection::Messages).contains(&message));
 }
+
+#[tokio::test]
+async fn a_customer_whose_creation_committed_a_few_ids_late_is_read_by_the_next_run() {
+    let sim = account(300, 5, 0);
+    let client = client_for(&sim, FAST);
+    let customers = |run: &Run| -> Vec<u64> {
+        run.read[&Collection::Customers]
+            .iter()
+            .map(|r| r["id"].as_u64().unwrap())
+            .collect()
+    };
+    // One creation slower than the 49 begun after it, another slower than the 60 after it:
+    // each run reads the later ones first, then the slow one commits behind them, never active
+    // (no search by activity shows it).
+    let within = sim.begin_create("customers");
+    sim.append("customers", 49);
+    let first = full_run(&client, &sim).await;
+    assert!(!customers(&first).contains(&within));
+    sim.commit("customers", within);
+    let beyond = sim.begin_create("customers");
+    sim.append("customers", 60);
+    later(&sim);
+    let second = bounded("a run", sync_all(&client, &sim, &first.state, LOOKBACK)).await;
+    assert!(
+        customers(&second).contains(&within),
+        "{within} committed 49 ids late: {:?}",
+        customers(&second)
+    );
+    sim.commit("customers", beyond);
+    later(&sim);
+    let third = bounded("a run", sync_all(&client, &sim, &second.state, LOOKBACK)).await;
+    // The documented limit, which shows that the second run's find was the ids' overlap and not
+    // a search by activity.
+    assert!(
+        !customers(&third).contains(&beyond),
+        "{beyond} committed 60 ids late, past the 50 read again"
+    );
+}

@@ -214,6 +214,67 @@ impl Simulator {
         ids
     }
 
+    /// Begins creating a record in the collection at `path` that commits only at
+    /// [`commit`](Self::commit): it takes the next id now, so records created in the meantime
+    /// get higher ones, but no answer shows it until then. Committed, it stands in the
+    /// creation order by its id, behind records a read may already have passed: a creation
+    /// that took longer than one begun after it. It is not touched: a customer so created reads
+    /// as one never active (a `lastSeen` from long ago), whom no search by activity finds.
+    ///
+    /// # Panics
+    ///
+    /// When there is no collection at `path`, or it is a chat's messages
+    /// ([`add_message_committed_late`](Self::add_message_committed_late) makes a late one).
+    ///
+    /// ```
+    /// use helpcrunch_pager::simulator::Simulator;
+    /// let sim = Simulator::builder().customers(5).start()?;
+    /// let late = sim.begin_create("customers");
+    /// assert_eq!((late, sim.append("customers", 2)), (6, vec![7, 8]));
+    /// assert_eq!(sim.snapshot("customers").len(), 7, "not committed yet");
+    /// sim.commit("customers", late);
+    /// let ids: Vec<_> = sim.snapshot("customers").iter().map(|c| c["id"].as_u64().unwrap()).collect();
+    /// assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7, 8]);
+    /// assert_eq!(sim.changes().inserted, [7, 8, 6]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn begin_create(&self, path: &str) -> u64 {
+        let (key, _) = split(path);
+        let mut account = self.account();
+        if kind_at(&mut account, key) == Kind::Message {
+            panic!(
+                "a message committed late is made by add_message_committed_late, not at {path:?}"
+            );
+        }
+        let collection = account.get(key).expect("found above");
+        let id = collection.next_id;
+        collection.next_id += 1;
+        collection.uncommitted.insert(id);
+        id
+    }
+
+    /// Commits the record [`begin_create`](Self::begin_create) began in the collection at
+    /// `path`: from now on it is listed, in its place by id in the creation order, and in
+    /// [`Changes::inserted`](super::Changes::inserted).
+    ///
+    /// # Panics
+    ///
+    /// When no creation of record `id` was begun there, or it was committed already.
+    pub fn commit(&self, path: &str, id: u64) {
+        let (key, _) = split(path);
+        let mut account = self.account();
+        kind_at(&mut account, key);
+        let collection = account.get(key).expect("found above");
+        if !collection.uncommitted.remove(&id) {
+            panic!("no creation of record {id} at {path:?} is waiting to commit");
+        }
+        let at = collection.ids.partition_point(|&other| other < id);
+        collection.ids.insert(at, id);
+        collection.reordered(None);
+        let mut changes = self.state.changes.lock().unwrap_or_else(|p| p.into_inner());
+        changes.0.inserted.push(id);
+    }
+
     /// The records of the collection at `path` as the API would render them now, every one,
     /// in its default order (a chat's messages newest first), or in the order a query on
     /// `path` asks for (`"chats?sort=chats.lastMessageAt&order=desc"`). Rendering is
@@ -322,6 +383,51 @@ mod tests {
     fn seeing_a_customer_who_is_not_there_fails_the_test() {
         let sim = Simulator::builder().customers(5).start().unwrap();
         sim.see_customer(6);
+    }
+
+    #[test]
+    fn a_record_committed_late_stands_by_its_id_behind_later_ones() {
+        let sim = Simulator::builder().customers(3).start().unwrap();
+        let late = sim.begin_create("customers");
+        sim.append("customers", 2);
+        sim.mutate("customers", Mutation::Delete(2), 0);
+        sim.commit("/customers", late);
+        let ids: Vec<u64> = sim
+            .snapshot("customers")
+            .iter()
+            .map(|c| c["id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ids, [1, 3, 4, 5, 6]);
+        let seen = |id: u64| -> u64 {
+            let customers = sim.snapshot("customers");
+            let c = customers.iter().find(|c| c["id"] == id).unwrap();
+            let v = &c["lastSeen"];
+            v.as_str()
+                .map_or_else(|| v.as_f64().unwrap(), |s| s.parse().unwrap()) as u64
+        };
+        assert!(
+            seen(late) + 86_400 < sim.now(),
+            "never active: {}",
+            seen(late)
+        );
+        assert!(
+            sim.now() - seen(6) < 60,
+            "the appended ones were active when created"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "no creation of record 4")]
+    fn committing_what_was_not_begun_fails_the_test() {
+        let sim = Simulator::builder().customers(3).start().unwrap();
+        sim.commit("customers", 4);
+    }
+
+    #[test]
+    #[should_panic(expected = "add_message_committed_late")]
+    fn a_late_message_is_begun_elsewhere() {
+        let sim = Simulator::builder().chats(3).start().unwrap();
+        sim.begin_create("chats/1/messages");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! (see `written.rs`), and what changed while the server ran: stamps, the creation times of
 //! messages, a chat's newest message.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use serde_json::{Map, Value};
@@ -43,6 +43,9 @@ pub(crate) struct Collection {
     /// Chats: the newest message of each chat whose newest is not the last of the
     /// [`default_messages`] it would be built with (`None`: it has none).
     pub(crate) newest_messages: HashMap<u64, Option<u64>>,
+    /// Records whose creation began (their ids given out) but has not committed: no answer
+    /// shows them yet.
+    pub(crate) uncommitted: HashSet<u64>,
 }
 
 impl Collection {
@@ -57,6 +60,7 @@ impl Collection {
             born: HashMap::new(),
             built: 0,
             newest_messages: HashMap::new(),
+            uncommitted: HashSet::new(),
         }
     }
 
