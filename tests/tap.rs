@@ -237,8 +237,10 @@ fn every_record_of_a_sync_fits_its_streams_schema_and_every_record_is_sent_once(
                 };
                 *forms.entry(form).or_default() += 1;
             }
-            _ => states += 1,
+            "STATE" => states += 1,
+            other => panic!("a {other} message, not asked for: {m}"),
         }
+        assert!(m.get("version").is_none(), "a version, not asked for: {m}");
     }
     assert_eq!(
         order,
@@ -379,16 +381,23 @@ fn only_the_selected_streams_and_fields_are_read() {
 
 #[test]
 fn a_failed_sync_exits_non_zero_after_the_last_state_that_holds() {
-    // Departments (a page), agents (a page), then the customers' first page fails for good.
+    // Departments (a page), agents (a page), the customers' first page, then their second
+    // fails for good: the first page's records are sent as a table version that is never
+    // activated, so a target drops no row.
     let sim = Simulator::builder()
         .departments(25)
         .agents(6)
         .customers(230)
-        .fault(3, Fault::Status(401))
+        .fault(4, Fault::Status(401))
         .start()
         .unwrap();
     let dir = scratch("tap-failed");
-    let config = config_for(&sim, 600_000, &dir, json!({}));
+    let config = config_for(
+        &sim,
+        600_000,
+        &dir,
+        json!({"emit_activate_version_messages": true}),
+    );
     let ran = run(tap(&["--config", config.to_str().unwrap()]));
     assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
     assert!(
@@ -403,15 +412,136 @@ fn a_failed_sync_exits_non_zero_after_the_last_state_that_holds() {
     );
     let messages = messages(&ran.stdout);
     let at = messages.iter().rposition(|m| m["type"] == "STATE").unwrap();
-    // After the last STATE, nothing but the SCHEMA of the stream that failed.
+    // After the last STATE, nothing but the SCHEMA of the stream that failed and the records
+    // read before the failure: no ACTIVATE_VERSION.
     let after: Vec<(&Value, &Value)> = messages[at + 1..]
         .iter()
         .map(|m| (&m["type"], &m["stream"]))
         .collect();
-    assert_eq!(after, [(&json!("SCHEMA"), &json!("customers"))]);
+    assert_eq!(after[0], (&json!("SCHEMA"), &json!("customers")));
+    assert_eq!(after.len(), 101, "the first page's records: {after:?}");
+    assert!(
+        after[1..]
+            .iter()
+            .all(|&m| m == (&json!("RECORD"), &json!("customers"))),
+        "{after:?}"
+    );
+    assert!(
+        messages[at - 1]["type"] == "ACTIVATE_VERSION",
+        "agents' was activated"
+    );
     let state: SyncState = serde_json::from_value(messages[at]["value"].clone()).unwrap();
     assert!(state.bookmark(Collection::Agents).is_some());
     assert!(state.bookmark(Collection::Customers).is_none());
+}
+
+/// Each stream's messages of a sync, in order, with the `version` of its records (all one)
+/// and whether an `ACTIVATE_VERSION` of that version came after the last record and before
+/// the stream's `STATE`.
+fn versions(messages: &[Value]) -> BTreeMap<String, (usize, Option<u64>, bool)> {
+    let mut streams = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for m in messages {
+        match m["type"].as_str().unwrap() {
+            "SCHEMA" => {
+                let name = m["stream"].as_str().unwrap().to_owned();
+                streams.insert(name.clone(), (0, None, false));
+                current = Some(name);
+            }
+            "RECORD" => {
+                let (records, version, activated) = streams
+                    .get_mut(m["stream"].as_str().unwrap())
+                    .expect("a RECORD after its SCHEMA");
+                assert!(!*activated, "a RECORD after its ACTIVATE_VERSION: {m}");
+                let this = m["version"].as_u64();
+                if *records > 0 {
+                    assert_eq!(this, *version, "one version a stream: {m}");
+                }
+                *records += 1;
+                *version = this;
+            }
+            "ACTIVATE_VERSION" => {
+                let (_, version, activated) =
+                    streams.get_mut(m["stream"].as_str().unwrap()).unwrap();
+                assert!(!*activated, "activated twice: {m}");
+                if version.is_some() {
+                    assert_eq!(m["version"].as_u64(), *version, "{m}");
+                }
+                *version = m["version"].as_u64();
+                *activated = true;
+            }
+            "STATE" => current = None,
+            other => panic!("{other}"),
+        }
+        if m["type"] != "SCHEMA" && m["type"] != "STATE" {
+            assert_eq!(
+                current.as_deref(),
+                m["stream"].as_str(),
+                "after its stream's STATE: {m}"
+            );
+        }
+    }
+    streams
+}
+
+#[test]
+fn streams_read_whole_are_sent_as_table_versions_activated_after_their_last_record() {
+    let sim = account();
+    let dir = scratch("tap-activate-version");
+    let config = config_for(
+        &sim,
+        600_000,
+        &dir,
+        json!({"emit_activate_version_messages": true}),
+    );
+    let config = config.to_str().unwrap();
+    let before = sim.now() * 1_000;
+    let first = run(tap(&["--config", config]));
+    assert!(first.status.success(), "{}", first.stderr);
+    let first = messages(&first.stdout);
+    let singer = jsonschema::draft7::new(&fixture("message.schema.json")).unwrap();
+    for m in &first {
+        if let Err(e) = singer.validate(m) {
+            panic!("not a Singer message ({e}): {m}");
+        }
+    }
+    // A first sync reads every stream whole.
+    let streams = versions(&first);
+    assert_eq!(streams.len(), 5);
+    let mut first_versions = BTreeMap::new();
+    for (name, &(records, version, activated)) in &streams {
+        assert!(records > 0 && activated, "{name}: {:?}", streams[name]);
+        let version = version.unwrap();
+        assert!(
+            version >= before,
+            "{name}: {version} is not the time of the run"
+        );
+        first_versions.insert(name.clone(), version);
+    }
+
+    // From the state: departments and agents whole again, at a later version; the rest only
+    // what changed, which says nothing of the rows not sent.
+    change_a_little(&sim, LOOKBACK);
+    let state = dir.join("state.json");
+    std::fs::write(&state, last_state(&first).unwrap().to_string()).unwrap();
+    let second = run(tap(&[
+        "--config",
+        config,
+        "--state",
+        state.to_str().unwrap(),
+    ]));
+    assert!(second.status.success(), "{}", second.stderr);
+    let streams = versions(&messages(&second.stdout));
+    for name in ["departments", "agents"] {
+        let (records, version, activated) = streams[name];
+        assert!(records > 0 && activated, "{name}");
+        assert!(version.unwrap() > first_versions[name], "{name}: not later");
+    }
+    for name in ["customers", "chats", "messages"] {
+        let (records, version, activated) = streams[name];
+        assert!(records > 0, "{name}: the changes are sent");
+        assert_eq!((version, activated), (None, false), "{name}");
+    }
 }
 
 #[test]
@@ -447,6 +577,10 @@ fn configs_that_cannot_work_are_refused_without_quoting_a_setting() {
         (
             json!({"api_key": secret, "redis_url": ["x"]}),
             "redis_url must be text",
+        ),
+        (
+            json!({"api_key": secret, "emit_activate_version_messages": "yes"}),
+            "emit_activate_version_messages must be true or false",
         ),
     ];
     for (config, says) in cases {

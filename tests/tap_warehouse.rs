@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cli::scratch;
-use helpcrunch_pager::simulator::Simulator;
+use helpcrunch_pager::simulator::{Mutation, Simulator};
 use helpcrunch_pager::Collection;
 use serde_json::{json, Value};
 use support::warehouse::Warehouse;
@@ -310,6 +310,93 @@ fn a_tap_killed_mid_sync_and_run_again_from_its_last_state_loses_no_row() {
     );
     let state = write(&dir, "state-2.json", &last);
 
+    pipe(&warehouse, &["--config", &fast, "--state", &state], |_| {
+        false
+    });
+    assert_tables_equal_the_account(&warehouse, &sim);
+}
+
+#[test]
+fn rows_deleted_upstream_leave_the_tables_read_whole_and_an_interrupted_run_drops_none() {
+    let Some(warehouse) = Warehouse::start() else {
+        return;
+    };
+    let sim = Simulator::builder()
+        .departments(60)
+        .agents(6)
+        .customers(120)
+        .chats(30)
+        .start()
+        .unwrap();
+    let dir = scratch("tap-activate-version");
+    let versions = json!({"emit_activate_version_messages": true});
+    let fast = config_for(&sim, 600_000, &dir, versions.clone());
+    let fast = fast.to_str().unwrap().to_owned();
+    let first = pipe(&warehouse, &["--config", &fast], |_| false);
+    assert_tables_equal_the_account(&warehouse, &sim);
+
+    // Deleted in HelpCrunch: a department and an agent (read whole every run), and a customer,
+    // whose stream is read whole once its bookmark is taken out of the state.
+    sim.mutate("departments", Mutation::Delete(3), 0);
+    sim.mutate("agents", Mutation::Delete(2), 0);
+    sim.mutate("customers", Mutation::Delete(7), 0);
+    sim.advance_clock(LOOKBACK * 2);
+    let mut state = first.target_state();
+    state["bookmarks"]
+        .as_object_mut()
+        .unwrap()
+        .remove("customers")
+        .expect("a customers bookmark");
+    let state = write(&dir, "state-1.json", &state);
+    let second = pipe(&warehouse, &["--config", &fast, "--state", &state], |_| {
+        false
+    });
+    assert_tables_equal_the_account(&warehouse, &sim);
+    assert_eq!(
+        records_of(&second.tap_messages(), "chats"),
+        0,
+        "chats read by what changed"
+    );
+
+    // A run killed mid-departments, after some of its records, before their ACTIVATE_VERSION:
+    // no row goes, not even that of the department deleted since.
+    sim.mutate("departments", Mutation::Delete(4), 0);
+    let slow = dir.join("slow");
+    std::fs::create_dir_all(&slow).unwrap();
+    let mut slow_settings = versions.clone();
+    slow_settings["page_size"] = json!(5);
+    let slow = config_for(&sim, 1_200, &slow, slow_settings);
+    let state = write(&dir, "state-2.json", &second.target_state());
+    let killed = pipe(
+        &warehouse,
+        &["--config", slow.to_str().unwrap(), "--state", &state],
+        |seen| {
+            String::from_utf8_lossy(seen).contains("\"stream\":\"departments\",\"time_extracted\"")
+        },
+    );
+    let sent = killed.tap_messages();
+    let departments_sent = records_of(&sent, "departments");
+    assert!(
+        departments_sent > 0 && departments_sent < 58,
+        "killed mid-departments ({departments_sent} sent)"
+    );
+    assert!(
+        !sent.iter().any(|m| m["type"] == "ACTIVATE_VERSION"),
+        "killed too late to show anything"
+    );
+    let mut left: Vec<String> = (1..=60)
+        .filter(|&id| id != 3)
+        .map(|id: u64| id.to_string())
+        .collect();
+    left.sort_by_key(|id| id.parse::<u64>().unwrap());
+    assert_eq!(
+        warehouse.ids(SCHEMA, "departments"),
+        left,
+        "every row the killed run did not send again is still there, department 4 too"
+    );
+
+    // Killed in its first stream, it printed no STATE: the next run starts from the same one.
+    assert!(last_state(&sent).is_none());
     pipe(&warehouse, &["--config", &fast, "--state", &state], |_| {
         false
     });

@@ -11,7 +11,7 @@ pub(crate) fn json() -> Value {
         "name": "tap-helpcrunch",
         "description": DESCRIPTION,
         "version": env!("CARGO_PKG_VERSION"),
-        "capabilities": ["about", "catalog", "discover", "properties", "state"],
+        "capabilities": ["about", "activate-version", "catalog", "discover", "properties", "state"],
         "settings": schemars::schema_for!(Config),
     })
 }

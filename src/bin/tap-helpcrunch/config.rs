@@ -48,6 +48,16 @@ pub(crate) struct Config {
     /// Records per request, 1 to 100.
     #[schemars(range(min = 1, max = 100), extend("default" = 100))]
     page_size: Option<u32>,
+    /// Send each stream read whole as a new table version: its records carry the version,
+    /// and an ACTIVATE_VERSION follows the last of them once the read has ended whole (never
+    /// after a failed or interrupted one), so that a target which supports it (meltanolabs
+    /// target-postgres, and Singer SDK targets) deletes, or marks deleted, the rows the read
+    /// did not find: records deleted in HelpCrunch. Departments and agents are read whole on
+    /// every sync; customers, chats and messages when the state holds no bookmark for them
+    /// and, for chats and messages, no start_date is set (remove a stream from the state now
+    /// and then to make its table exact). As in the Singer SDK, off unless set.
+    #[schemars(extend("default" = false))]
+    emit_activate_version_messages: Option<bool>,
 }
 
 /// The settings a sync runs with, checked.
@@ -57,6 +67,7 @@ pub(crate) struct Checked {
     pub(crate) start_date: Option<u64>,
     pub(crate) lookback: Duration,
     pub(crate) page_size: u32,
+    pub(crate) activate_version: bool,
 }
 
 /// The settings in `paths` (a later file's setting over an earlier's), checked.
@@ -183,6 +194,12 @@ fn check(settings: &Map<String, Value>) -> Result<Checked, Failure> {
         start_date,
         lookback: Duration::from_secs(lookback),
         page_size,
+        activate_version: setting::<bool>(
+            settings,
+            "emit_activate_version_messages",
+            "true or false",
+        )?
+        .unwrap_or(false),
     })
 }
 

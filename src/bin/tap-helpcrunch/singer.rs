@@ -53,8 +53,14 @@ impl Messages {
         self.value(&message)
     }
 
-    /// `RECORD`: one record, as JSON text, with the time it was read.
-    pub(crate) fn record(&mut self, stream: &str, record: &str) -> io::Result<()> {
+    /// `RECORD`: one record, as JSON text, with the time it was read, and the table version
+    /// it belongs to where the stream is sent as one (see [`activate_version`](Self::activate_version)).
+    pub(crate) fn record(
+        &mut self,
+        stream: &str,
+        record: &str,
+        version: Option<u64>,
+    ) -> io::Result<()> {
         let secs = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -65,12 +71,23 @@ impl Messages {
         // The stream's name and the time are the tap's own words: plain text, no escapes.
         write!(
             self.line,
-            r#"{{"type":"RECORD","stream":"{stream}","time_extracted":"{}","record":"#,
+            r#"{{"type":"RECORD","stream":"{stream}","time_extracted":"{}","#,
             self.now.1
         )?;
+        if let Some(version) = version {
+            write!(self.line, r#""version":{version},"#)?;
+        }
+        self.line.extend_from_slice(br#""record":"#);
         self.line.extend_from_slice(record.as_bytes());
         self.line.extend_from_slice(b"}\n");
         self.out.write_all(&self.line)
+    }
+
+    /// `ACTIVATE_VERSION`: every record of the stream's table version `version` has been
+    /// sent, so a target may drop (or mark deleted) the rows of older versions: the records
+    /// the read did not find.
+    pub(crate) fn activate_version(&mut self, stream: &str, version: u64) -> io::Result<()> {
+        self.value(&json!({"type": "ACTIVATE_VERSION", "stream": stream, "version": version}))
     }
 
     /// `STATE`: the sync's state, from which a run started again loses nothing; everything

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::pin::pin;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures::TryStreamExt;
 use helpcrunch_pager::{Bookmark, Client, Collection, SyncState};
@@ -56,6 +56,10 @@ pub(crate) async fn run(
         let mut changes = run.read::<Box<RawValue>>(stream.collection);
         let (started, sent) = (Instant::now(), client.stats().requests);
         let mut records = 0u64;
+        // A read from no time on finds every record there is: sent as a table version, a
+        // target drops the rows it did not find.
+        let whole = config.activate_version && changes.since().is_none();
+        let mut version = None;
         loop {
             let next = tokio::select! {
                 biased;
@@ -69,8 +73,15 @@ pub(crate) async fn run(
             };
             match next {
                 Ok(Some(record)) => {
-                    out.record(name, &shaped(record.get(), &schema, &selected.left_out))
-                        .map_err(written)?;
+                    if whole && version.is_none() {
+                        version = Some(table_version(changes.began()));
+                    }
+                    out.record(
+                        name,
+                        &shaped(record.get(), &schema, &selected.left_out),
+                        version,
+                    )
+                    .map_err(written)?;
                     records += 1;
                 }
                 Ok(None) => break,
@@ -89,12 +100,31 @@ pub(crate) async fn run(
             "{}",
             summary(&changes, records, requests, started.elapsed())
         );
+        let began = changes.began();
         changes
             .finish(&mut state)
             .map_err(|e| Failure::run(describe(&e)))?;
+        if whole {
+            // Only now, the read having ended whole: a run that failed or was stopped before
+            // leaves every row where it was.
+            let version = version.unwrap_or_else(|| table_version(began));
+            out.activate_version(name, version).map_err(written)?;
+        }
         out.state(&state).map_err(written)?;
     }
     out.flush().map_err(written)
+}
+
+/// The table version of a stream read whole: the later of the server's clock when the read
+/// began and this machine's, in milliseconds, so that a later run's is the higher even where
+/// one of the clocks lags. (Were it ever lower, a target would keep rows of the version
+/// before: stale rows, never lost ones.)
+fn table_version(began: Option<SystemTime>) -> u64 {
+    let millis = |t: SystemTime| {
+        t.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
+    millis(SystemTime::now()).max(began.map_or(0, millis))
 }
 
 /// `record` as the stream's `schema` says (see [`conform`](crate::conform)), without the
@@ -119,6 +149,15 @@ fn shaped<'r>(record: &'r str, schema: &Value, left_out: &[Vec<String>]) -> Cow<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_version_is_the_later_clock_in_milliseconds() {
+        let ahead = UNIX_EPOCH + std::time::Duration::from_secs(4_000_000_000);
+        assert_eq!(table_version(Some(ahead)), 4_000_000_000_000);
+        let behind = UNIX_EPOCH + std::time::Duration::from_secs(1_000);
+        let local = table_version(None);
+        assert!(table_version(Some(behind)) >= local && local > 1_700_000_000_000);
+    }
 
     #[test]
     fn fields_left_out_are_removed_and_the_rest_kept_as_sent() {
