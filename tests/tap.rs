@@ -669,4 +669,9 @@ fn warnings_reach_stderr_with_rust_log_unset_and_stdout_stays_singer() {
     quiet.env("RUST_LOG", "error");
     let ran = run(quiet);
     assert!(!ran.stderr.contains("WARN"), "{}", ran.stderr);
+    // Python's (and Meltano's) name for the level.
+    let mut python = tap(&args);
+    python.env("RUST_LOG", "warning");
+    let ran = run(python);
+    assert!(ran.stderr.contains("api_token"), "{}", ran.stderr);
 }

@@ -16,9 +16,9 @@ pub(crate) fn install() {
     let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::WARN.into())
         .parse_lossy(if asked.trim().is_empty() {
-            "warn"
+            "warn".to_owned()
         } else {
-            &asked
+            spelled(&asked)
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -50,5 +50,42 @@ impl Write for AroundBars {
 
     fn flush(&mut self) -> io::Result<()> {
         io::stderr().flush()
+    }
+}
+
+/// `RUST_LOG` with the level `warning` (Python's, and Meltano's log level) read as `warn`:
+/// tracing would take a bare `warning` for the name of a target, and show nothing but it.
+fn spelled(asked: &str) -> String {
+    asked
+        .split(',')
+        .map(|directive| {
+            let (target, level) = match directive.rsplit_once('=') {
+                Some((target, level)) => (Some(target), level),
+                None => (None, directive),
+            };
+            match target {
+                _ if !level.trim().eq_ignore_ascii_case("warning") => directive.to_owned(),
+                Some(target) => format!("{target}=warn"),
+                None => "warn".to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warning_is_read_as_warn_and_the_rest_as_written() {
+        assert_eq!(spelled("warning"), "warn");
+        assert_eq!(spelled(" WARNING "), "warn");
+        assert_eq!(
+            spelled("info,helpcrunch_pager=warning"),
+            "info,helpcrunch_pager=warn"
+        );
+        assert_eq!(spelled("debug,warnings=info"), "debug,warnings=info");
+        assert_eq!(spelled("warnings"), "warnings", "a target's name");
     }
 }
