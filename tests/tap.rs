@@ -387,7 +387,9 @@ fn a_failed_sync_exits_non_zero_after_the_last_state_that_holds() {
     let sim = Simulator::builder()
         .departments(25)
         .agents(6)
-        .customers(230)
+        // Two pages: no window but the second's after the first, whichever the server answers
+        // first.
+        .customers(150)
         .fault(4, Fault::Status(401))
         .start()
         .unwrap();
@@ -540,6 +542,32 @@ fn streams_read_whole_are_sent_as_table_versions_activated_after_their_last_reco
     for name in ["customers", "chats", "messages"] {
         let (records, version, activated) = streams[name];
         assert!(records > 0, "{name}: the changes are sent");
+        assert_eq!((version, activated), (None, false), "{name}");
+    }
+}
+
+#[test]
+fn with_a_start_date_chats_and_messages_are_never_activated() {
+    // Read from start_date, chats and messages are not whole: a version activated would
+    // drop every older row.
+    let sim = account();
+    let dir = scratch("tap-activate-start-date");
+    let config = config_for(
+        &sim,
+        600_000,
+        &dir,
+        json!({"emit_activate_version_messages": true, "start_date": "2020-01-01"}),
+    );
+    let ran = run(tap(&["--config", config.to_str().unwrap()]));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let streams = versions(&messages(&ran.stdout));
+    for name in ["departments", "agents", "customers"] {
+        let (records, version, activated) = streams[name];
+        assert!(records > 0 && version.is_some() && activated, "{name}");
+    }
+    for name in ["chats", "messages"] {
+        let (records, version, activated) = streams[name];
+        assert!(records > 0, "{name}: read from start_date");
         assert_eq!((version, activated), (None, false), "{name}");
     }
 }

@@ -259,7 +259,8 @@ impl Simulator {
     ///
     /// # Panics
     ///
-    /// When no creation of record `id` was begun there, or it was committed already.
+    /// When no creation of record `id` was begun there, or it was committed already, or the
+    /// collection is not in id order (records were inserted at its front).
     pub fn commit(&self, path: &str, id: u64) {
         let (key, _) = split(path);
         let mut account = self.account();
@@ -268,6 +269,12 @@ impl Simulator {
         if !collection.uncommitted.remove(&id) {
             panic!("no creation of record {id} at {path:?} is waiting to commit");
         }
+        // Records inserted at the front (Mutation::InsertFront) leave no place by id.
+        assert!(
+            collection.ids.is_sorted(),
+            "a record committed late stands by its id, in a collection kept in id order, \
+             which {path:?} is not"
+        );
         let at = collection.ids.partition_point(|&other| other < id);
         collection.ids.insert(at, id);
         collection.reordered(None);

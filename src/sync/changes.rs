@@ -544,6 +544,31 @@ impl<T> Changes<T> {
         self.since.map(|s| Bookmark::new(s).time())
     }
 
+    /// Whether the read is of the whole collection: every record its list endpoint holds
+    /// (`GET /departments`, `/agents`, `/customers`, `/chats`, and each chat's messages), not
+    /// the changes since a time. Read to its end, a whole read found every record that stayed
+    /// in the account while it ran, so a copy's records it did not find were deleted (or
+    /// are ones the list endpoint does not show): what a Singer `ACTIVATE_VERSION` relies
+    /// on. Departments and agents are read whole every run, the others when the state holds
+    /// no bookmark for them.
+    ///
+    /// ```
+    /// use helpcrunch_pager::{simulator::Simulator, Bookmark, Client, Collection, SyncState};
+    /// let sim = Simulator::builder().start()?;
+    /// let client = Client::builder().api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// let mut state = SyncState::default();
+    /// state.set_bookmark(Collection::Chats, Bookmark::new(1_000_000));
+    /// let run = client.sync(&state);
+    /// assert!(!run.read::<serde_json::Value>(Collection::Chats).is_whole());
+    /// assert!(run.read::<serde_json::Value>(Collection::Customers).is_whole(), "no bookmark");
+    /// assert!(run.read::<serde_json::Value>(Collection::Agents).is_whole());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_whole(&self) -> bool {
+        // `read` reads the list endpoints exactly where it has no time to read changes from.
+        self.since.is_none()
+    }
+
     /// The lookback the read was made with.
     ///
     /// ```

@@ -56,9 +56,9 @@ pub(crate) async fn run(
         let mut changes = run.read::<Box<RawValue>>(stream.collection);
         let (started, sent) = (Instant::now(), client.stats().requests);
         let mut records = 0u64;
-        // A read from no time on finds every record there is: sent as a table version, a
-        // target drops the rows it did not find.
-        let whole = config.activate_version && changes.since().is_none();
+        // A whole read finds every record there is: sent as a table version, a target drops
+        // the rows it did not find.
+        let whole = config.activate_version && changes.is_whole();
         let mut version = None;
         loop {
             let next = tokio::select! {
@@ -107,6 +107,12 @@ pub(crate) async fn run(
         if whole {
             // Only now, the read having ended whole: a run that failed or was stopped before
             // leaves every row where it was.
+            if records == 0 {
+                tracing::warn!(
+                    "{name} was read whole and holds no record: its ACTIVATE_VERSION empties \
+                     the table"
+                );
+            }
             let version = version.unwrap_or_else(|| table_version(began));
             out.activate_version(name, version).map_err(written)?;
         }
