@@ -98,9 +98,11 @@ async fn two_hundred_accounts_in_one_process_share_one_connection_and_keep_their
     assert!(limited * 200 <= requests, "{limited} 429s of {requests}");
     // One connection for all of them: ever opened, two (the count includes the asking
     // redis-cli's own): one that asks whether Redis is a cluster and is closed, and the one
-    // kept; open at the end, Redis lists that one and redis-cli's own.
+    // kept. A call that times out (250 ms, which two hundred first calls on a loaded machine
+    // may take) replaces the connection, at two more: room for two of those, against the
+    // 201 of a connection an account. Open at the end, Redis lists one and redis-cli's own.
     let opened = connections_received(&redis) - opened_before - 1;
-    assert!(opened <= 2, "{opened} connections opened");
+    assert!(opened <= 6, "{opened} connections opened");
     let listed = redis_cli(&redis, &["CLIENT", "LIST"]);
     let connections = listed.lines().filter(|l| l.starts_with("id=")).count();
     assert!(connections <= 2, "{connections} connections: {listed}");

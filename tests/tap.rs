@@ -587,6 +587,54 @@ fn with_a_start_date_chats_and_messages_are_never_activated() {
 }
 
 #[test]
+fn a_stream_read_whole_with_no_record_is_activated_with_a_warning() {
+    // No agents left: their table is emptied, and the log says so.
+    let sim = Simulator::builder()
+        .departments(3)
+        .agents(0)
+        .start()
+        .unwrap();
+    let dir = scratch("tap-activate-empty");
+    let config = config_for(
+        &sim,
+        600_000,
+        &dir,
+        json!({"emit_activate_version_messages": true}),
+    );
+    let path = dir.join("catalog.json");
+    std::fs::write(
+        &path,
+        r#"{"streams":[{"tap_stream_id":"departments","selected":true},
+                       {"tap_stream_id":"agents","selected":true}]}"#,
+    )
+    .unwrap();
+    let ran = run(tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--catalog",
+        path.to_str().unwrap(),
+    ]));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let streams = versions(&messages(&ran.stdout));
+    assert!(
+        streams["agents"].1.is_some() && streams["agents"].2,
+        "{streams:?}"
+    );
+    assert_eq!(streams["agents"].0, 0);
+    assert!(
+        ran.stderr
+            .contains("agents was read whole and holds no record"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stderr.contains("departments was read whole"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
 fn configs_that_cannot_work_are_refused_without_quoting_a_setting() {
     let sim = account();
     let dir = scratch("tap-bad-configs");

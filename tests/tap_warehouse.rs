@@ -365,7 +365,7 @@ fn rows_deleted_upstream_leave_the_tables_read_whole_and_an_interrupted_run_drop
     std::fs::create_dir_all(&slow).unwrap();
     let mut slow_settings = versions.clone();
     // Two records a page at 20 pages a second: the first 4 KiB the tap writes holds about 16
-    // of the 59 departments, which leaves it a second and more to be killed in.
+    // of the 58 departments, which leaves it a second and more to be killed in.
     slow_settings["page_size"] = json!(2);
     let slow = config_for(&sim, 1_200, &slow, slow_settings);
     let state = write(&dir, "state-2.json", &second.target_state());

@@ -266,15 +266,15 @@ impl Simulator {
         let mut account = self.account();
         kind_at(&mut account, key);
         let collection = account.get(key).expect("found above");
-        if !collection.uncommitted.remove(&id) {
-            panic!("no creation of record {id} at {path:?} is waiting to commit");
-        }
         // Records inserted at the front (Mutation::InsertFront) leave no place by id.
         assert!(
             collection.ids.is_sorted(),
             "a record committed late stands by its id, in a collection kept in id order, \
              which {path:?} is not"
         );
+        if !collection.uncommitted.remove(&id) {
+            panic!("no creation of record {id} at {path:?} is waiting to commit");
+        }
         let at = collection.ids.partition_point(|&other| other < id);
         collection.ids.insert(at, id);
         collection.reordered(None);

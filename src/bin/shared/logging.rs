@@ -53,8 +53,8 @@ impl Write for AroundBars {
     }
 }
 
-/// `RUST_LOG` with the level `warning` (Python's, and Meltano's log level) read as `warn`:
-/// tracing would take a bare `warning` for the name of a target, and show nothing but it.
+/// `RUST_LOG` with Python's (and Meltano's) levels `warning` and `critical` read as `warn`
+/// and `error`: tracing would take either for the name of a target, and show nothing but it.
 fn spelled(asked: &str) -> String {
     asked
         .split(',')
@@ -63,10 +63,14 @@ fn spelled(asked: &str) -> String {
                 Some((target, level)) => (Some(target), level),
                 None => (None, directive),
             };
+            let level = match level.trim().to_ascii_lowercase().as_str() {
+                "warning" => "warn",
+                "critical" => "error",
+                _ => return directive.to_owned(),
+            };
             match target {
-                _ if !level.trim().eq_ignore_ascii_case("warning") => directive.to_owned(),
-                Some(target) => format!("{target}=warn"),
-                None => "warn".to_owned(),
+                Some(target) => format!("{target}={level}"),
+                None => level.to_owned(),
             }
         })
         .collect::<Vec<_>>()
@@ -87,5 +91,6 @@ mod tests {
         );
         assert_eq!(spelled("debug,warnings=info"), "debug,warnings=info");
         assert_eq!(spelled("warnings"), "warnings", "a target's name");
+        assert_eq!(spelled("critical"), "error");
     }
 }
