@@ -12,6 +12,7 @@ mod sync;
 mod tap;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cli::{run, scratch};
@@ -278,20 +279,10 @@ fn a_sync_from_the_last_state_reads_only_what_changed() {
     assert!(first.status.success(), "{}", first.stderr);
     let first = messages(&first.stdout);
     upsert_records(&mut copy, &first);
-    let state = dir.join("state.json");
-    std::fs::write(&state, last_state(&first).unwrap().to_string()).unwrap();
-
     change_a_little(&sim, LOOKBACK);
 
     let before = sim.stats().requests;
-    let second = run(tap(&[
-        "--config",
-        config,
-        "--state",
-        state.to_str().unwrap(),
-    ]));
-    assert!(second.status.success(), "{}", second.stderr);
-    let second = messages(&second.stdout);
+    let second = sync_from(config, &dir, &first);
     let requests = sim.stats().requests - before;
     upsert_records(&mut copy, &second);
     assert_same_records(&copy, &sim);
@@ -394,12 +385,7 @@ fn a_failed_sync_exits_non_zero_after_the_last_state_that_holds() {
         .start()
         .unwrap();
     let dir = scratch("tap-failed");
-    let config = config_for(
-        &sim,
-        600_000,
-        &dir,
-        json!({"emit_activate_version_messages": true}),
-    );
+    let config = activating(&sim, &dir, json!({}));
     let ran = run(tap(&["--config", config.to_str().unwrap()]));
     assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
     assert!(
@@ -435,6 +421,27 @@ fn a_failed_sync_exits_non_zero_after_the_last_state_that_holds() {
     let state: SyncState = serde_json::from_value(messages[at]["value"].clone()).unwrap();
     assert!(state.bookmark(Collection::Agents).is_some());
     assert!(state.bookmark(Collection::Customers).is_none());
+}
+
+/// The messages of a sync with `config` from the last `STATE` of `before` (written into
+/// `dir`), which must succeed.
+fn sync_from(config: &str, dir: &Path, before: &[Value]) -> Vec<Value> {
+    let state = dir.join("state.json");
+    std::fs::write(&state, last_state(before).unwrap().to_string()).unwrap();
+    let ran = run(tap(&[
+        "--config",
+        config,
+        "--state",
+        state.to_str().unwrap(),
+    ]));
+    assert!(ran.status.success(), "{}", ran.stderr);
+    messages(&ran.stdout)
+}
+
+/// A config for `sim` with `emit_activate_version_messages` on, and `more` settings.
+fn activating(sim: &Simulator, dir: &Path, mut more: Value) -> PathBuf {
+    more["emit_activate_version_messages"] = json!(true);
+    config_for(sim, 600_000, dir, more)
 }
 
 /// Each stream's messages of a sync, in order, with the `version` of its records (all one)
@@ -490,12 +497,7 @@ fn versions(messages: &[Value]) -> BTreeMap<String, (usize, Option<u64>, bool)> 
 fn streams_read_whole_are_sent_as_table_versions_activated_after_their_last_record() {
     let sim = account();
     let dir = scratch("tap-activate-version");
-    let config = config_for(
-        &sim,
-        600_000,
-        &dir,
-        json!({"emit_activate_version_messages": true}),
-    );
+    let config = activating(&sim, &dir, json!({}));
     let config = config.to_str().unwrap();
     let before = sim.now() * 1_000;
     let first = run(tap(&["--config", config]));
@@ -524,16 +526,7 @@ fn streams_read_whole_are_sent_as_table_versions_activated_after_their_last_reco
     // From the state: departments and agents whole again, at a later version; the rest only
     // what changed, which says nothing of the rows not sent.
     change_a_little(&sim, LOOKBACK);
-    let state = dir.join("state.json");
-    std::fs::write(&state, last_state(&first).unwrap().to_string()).unwrap();
-    let second = run(tap(&[
-        "--config",
-        config,
-        "--state",
-        state.to_str().unwrap(),
-    ]));
-    assert!(second.status.success(), "{}", second.stderr);
-    let streams = versions(&messages(&second.stdout));
+    let streams = versions(&sync_from(config, &dir, &first));
     assert_versions(
         &streams,
         &["departments", "agents"],
@@ -571,12 +564,7 @@ fn with_a_start_date_chats_and_messages_are_never_activated() {
     // drop every older row.
     let sim = account();
     let dir = scratch("tap-activate-start-date");
-    let config = config_for(
-        &sim,
-        600_000,
-        &dir,
-        json!({"emit_activate_version_messages": true, "start_date": "2020-01-01"}),
-    );
+    let config = activating(&sim, &dir, json!({"start_date": "2020-01-01"}));
     let ran = run(tap(&["--config", config.to_str().unwrap()]));
     assert!(ran.status.success(), "{}", ran.stderr);
     assert_versions(
@@ -595,12 +583,7 @@ fn a_stream_read_whole_with_no_record_is_activated_with_a_warning() {
         .start()
         .unwrap();
     let dir = scratch("tap-activate-empty");
-    let config = config_for(
-        &sim,
-        600_000,
-        &dir,
-        json!({"emit_activate_version_messages": true}),
-    );
+    let config = activating(&sim, &dir, json!({}));
     let path = dir.join("catalog.json");
     std::fs::write(
         &path,
