@@ -69,14 +69,15 @@ impl Simulator {
         }
     }
 
-    /// What the server has seen of the account with `key` of those added with
-    /// [`SimulatorBuilder::account`](super::SimulatorBuilder::account) (the main account's
-    /// requests are in [`stats`](Self::stats), which counts every account's); `None` for a key
-    /// it has no account for.
+    /// What the server has seen of the account with `key`, the main one or one added with
+    /// [`SimulatorBuilder::account`](super::SimulatorBuilder::account): its requests and the
+    /// 429s of its own limit ([`stats`](Self::stats) counts every account's, and every 429);
+    /// `None` for a key it has no account for.
     ///
     /// ```
     /// let sim = helpcrunch_pager::simulator::Simulator::builder().account("k2", None).start()?;
     /// assert_eq!(sim.stats_of("k2").unwrap().rate_limited, 0);
+    /// assert_eq!(sim.stats_of(sim.api_key()).unwrap().requests, 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stats_of(&self, key: &str) -> Option<Stats> {
@@ -120,7 +121,12 @@ impl Simulator {
     /// # Ok(()) }
     /// ```
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
-        let mut rate = self.state.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rate = self
+            .state
+            .main()
+            .rate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         match (rate.as_mut(), limit) {
             (Some(state), Some(limit)) => state.set_limit(limit, Instant::now()),
             (_, limit) => *rate = limit.map(|l| RateState::new(l, self.state.started)),
@@ -207,7 +213,7 @@ mod tests {
     use std::time::Duration;
 
     fn accepts_now(sim: &Simulator) -> bool {
-        let mut rate = sim.state.rate.lock().unwrap();
+        let mut rate = sim.state.main().rate.lock().unwrap();
         rate.as_mut()
             .is_none_or(|r| r.check(Instant::now()).is_ok())
     }
@@ -221,7 +227,7 @@ mod tests {
         sim.set_rate_limit(Some(RateLimit::fixed_window(2, a_minute)));
         assert_eq!([accepts_now(&sim), accepts_now(&sim)], [true, false]);
         sim.set_rate_limit(None);
-        assert!(sim.state.rate.lock().unwrap().is_none());
+        assert!(sim.state.main().rate.lock().unwrap().is_none());
         assert_eq!([accepts_now(&sim), accepts_now(&sim)], [true, true]);
     }
 

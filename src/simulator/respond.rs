@@ -112,25 +112,21 @@ impl Incoming<'_> {
 pub(super) fn decide(state: &State, n: u64, now: Instant, req: &Incoming<'_>) -> Reply {
     let config = &state.config;
     let key = req.authorization.and_then(|a| a.strip_prefix("Bearer "));
-    let (limiter, other) = match key {
-        Some(key) if key == config.api_key => (&state.rate, None),
-        Some(key) => match state.accounts.get(key) {
-            Some(other) => (&other.rate, Some(other)),
-            None => return Reply::error(401),
-        },
-        None => return Reply::error(401),
+    let Some(account) = key.and_then(|key| state.accounts.get(key)) else {
+        return Reply::error(401);
     };
-    if let Some(other) = other {
-        other.requests.fetch_add(1, Ordering::SeqCst);
-    }
+    account.requests.fetch_add(1, Ordering::SeqCst);
     let mut quota = None;
-    if let Some(rate) = limiter.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+    if let Some(rate) = account
+        .rate
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
         let checked = rate.check(now);
         quota = config.rate_headers.then(|| rate.quota(now));
         if let Err(wait) = checked {
-            if let Some(other) = other {
-                other.rate_limited.fetch_add(1, Ordering::SeqCst);
-            }
+            account.rate_limited.fetch_add(1, Ordering::SeqCst);
             let retry_after = config
                 .retry_after
                 .then(|| (wait.as_secs_f64().ceil().max(1.0) as u64).to_string());

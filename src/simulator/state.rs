@@ -22,18 +22,18 @@ pub(super) struct State {
     pub(super) clock: Clock,
     pub(super) requests: AtomicU64,
     pub(super) rate_limited: AtomicU64,
-    pub(super) rate: Mutex<Option<RateState>>,
     /// The collections as they are now, mutations applied.
     pub(super) account: Mutex<Account>,
     pub(super) changes: Mutex<(Changes, fastrand::Rng)>,
     pub(super) log: Mutex<Vec<RequestRecord>>,
-    /// The other accounts ([`SimulatorBuilder::account`]), by key.
-    pub(super) accounts: HashMap<String, Other>,
+    /// Every account by its key: the main one ([`SimulatorBuilder::api_key`]) and those added
+    /// with [`SimulatorBuilder::account`].
+    pub(super) accounts: HashMap<String, AccountKey>,
 }
 
-/// Another account on the server: its limit and its counts.
+/// An account on the server: its limit and its counts.
 #[derive(Debug)]
-pub(super) struct Other {
+pub(super) struct AccountKey {
     pub(super) rate: Mutex<Option<RateState>>,
     pub(super) requests: AtomicU64,
     pub(super) rate_limited: AtomicU64,
@@ -45,17 +45,15 @@ impl State {
     pub(super) fn new(config: SimulatorBuilder) -> Self {
         let started = Instant::now();
         Self {
-            rate: Mutex::new(config.rate_limit.map(|l| RateState::new(l, started))),
-            accounts: config
-                .accounts
-                .iter()
+            accounts: std::iter::once((&config.api_key, &config.rate_limit))
+                .chain(config.accounts.iter().map(|(key, limit)| (key, limit)))
                 .map(|(key, limit)| {
-                    let other = Other {
+                    let account = AccountKey {
                         rate: Mutex::new(limit.map(|l| RateState::new(l, started))),
                         requests: AtomicU64::new(0),
                         rate_limited: AtomicU64::new(0),
                     };
-                    (key.clone(), other)
+                    (key.clone(), account)
                 })
                 .collect(),
             account: Mutex::new(Account::new(config.collections.clone())),
@@ -67,5 +65,12 @@ impl State {
             rate_limited: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
         }
+    }
+}
+
+impl State {
+    /// The main account: the one [`SimulatorBuilder::api_key`] names.
+    pub(super) fn main(&self) -> &AccountKey {
+        &self.accounts[&self.config.api_key]
     }
 }
