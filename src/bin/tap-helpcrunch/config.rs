@@ -55,8 +55,9 @@ pub(crate) struct Config {
     /// did not find: records deleted in HelpCrunch. Departments and agents are read whole on
     /// every sync; customers, chats and messages when the state holds no bookmark for them
     /// and, for chats and messages, no start_date is set (remove a stream from the state now
-    /// and then, and start_date for chats and messages, to make its table exact). A stream read whole that holds no record empties
-    /// its table (with a warning). As in the Singer SDK, off unless set.
+    /// and then, and start_date for chats and messages, to make its table exact). A stream
+    /// read whole that holds no record empties its table (with a warning). As in the Singer
+    /// SDK, off unless set.
     #[schemars(extend("default" = false))]
     emit_activate_version_messages: Option<bool>,
 }
