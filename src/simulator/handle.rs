@@ -185,7 +185,7 @@ impl SimulatorBuilder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn start(self) -> std::io::Result<Simulator> {
-        // A key given twice, or the main account's, would be an account never served.
+        // A key given twice, or the main account's, would replace that account's limit.
         let mut keys = std::collections::HashSet::from([self.api_key.as_str()]);
         if let Some((key, _)) = self.accounts.iter().find(|(k, _)| !keys.insert(k.as_str())) {
             return Err(std::io::Error::new(
@@ -280,6 +280,8 @@ mod tests {
         let reset: f64 = headers[2].1.parse().unwrap();
         assert!((59.0..=60.0).contains(&reset), "the next slot: {reset}");
         assert_eq!(get(&sim, "wrong-key").await, (401, Vec::new()));
+        let main = sim.stats_of(DEFAULT_API_KEY).unwrap();
+        assert_eq!((main.requests, main.rate_limited), (2, 1), "not the 401");
     }
 
     #[tokio::test]

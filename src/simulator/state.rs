@@ -28,12 +28,12 @@ pub(super) struct State {
     pub(super) log: Mutex<Vec<RequestRecord>>,
     /// Every account by its key: the main one ([`SimulatorBuilder::api_key`]) and those added
     /// with [`SimulatorBuilder::account`].
-    pub(super) accounts: HashMap<String, AccountKey>,
+    pub(super) accounts: HashMap<String, AccountLimit>,
 }
 
 /// An account on the server: its limit and its counts.
 #[derive(Debug)]
-pub(super) struct AccountKey {
+pub(super) struct AccountLimit {
     pub(super) rate: Mutex<Option<RateState>>,
     pub(super) requests: AtomicU64,
     pub(super) rate_limited: AtomicU64,
@@ -46,9 +46,10 @@ impl State {
         let started = Instant::now();
         Self {
             accounts: std::iter::once((&config.api_key, &config.rate_limit))
+                // As references, like the main account's.
                 .chain(config.accounts.iter().map(|(key, limit)| (key, limit)))
                 .map(|(key, limit)| {
-                    let account = AccountKey {
+                    let account = AccountLimit {
                         rate: Mutex::new(limit.map(|l| RateState::new(l, started))),
                         requests: AtomicU64::new(0),
                         rate_limited: AtomicU64::new(0),
@@ -66,11 +67,9 @@ impl State {
             log: Mutex::new(Vec::new()),
         }
     }
-}
 
-impl State {
     /// The main account: the one [`SimulatorBuilder::api_key`] names.
-    pub(super) fn main(&self) -> &AccountKey {
+    pub(super) fn main(&self) -> &AccountLimit {
         &self.accounts[&self.config.api_key]
     }
 }
